@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import { type Deps } from './deps';
+import { errorMiddleware } from './lib/http/error-middleware';
+import { requestLog } from './lib/http/request-log';
+import { sessionMiddleware } from './lib/http/session';
+import { createViews } from './lib/views';
+import { devWechatRoutes } from './modules/dev-wechat/routes';
+import { h5Routes } from './modules/h5/routes';
+import { oauthRoutes } from './modules/oauth/routes';
+import { opsRoutes } from './modules/ops/routes';
+import { webhookRoutes } from './modules/wechat-webhook/routes';
+import { createSandboxWechatApiApp } from './providers/wechat-api/sandbox';
+import { createSandboxOAuthRoutes } from './modules/oauth/sandbox-authorize';
+
+const WEUI_CSS = require.resolve('weui/dist/style/weui.min.css');
+
+/**
+ * Builds the Koa app from its dependencies. No I/O happens here or at import time: main.ts (or a test)
+ * opens the connections and passes them in. Sandbox pieces are mounted only in sandbox mode.
+ */
+export function createApp(deps: Deps): Koa {
+  const { config, logger } = deps;
+  const app = new Koa({ proxy: config.trustProxy, keys: [config.sessionSecret] });
+  const render = createViews({ watch: config.env === 'development' });
+  app.context.render = render;
+  app.silent = true; // errors are logged by errorMiddleware, with the request id
+
+  app.use(requestLog(logger, deps.metrics));
+  app.use(errorMiddleware(logger, render));
+
+  // Before the session: these never need one, and the webhook reads the raw body itself.
+  for (const router of [opsRoutes(deps), webhookRoutes(deps)]) app.use(router.routes()).use(router.allowedMethods());
+
+  const weuiCss = readFileSync(WEUI_CSS);
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/static/weui.min.css') return next();
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.body = weuiCss;
+  });
+
+  if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
+    app.use(mount('/sandbox/wechat-api', createSandboxWechatApiApp(deps.sandboxWechat, logger)));
+  }
+
+  app.use(sessionMiddleware(app, deps.store, config.secureCookies));
+  const pageRouters = [oauthRoutes(deps, render), h5Routes(deps, render)];
+  if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
+    pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));
+  }
+  for (const router of pageRouters) app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}
+
+declare module 'koa' {
+  interface DefaultContext {
+    render: import('./lib/views').RenderPage;
+  }
+}

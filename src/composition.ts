@@ -1,0 +1,76 @@
+import { type AppConfig } from './config';
+import { type Deps } from './deps';
+import { cryptoRandom, systemClock, type Clock, type Random } from './lib/clock';
+import { createDataSource } from './lib/db/data-source';
+import { runMigrations } from './lib/db/migrate';
+import { MemoryJobQueue } from './lib/jobs/memory';
+import { RedisJobQueue } from './lib/jobs/redis';
+import { createLogger, type Logger } from './lib/logger';
+import { createMetrics } from './lib/metrics';
+import { MemoryStore } from './lib/store/memory';
+import { createRedisClient, RedisStore } from './lib/store/redis';
+import { createWechatApiClient } from './providers/wechat-api/real';
+import { SandboxWechatState } from './providers/wechat-api/sandbox-state';
+
+export interface OpenDepsOptions {
+  logger?: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** MySQL schema to use instead of the URL's (tests: one schema per test file). */
+  schema?: string;
+  migrate?: boolean;
+  collectDefaultMetrics?: boolean;
+  /** An existing sandbox WeChat to share (tests run two instances against one WeChat). */
+  sandboxWechat?: SandboxWechatState;
+}
+
+/**
+ * The composition root: opens the database and the shared store, builds the providers. A missing database or
+ * cache stops here with a message that names it. WeChat is never contacted at start.
+ */
+export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): Promise<Deps> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics({ collectDefaults: opts.collectDefaultMetrics });
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? cryptoRandom;
+
+  const db = createDataSource(config.database, { schema: opts.schema });
+  try {
+    await db.initialize();
+  } catch (err) {
+    throw new Error(`DATABASE_URL: cannot open the database (${config.database.kind}): ${(err as Error).message}`, { cause: err });
+  }
+  if (opts.migrate ?? true) await runMigrations(db, logger);
+
+  let store;
+  let jobs;
+  if (config.cache.kind === 'redis') {
+    const redis = createRedisClient(config.cache.url, { lazyConnect: true });
+    try {
+      await redis.connect();
+    } catch (err) {
+      await db.destroy();
+      redis.disconnect();
+      throw new Error(`REDIS_URL: cannot reach Redis: ${(err as Error).message}`, { cause: err });
+    }
+    store = new RedisStore(redis, config.cache.prefix);
+    jobs = new RedisJobQueue(config.cache.url, config.cache.prefix, logger, metrics);
+  } else {
+    store = new MemoryStore(clock);
+    jobs = new MemoryJobQueue(logger, metrics);
+  }
+
+  const sandboxWechat = config.wechat.mode === 'sandbox'
+    ? opts.sandboxWechat ?? new SandboxWechatState(config.wechat.appId, config.wechat.appSecret)
+    : opts.sandboxWechat;
+  const wechatApi = createWechatApiClient({ wechat: config.wechat, store, logger, metrics, clock });
+
+  return { config, logger, metrics, clock, random, db, store, jobs, wechatApi, sandboxWechat };
+}
+
+/** Closes pools in the reverse order of opening; safe to call once at shutdown. */
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.jobs.close().catch((err) => deps.logger.warn({ err }, 'closing jobs failed'));
+  await deps.store.close().catch((err) => deps.logger.warn({ err }, 'closing store failed'));
+  if (deps.db.isInitialized) await deps.db.destroy().catch((err) => deps.logger.warn({ err }, 'closing database failed'));
+}

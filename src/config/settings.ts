@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the process reads from the environment, validated once at start.
+ * Unknown WECHAT* settings are refused on purpose: a typo in a secret's name must stop the start,
+ * never silently drop a live site into sandbox mode.
+ */
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().trim().optional());
+const bool = z.preprocess(
+  (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
+  z.enum(['1', '0', 'true', 'false', 'yes', 'no']).optional().transform((v) => v === '1' || v === 'true' || v === 'yes'),
+);
+
+export const settingsSchema = z.object({
+  APP_ENV: z.preprocess(emptyToUndefined, z.enum(['development', 'test', 'production']).default('development')),
+  PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
+  HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
+  PUBLIC_BASE_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^mysql$/, error: 'must look like mysql://user:pass@host:port/db' }).optional()),
+  DB_POOL_SIZE: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(200).default(20)),
+  REDIS_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^rediss?$/, error: 'must look like redis://host:port/db' }).optional()),
+  REDIS_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_:.-]{1,32}$/).default('cam:')),
+  SESSION_SECRET: z.preprocess(emptyToUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+  TRUST_PROXY: bool,
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+  WECHAT_APPID: z.preprocess(emptyToUndefined, z.string().regex(/^wx[0-9a-zA-Z]{16}$/, 'must be wx followed by 16 letters or digits').optional()),
+  WECHAT_APPSECRET: z.preprocess(emptyToUndefined, z.string().regex(/^[0-9a-zA-Z]{32}$/, 'must be 32 letters or digits').optional()),
+  WECHAT_TOKEN: z.preprocess(emptyToUndefined, z.string().regex(/^[0-9a-zA-Z]{3,32}$/, 'must be 3-32 letters or digits').optional()),
+  WECHAT_ENCODING_AES_KEY: z.preprocess(emptyToUndefined, z.string().regex(/^[0-9a-zA-Z]{43}$/, 'must be 43 letters or digits').optional()),
+  WECHAT_API_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  WECHAT_OAUTH_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  WECHAT_MP_VERIFY_CODE: optionalString.pipe(z.string().regex(/^[0-9a-zA-Z]{4,64}$/).optional()),
+  WECHAT_REPLY_DEADLINE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(500).max(4800).default(4500)),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+const KNOWN_PREFIXED = new Set(Object.keys(settingsSchema.shape).filter((k) => k.startsWith('WECHAT')));
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid settings:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Parses the environment; throws SettingsError naming every bad setting at once. */
+export function parseSettings(env: Record<string, string | undefined>): Settings {
+  const problems: string[] = [];
+  for (const name of Object.keys(env)) {
+    // WECHATPAY_* belongs to the payment slice; until it exists those are not ours to judge.
+    if (name.startsWith('WECHAT_') && !KNOWN_PREFIXED.has(name)) {
+      problems.push(`${name}: unknown setting (typo? known: ${[...KNOWN_PREFIXED].join(', ')})`);
+    }
+  }
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  if (problems.length > 0 || !parsed.success) throw new SettingsError(problems);
+  return parsed.data;
+}

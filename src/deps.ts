@@ -1,0 +1,24 @@
+import { type DataSource } from 'typeorm';
+import { type AppConfig } from './config';
+import { type Clock, type Random } from './lib/clock';
+import { type JobQueue } from './lib/jobs/types';
+import { type Logger } from './lib/logger';
+import { type Metrics } from './lib/metrics';
+import { type KeyValueStore } from './lib/store/types';
+import { type SandboxWechatState } from './providers/wechat-api/sandbox-state';
+import { type WechatApi } from './providers/wechat-api/types';
+
+/** Everything the app is built from. Only the composition root (src/composition.ts) creates these. */
+export interface Deps {
+  config: AppConfig;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  random: Random;
+  db: DataSource;
+  store: KeyValueStore;
+  jobs: JobQueue;
+  wechatApi: WechatApi;
+  /** Present only in sandbox mode: the in-process stand-in for WeChat (API server, OAuth page, simulator). */
+  sandboxWechat?: SandboxWechatState;
+}

@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSource } from 'typeorm';
+import { migrations } from '../../../migrations';
+import { type AppConfig } from '../../config';
+import { entities } from './entities';
+
+/** Builds (does not open) the data source for MySQL or the embedded SQLite file. `synchronize` is never on. */
+export function createDataSource(database: AppConfig['database'], opts: { schema?: string } = {}): DataSource {
+  if (database.kind === 'mysql') {
+    const url = new URL(database.url);
+    if (opts.schema) url.pathname = `/${opts.schema}`;
+    return new DataSource({
+      type: 'mysql',
+      url: url.toString(),
+      charset: 'utf8mb4_unicode_ci',
+      timezone: 'Z',
+      poolSize: database.poolSize,
+      connectTimeout: 5000,
+      entities,
+      migrations,
+      migrationsTableName: 'migrations',
+      synchronize: false,
+      logging: false,
+      extra: { enableKeepAlive: true },
+    });
+  }
+  if (database.file !== ':memory:') mkdirSync(dirname(database.file), { recursive: true });
+  return new DataSource({
+    type: 'better-sqlite3',
+    database: database.file,
+    entities,
+    migrations,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logging: false,
+    // WAL lets readers run beside the single writer; busy_timeout makes a second writer wait instead of failing.
+    prepareDatabase: (db: { pragma(s: string): unknown }) => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+    },
+  });
+}

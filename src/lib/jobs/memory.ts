@@ -1,0 +1,78 @@
+import { type Logger } from '../logger';
+import { type Metrics } from '../metrics';
+import { backoffMs, DEFAULT_ATTEMPTS, type EnqueueOptions, type JobHandler, type JobQueue } from './types';
+
+interface Pending {
+  name: string;
+  payload: Record<string, unknown>;
+  jobId: string;
+  attempts: number;
+  delayMs: number;
+}
+
+/** In-process queue for the embedded default: same contract as the Redis queue, lost on restart. */
+export class MemoryJobQueue implements JobQueue {
+  readonly kind = 'memory' as const;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly active = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private backlog: Pending[] = [];
+  private started = false;
+  private closed = false;
+  private seq = 0;
+
+  constructor(private readonly logger: Logger, private readonly metrics?: Metrics) {}
+
+  register(name: string, handler: JobHandler) {
+    this.handlers.set(name, handler);
+  }
+
+  async enqueue(name: string, payload: Record<string, unknown>, opts: EnqueueOptions = {}) {
+    const jobId = opts.jobId ?? `${name}:${++this.seq}`;
+    if (this.active.has(jobId) || this.closed) return;
+    this.active.add(jobId);
+    const job = { name, payload, jobId, attempts: opts.attempts ?? DEFAULT_ATTEMPTS, delayMs: opts.delayMs ?? 0 };
+    if (this.started) this.schedule(job, 1, job.delayMs);
+    else this.backlog.push(job);
+  }
+
+  async start() {
+    this.started = true;
+    const backlog = this.backlog;
+    this.backlog = [];
+    for (const job of backlog) this.schedule(job, 1, job.delayMs);
+  }
+
+  private schedule(job: Pending, attempt: number, delayMs: number) {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      const run = this.run(job, attempt).finally(() => this.running.delete(run));
+      this.running.add(run);
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private async run(job: Pending, attempt: number) {
+    const handler = this.handlers.get(job.name);
+    try {
+      if (!handler) throw new Error(`no handler registered for job ${job.name}`);
+      await handler(job.payload, { attempt, jobId: job.jobId });
+      this.metrics?.jobs.inc({ name: job.name, result: 'ok' });
+      this.active.delete(job.jobId);
+    } catch (err) {
+      const last = attempt >= job.attempts || this.closed;
+      this.metrics?.jobs.inc({ name: job.name, result: last ? 'failed' : 'retry' });
+      this.logger.warn({ err, job: job.name, jobId: job.jobId, attempt }, last ? 'job failed for good' : 'job failed, will retry');
+      if (last) this.active.delete(job.jobId);
+      else this.schedule(job, attempt + 1, backoffMs(attempt));
+    }
+  }
+
+  async close() {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.running]);
+  }
+}

@@ -1,0 +1,75 @@
+import { Queue, Worker } from 'bullmq';
+import { type Logger } from '../logger';
+import { type Metrics } from '../metrics';
+import { backoffMs, DEFAULT_ATTEMPTS, type EnqueueOptions, type JobHandler, type JobQueue } from './types';
+
+const QUEUE_NAME = 'jobs';
+
+/** BullMQ on the shared Redis: jobs survive restarts and are shared by every instance. */
+export class RedisJobQueue implements JobQueue {
+  readonly kind = 'redis' as const;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly queue: Queue;
+  private worker?: Worker;
+
+  constructor(private readonly redisUrl: string, private readonly prefix: string, private readonly logger: Logger, private readonly metrics?: Metrics) {
+    this.queue = new Queue(QUEUE_NAME, { connection: this.connection(), prefix: this.bullPrefix() });
+  }
+
+  private bullPrefix() {
+    return `${this.prefix}bull`;
+  }
+
+  private connection() {
+    const u = new URL(this.redisUrl);
+    return {
+      host: u.hostname,
+      port: Number(u.port || 6379),
+      db: Number(u.pathname.slice(1) || 0),
+      username: u.username || undefined,
+      password: u.password ? decodeURIComponent(u.password) : undefined,
+      tls: u.protocol === 'rediss:' ? {} : undefined,
+      maxRetriesPerRequest: null,
+    };
+  }
+
+  register(name: string, handler: JobHandler) {
+    this.handlers.set(name, handler);
+  }
+
+  async enqueue(name: string, payload: Record<string, unknown>, opts: EnqueueOptions = {}) {
+    await this.queue.add(name, payload, {
+      // BullMQ refuses ':' in custom ids.
+      jobId: opts.jobId?.replace(/:/g, '_'),
+      delay: opts.delayMs,
+      attempts: opts.attempts ?? DEFAULT_ATTEMPTS,
+      backoff: { type: 'exponential', delay: backoffMs(1) },
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async start() {
+    if (this.worker) return;
+    this.worker = new Worker(
+      QUEUE_NAME,
+      async (job) => {
+        const handler = this.handlers.get(job.name);
+        if (!handler) throw new Error(`no handler registered for job ${job.name}`);
+        await handler(job.data as Record<string, unknown>, { attempt: job.attemptsMade + 1, jobId: String(job.id) });
+      },
+      { connection: this.connection(), prefix: this.bullPrefix(), concurrency: 8 },
+    );
+    this.worker.on('completed', (job) => this.metrics?.jobs.inc({ name: job.name, result: 'ok' }));
+    this.worker.on('failed', (job, err) => {
+      this.metrics?.jobs.inc({ name: job?.name ?? 'unknown', result: 'failed' });
+      this.logger.warn({ err, job: job?.name, jobId: job?.id, attempt: job?.attemptsMade }, 'job failed');
+    });
+    this.worker.on('error', (err) => this.logger.error({ err }, 'job worker error'));
+  }
+
+  async close() {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}

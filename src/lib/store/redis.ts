@@ -1,0 +1,95 @@
+import Redis from 'ioredis';
+import { type KeyValueStore } from './types';
+
+const COMPARE_AND_DELETE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const INCR_WITH_TTL = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n`;
+// One round trip for the webhook's replay + dedupe claim: either all keys are set, or the first existing value is returned.
+const ACQUIRE_ALL = `for i, k in ipairs(KEYS) do local v = redis.call('GET', k) if v then return v end end
+for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end return false`;
+const SET_ALL = `for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end return 1`;
+
+type ScriptedRedis = Redis & {
+  camCompareAndDelete(key: string, expected: string): Promise<number>;
+  camIncrWithTtl(key: string, ttlMs: number): Promise<number>;
+  camAcquireAll(...args: (string | number)[]): Promise<string | null>;
+  camSetAll(...args: (string | number)[]): Promise<number>;
+};
+
+export function createRedisClient(url: string, opts: { lazyConnect?: boolean } = {}): Redis {
+  return new Redis(url, {
+    lazyConnect: opts.lazyConnect ?? false,
+    // Fail fast while Redis is down (healthz answers 503) instead of queueing requests forever.
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    connectTimeout: 5000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+}
+
+export class RedisStore implements KeyValueStore {
+  readonly kind = 'redis' as const;
+  private readonly redis: ScriptedRedis;
+
+  constructor(redis: Redis, private readonly prefix: string) {
+    redis.defineCommand('camCompareAndDelete', { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
+    redis.defineCommand('camIncrWithTtl', { numberOfKeys: 1, lua: INCR_WITH_TTL });
+    redis.defineCommand('camAcquireAll', { lua: ACQUIRE_ALL });
+    redis.defineCommand('camSetAll', { lua: SET_ALL });
+    this.redis = redis as ScriptedRedis;
+  }
+
+  get client(): Redis {
+    return this.redis;
+  }
+
+  private k(key: string) {
+    return this.prefix + key;
+  }
+
+  get(key: string) {
+    return this.redis.get(this.k(key));
+  }
+
+  async set(key: string, value: string, opts: { ttlMs?: number; onlyIfAbsent?: boolean } = {}) {
+    const k = this.k(key);
+    let result: string | null;
+    if (opts.ttlMs && opts.onlyIfAbsent) result = await this.redis.set(k, value, 'PX', opts.ttlMs, 'NX');
+    else if (opts.ttlMs) result = await this.redis.set(k, value, 'PX', opts.ttlMs);
+    else if (opts.onlyIfAbsent) result = await this.redis.set(k, value, 'NX');
+    else result = await this.redis.set(k, value);
+    return result === 'OK';
+  }
+
+  async del(key: string) {
+    await this.redis.del(this.k(key));
+  }
+
+  async compareAndDelete(key: string, expected: string) {
+    return (await this.redis.camCompareAndDelete(this.k(key), expected)) === 1;
+  }
+
+  incr(key: string, ttlMs: number) {
+    return this.redis.camIncrWithTtl(this.k(key), ttlMs);
+  }
+
+  acquireAll(keys: string[], value: string, ttlMs: number) {
+    return this.redis.camAcquireAll(keys.length, ...keys.map((k) => this.k(k)), value, ttlMs);
+  }
+
+  async setAll(keys: string[], value: string, ttlMs: number) {
+    await this.redis.camSetAll(keys.length, ...keys.map((k) => this.k(k)), value, ttlMs);
+  }
+
+  async ttlMs(key: string) {
+    const ttl = await this.redis.pttl(this.k(key));
+    return ttl >= 0 ? ttl : null;
+  }
+
+  async ping() {
+    await this.redis.ping();
+  }
+
+  async close() {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
