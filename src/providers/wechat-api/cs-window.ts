@@ -1,9 +1,11 @@
+import { type Clock, systemClock } from '../../lib/clock';
 import { type KeyValueStore } from '../../lib/store/types';
 
 /**
  * WeChat lets an account send customer-service messages only inside a window opened by the user:
  * a message opens 48 h for 5 messages; a follow, a scan or a menu CLICK opens 1 min for 3; a VIEW opens none.
  * Tracking it here keeps the delayed-reply path from spending calls that WeChat would refuse (45015/45047).
+ * One store write per interaction: it sits on the webhook's hot path.
  */
 export type InteractionKind = 'message' | 'subscribe' | 'scan' | 'click' | 'view';
 
@@ -16,29 +18,30 @@ const WINDOWS: Record<InteractionKind, { ttlMs: number; quota: number } | null> 
 };
 
 export class CustomerServiceWindow {
-  constructor(private readonly store: KeyValueStore) {}
+  constructor(private readonly store: KeyValueStore, private readonly clock: Clock = systemClock) {}
 
   private key(openid: string) {
     return `cswin:${openid}`;
   }
 
-  /** Opens (or reopens) the window after the user did something; a VIEW leaves any open window as it is. */
+  /**
+   * Opens a window after the user did something. A message always opens the long window; a follow, scan or
+   * CLICK opens a short one only when none is open, so it never cuts short a 48 h window.
+   */
   async recordInteraction(openid: string, kind: InteractionKind): Promise<void> {
     const window = WINDOWS[kind];
     if (!window) return;
-    const current = await this.store.ttlMs(this.key(openid));
-    // A follow's short window must not cut short a 48 h window the user already opened by writing.
-    if (current !== null && current > window.ttlMs) return;
-    await this.store.set(this.key(openid), String(window.quota), { ttlMs: window.ttlMs });
-    await this.store.del(`${this.key(openid)}:used`);
+    // The value names the window (quota and start), so its message counter starts at zero without a delete.
+    const value = `${window.quota}:${this.clock.nowMs()}`;
+    await this.store.set(this.key(openid), value, { ttlMs: window.ttlMs, onlyIfAbsent: kind !== 'message' });
   }
 
-  /** Takes one message from the window; false when WeChat would refuse it. */
+  /** Takes one message from the open window; false when WeChat would refuse it. */
   async tryConsume(openid: string): Promise<boolean> {
-    const quota = await this.store.get(this.key(openid));
-    const ttl = await this.store.ttlMs(this.key(openid));
-    if (quota === null || ttl === null) return false;
-    const used = await this.store.incr(`${this.key(openid)}:used`, ttl);
+    const [value, ttl] = await Promise.all([this.store.get(this.key(openid)), this.store.ttlMs(this.key(openid))]);
+    if (value === null || ttl === null) return false;
+    const [quota, startedAt] = value.split(':');
+    const used = await this.store.incr(`${this.key(openid)}:${startedAt}:used`, ttl);
     return used <= Number(quota);
   }
 }

@@ -1,0 +1,75 @@
+import { createServer } from 'node:http';
+import { resolve } from 'node:path';
+import dotenv from 'dotenv';
+import { createApp } from './app';
+import { closeDeps, openDeps } from './composition';
+import { buildConfig } from './config';
+import { ensureSandboxSecrets } from './config/sandbox-secrets';
+import { parseSettings, SettingsError } from './config/settings';
+import { createLogger } from './lib/logger';
+
+/**
+ * The process entry point and the only place that reads the environment, opens connections and listens.
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests finish (10 s at most), close pools, exit 0.
+ */
+async function main(): Promise<void> {
+  dotenv.config({ quiet: true });
+  let config;
+  try {
+    const settings = parseSettings(process.env);
+    // Outside production the sandbox secrets also serve as the development fallback (session secret).
+    const secrets = settings.APP_ENV === 'production' ? undefined : ensureSandboxSecrets(resolve(settings.DATA_DIR));
+    config = buildConfig(settings, secrets);
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      console.error(`Cannot start: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  const logger = createLogger(config.logLevel);
+  let deps;
+  try {
+    deps = await openDeps(config, { logger, collectDefaultMetrics: true });
+  } catch (err) {
+    logger.fatal({ err }, `Cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  const app = createApp(deps);
+  await deps.jobs.start();
+  const server = createServer(app.callback());
+  // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((ok, fail) => server.once('error', fail).listen(config.port, config.host, ok));
+  logger.info({ port: config.port, database: config.database.kind, cache: config.cache.kind, wechat: config.wechat.mode, env: config.env }, 'listening');
+  if (config.wechat.mode === 'sandbox') {
+    console.log(`\n数安CA管家 (sandbox mode)\n  H5 home:          ${config.publicBaseUrl}/h5/\n  WeChat simulator: ${config.publicBaseUrl}/dev/wechat\n`);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    server.close(async () => {
+      clearTimeout(force);
+      await closeDeps(deps);
+      logger.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error('Cannot start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,80 @@
+import { type Deps } from '../../deps';
+import { CustomerServiceWindow, type InteractionKind } from '../../providers/wechat-api/cs-window';
+import { FollowerService } from '../followers/service';
+import { helpText, keywordText, matchKeyword, replyLinks, welcomeBackText, welcomeText } from './replies';
+import { text, type WechatXml } from './xml';
+
+/** A verified inbound message, as the handlers see it. */
+export interface InboundMessage {
+  xml: WechatXml;
+  openid: string;
+  /** `text`, `image`, … or `event:subscribe`, `event:scan`, `event:click`, … */
+  type: string;
+}
+
+/** Returns the reply text, or null to answer `success` (no reply). */
+export type MessageHandler = (msg: InboundMessage) => Promise<string | null>;
+
+const INTERACTIONS: Record<string, InteractionKind> = {
+  'event:subscribe': 'subscribe',
+  'event:scan': 'scan',
+  'event:click': 'click',
+  'event:view': 'view',
+};
+const USER_MESSAGES = new Set(['text', 'image', 'voice', 'video', 'shortvideo', 'location', 'link']);
+
+export function messageType(xml: WechatXml): string {
+  const msgType = (text(xml, 'MsgType') ?? '').toLowerCase();
+  return msgType === 'event' ? `event:${(text(xml, 'Event') ?? '').toLowerCase()}` : msgType;
+}
+
+/** Dispatch by type; unknown types are acknowledged with `success`, never with an empty text reply. */
+export class WebhookService {
+  private readonly handlers: Record<string, MessageHandler>;
+  readonly csWindow: CustomerServiceWindow;
+
+  constructor(deps: Deps, extraHandlers: Record<string, MessageHandler> = {}) {
+    const followers = new FollowerService(deps.db, deps.clock, deps.config.wechat.mode === 'sandbox');
+    const links = replyLinks(deps.config.publicBaseUrl);
+    this.csWindow = new CustomerServiceWindow(deps.store, deps.clock);
+
+    this.handlers = {
+      'event:subscribe': async ({ xml, openid }) => {
+        // A parametric QR code's scene arrives as qrscene_<scene> on a first follow.
+        const key = text(xml, 'EventKey') ?? '';
+        await followers.record(openid, { kind: 'subscribe', scene: key.startsWith('qrscene_') ? key.slice(8).slice(0, 64) : null });
+        return welcomeText(links);
+      },
+      'event:scan': async ({ xml, openid }) => {
+        await followers.record(openid, { kind: 'scan', scene: (text(xml, 'EventKey') ?? '').slice(0, 64) || null });
+        return welcomeBackText(links);
+      },
+      'event:unsubscribe': async ({ openid }) => {
+        await followers.record(openid, { kind: 'unsubscribe' });
+        return null;
+      },
+      'event:click': async ({ xml }) => {
+        const key = text(xml, 'EventKey') ?? '';
+        if (key === 'CONTACT_SUPPORT') return keywordText('人工', links);
+        return helpText(links);
+      },
+      // A VIEW opens a page; WeChat shows no reply for it.
+      'event:view': async () => null,
+      text: async ({ xml }) => {
+        const keyword = matchKeyword(text(xml, 'Content') ?? '');
+        return keyword ? keywordText(keyword, links) : helpText(links);
+      },
+      ...extraHandlers,
+    };
+  }
+
+  /** The interaction this message is, for WeChat's customer-service window (null when it opens none). */
+  interactionOf(msg: InboundMessage): InteractionKind | null {
+    return INTERACTIONS[msg.type] ?? (USER_MESSAGES.has(msg.type) ? 'message' : null);
+  }
+
+  async handle(msg: InboundMessage): Promise<string | null> {
+    const handler = this.handlers[msg.type];
+    return handler ? handler(msg) : null;
+  }
+}

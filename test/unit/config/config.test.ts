@@ -1,0 +1,85 @@
+import { buildConfig } from '../../../src/config';
+import { generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
+import { parseSettings, SettingsError } from '../../../src/config/settings';
+
+const sandbox = generateSandboxSecrets();
+const REAL = {
+  WECHAT_APPID: 'wx1234567890abcdef',
+  WECHAT_APPSECRET: 'abcdefghijklmnopqrstuvwxyz012345',
+  WECHAT_TOKEN: 'testtoken123',
+  WECHAT_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+};
+const PRODUCTION = {
+  ...REAL,
+  APP_ENV: 'production',
+  PUBLIC_BASE_URL: 'https://ca.example.cn',
+  DATABASE_URL: 'mysql://cam:pw@db:3306/cam',
+  REDIS_URL: 'redis://cache:6379/0',
+  SESSION_SECRET: 's'.repeat(40),
+  METRICS_TOKEN: 'm'.repeat(20),
+};
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof SettingsError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('settings and configuration', () => {
+  it('When nothing is set, then the embedded default runs in sandbox mode on port 3000', () => {
+    const config = buildConfig(parseSettings({}), sandbox);
+    expect(config).toMatchObject({ port: 3000, database: { kind: 'sqlite' }, cache: { kind: 'memory' }, wechat: { mode: 'sandbox', appId: sandbox.wechatAppId } });
+    expect(config.wechat.encodingAesKey).toBe(sandbox.wechatEncodingAesKey);
+    expect(config.wechat.apiBase).toBe('http://127.0.0.1:3000/sandbox/wechat-api');
+  });
+
+  it('When production has every real setting, then it builds a frozen real configuration', () => {
+    const config = buildConfig(parseSettings(PRODUCTION));
+    expect(config).toMatchObject({ isProduction: true, secureCookies: true, database: { kind: 'mysql' }, cache: { kind: 'redis' }, wechat: { mode: 'real', apiBase: 'https://api.weixin.qq.com' } });
+    expect(Object.isFrozen(config.wechat)).toBe(true);
+    expect(() => {
+      (config.wechat as { appId: string }).appId = 'x';
+    }).toThrow(TypeError);
+  });
+
+  it('When production lacks settings, then the start stops naming every one of them', () => {
+    const problems = problemsOf(() => buildConfig(parseSettings({ APP_ENV: 'production', WECHAT_APPID: REAL.WECHAT_APPID })));
+    for (const name of ['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY', 'PUBLIC_BASE_URL', 'METRICS_TOKEN']) {
+      expect(problems.join('\n')).toContain(name);
+    }
+  });
+
+  it('When production is served over http, then the start stops', () => {
+    expect(problemsOf(() => buildConfig(parseSettings({ ...PRODUCTION, PUBLIC_BASE_URL: 'http://ca.example.cn' }))).join()).toContain('PUBLIC_BASE_URL');
+  });
+
+  it('When a WeChat setting name has a typo, then the start stops instead of falling back to the sandbox', () => {
+    const { WECHAT_APPSECRET, ...rest } = REAL;
+    const problems = problemsOf(() => parseSettings({ ...rest, WECHAT_APPSECERT: WECHAT_APPSECRET }));
+    expect(problems.join()).toContain('WECHAT_APPSECERT: unknown setting');
+  });
+
+  it('When only part of the WeChat identity is set outside production, then the start stops naming what is missing', () => {
+    const problems = problemsOf(() => buildConfig(parseSettings({ WECHAT_APPID: REAL.WECHAT_APPID }), sandbox));
+    expect(problems.join()).toContain('WECHAT_APPSECRET');
+    expect(problems.join()).toContain('WECHAT_TOKEN');
+  });
+
+  it('When values are malformed, then each bad setting is named', () => {
+    const problems = problemsOf(() => parseSettings({ PORT: 'eighty', DATABASE_URL: 'postgres://x', WECHAT_ENCODING_AES_KEY: 'short', LOG_LEVEL: 'loud' }));
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'PORT', 'WECHAT_ENCODING_AES_KEY']);
+  });
+
+  it('When safe mode is not configured, then the config has no AES key (plain mode)', () => {
+    const { WECHAT_ENCODING_AES_KEY: _k, ...plain } = REAL;
+    expect(buildConfig(parseSettings(plain), sandbox).wechat.encodingAesKey).toBeUndefined();
+  });
+
+  it('When WECHAT_API_BASE is set, then the real client is pointed there', () => {
+    expect(buildConfig(parseSettings({ ...REAL, WECHAT_API_BASE: 'http://127.0.0.1:9999/' }), sandbox).wechat.apiBase).toBe('http://127.0.0.1:9999');
+  });
+});
