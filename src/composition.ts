@@ -46,6 +46,8 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
   let jobs;
   if (config.cache.kind === 'redis') {
     const redis = createRedisClient(config.cache.url, { lazyConnect: true });
+    // Without a listener ioredis would crash the process on a dropped connection; /healthz reports it instead.
+    redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
     try {
       await redis.connect();
     } catch (err) {

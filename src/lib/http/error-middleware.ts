@@ -33,10 +33,21 @@ export function errorMiddleware(logger: Logger, render: RenderPage): Koa.Middlew
         ctx.body = { error: { code, message: userMessage, requestId: ctx.state.requestId } };
       } else {
         ctx.type = 'html';
-        ctx.body = render('error.njk', { status, message: userMessage, requestId: ctx.state.requestId });
+        ctx.body = renderErrorPage(render, logger, { status, message: userMessage, requestId: ctx.state.requestId });
       }
     }
   };
+}
+
+/** The error page must not fail in turn: if the template cannot render, a bare page says the same. */
+function renderErrorPage(render: RenderPage, logger: Logger, data: { status: number; message: string; requestId?: string }): string {
+  try {
+    return render('error.njk', data);
+  } catch (err) {
+    logger.error({ err }, 'error page template failed');
+    const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    return `<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>出错了</title><p>${escape(data.message)}</p><p><small>${escape(data.requestId ?? '')}</small></p></html>`;
+  }
 }
 
 class NotFound extends Error {

@@ -1,0 +1,93 @@
+import request from 'supertest';
+import { createDataSource } from '../../src/lib/db/data-source';
+import { runMigrations } from '../../src/lib/db/migrate';
+import { createLogger } from '../../src/lib/logger';
+import { backend, createTestBackend, startInstance, type TestBackendHandle } from '../helpers/harness';
+import { buildConfig } from '../../src/config';
+import { parseSettings } from '../../src/config/settings';
+import { generateSandboxSecrets } from '../../src/config/sandbox-secrets';
+
+let handle: TestBackendHandle;
+beforeAll(async () => {
+  handle = await createTestBackend();
+});
+afterAll(async () => {
+  await handle?.drop();
+});
+
+const configFor = (h: TestBackendHandle) => buildConfig(parseSettings({ APP_ENV: 'test', ...h.env }), generateSandboxSecrets());
+
+describe(`migrations (${backend})`, () => {
+  it('When two instances migrate an empty database at once, then both succeed and every migration is applied exactly once', async () => {
+    const config = configFor(handle);
+    const [ds1, ds2] = [createDataSource(config.database), createDataSource(config.database)];
+    await Promise.all([ds1.initialize(), ds2.initialize()]);
+    try {
+      const logger = createLogger('silent');
+      const results = backend === 'mysql'
+        ? await Promise.all([runMigrations(ds1, logger), runMigrations(ds2, logger)])
+        // SQLite is one file for one process: the embedded default never has two migrating instances.
+        : [await runMigrations(ds1, logger), await runMigrations(ds2, logger)];
+      expect(results.flat().sort()).toEqual(['Followers1764100000000']);
+      const applied = await ds1.query('SELECT name FROM migrations');
+      expect(applied.map((r: { name: string }) => r.name)).toEqual(['Followers1764100000000']);
+      const tables = backend === 'mysql'
+        ? await ds1.query('SELECT table_name AS name, table_collation AS collation FROM information_schema.tables WHERE table_schema = DATABASE()')
+        : await ds1.query("SELECT name FROM sqlite_master WHERE type = 'table'");
+      const names = tables.map((t: { name?: string; NAME?: string; TABLE_NAME?: string }) => t.name ?? t.TABLE_NAME);
+      expect(names).toEqual(expect.arrayContaining(['followers', 'follower_events', 'migrations']));
+      if (backend === 'mysql') {
+        for (const t of tables.filter((t: { name: string }) => t.name !== 'migrations')) expect(t.collation ?? t.COLLATION).toMatch(/^utf8mb4/);
+      }
+      // Down and up again: the migration is reversible.
+      await ds1.undoLastMigration();
+      expect(await runMigrations(ds1, logger)).toEqual(['Followers1764100000000']);
+    } finally {
+      await Promise.all([ds1.destroy(), ds2.destroy()]);
+    }
+  });
+});
+
+describe(`health (${backend})`, () => {
+  it('When the database and cache answer, then /healthz is 200 with each dependency and its latency; when the database is gone, 503', async () => {
+    const instance = await startInstance(handle, { startJobs: false });
+    try {
+      const ok = await request(instance.app.callback()).get('/healthz');
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ status: 'ok', database: { ok: true, kind: backend === 'mysql' ? 'mysql' : 'sqlite' }, cache: { ok: true } });
+      expect(typeof ok.body.database.ms).toBe('number');
+      await instance.deps.db.destroy();
+      const down = await request(instance.app.callback()).get('/healthz');
+      expect(down.status).toBe(503);
+      expect(down.body).toMatchObject({ status: 'unavailable', database: { ok: false } });
+    } finally {
+      await instance.close();
+    }
+  });
+
+  it('When /metrics is asked with a token configured, then only the bearer token opens it', async () => {
+    const instance = await startInstance(handle, { env: { METRICS_TOKEN: 'metrics-token-0123456789' }, startJobs: false });
+    try {
+      expect((await request(instance.app.callback()).get('/metrics')).status).toBe(404);
+      const ok = await request(instance.app.callback()).get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789');
+      expect(ok.status).toBe(200);
+      expect(ok.text).toContain('http_request_duration_seconds');
+    } finally {
+      await instance.close();
+    }
+  });
+
+  it('When a page does not exist, then an HTML client gets the Chinese error page and an API client JSON, never a stack', async () => {
+    const instance = await startInstance(handle, { startJobs: false });
+    try {
+      const html = await request(instance.app.callback()).get('/no-such-page').set('Accept', 'text/html');
+      expect(html.status).toBe(404);
+      expect(html.text).toContain('页面不存在');
+      const json = await request(instance.app.callback()).get('/api/no-such').set('Accept', 'application/json');
+      expect(json.body).toMatchObject({ error: { code: 'NOT_FOUND', message: '页面不存在' } });
+      expect(json.text).not.toMatch(/at \w+ \(/);
+    } finally {
+      await instance.close();
+    }
+  });
+});
