@@ -57,8 +57,11 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    // Keep-alive sockets become idle once their last response is sent: close them as they do.
+    const sweep = setInterval(() => server.closeIdleConnections(), 200);
     server.close(async () => {
       clearTimeout(force);
+      clearInterval(sweep);
       await closeDeps(deps);
       logger.info('stopped');
       process.exit(0);
