@@ -14,6 +14,8 @@ export class RedisJobQueue implements JobQueue {
 
   constructor(private readonly redisUrl: string, private readonly prefix: string, private readonly logger: Logger, private readonly metrics?: Metrics) {
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection(), prefix: this.bullPrefix() });
+    // Without a listener a dropped Redis connection (a restart, or closing while connecting) crashes the process.
+    this.queue.on('error', (err) => this.logger.warn({ err: err.message }, 'job queue connection error'));
   }
 
   private bullPrefix() {

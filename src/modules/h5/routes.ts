@@ -1,5 +1,77 @@
-// OWNED BY HELPER (oauth/h5): to be written.
 import Router from '@koa/router';
+import type Koa from 'koa';
 import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
-export function h5Routes(_deps: Deps, _render: RenderPage): Router { return new Router(); }
+import { requireWechatUser, wechatUserOf } from '../oauth/middleware';
+import { OAuthService } from '../oauth/service';
+
+/** The four things a handler does here. Later slices replace the "coming soon" page of each with the real one. */
+export interface H5Feature {
+  key: 'bind' | 'certs' | 'renew' | 'invoices';
+  path: string;
+  label: string;
+  desc: string;
+  color: string;
+  icon: string;
+  /** Shown on the coming-soon page: what the user can already do meanwhile. */
+  hint?: string;
+}
+
+const svg = (body: string) => `<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">${body}</svg>`;
+
+export const H5_FEATURES: readonly H5Feature[] = [
+  {
+    key: 'bind', path: '/h5/bind', label: '绑定证书', desc: '输入绑定码完成绑定', color: '#07c160',
+    icon: svg('<path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1"/><path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1"/>'),
+    hint: '绑定前请先在电脑上插入 U-KEY，打开证书绑定网址获取绑定码。',
+  },
+  {
+    key: 'certs', path: '/h5/certs', label: '我的数字证书', desc: '查看证书及有效期', color: '#10aeff',
+    icon: svg('<rect x="3" y="4" width="18" height="13" rx="2"/><path d="M7 9h6M7 12h4"/><circle cx="16.5" cy="15.5" r="2.5"/><path d="M15 17.5 14.5 21l2-1 2 1-.5-3.5"/>'),
+  },
+  {
+    key: 'renew', path: '/h5/renew', label: '续期缴费', desc: '微信支付或对公汇款', color: '#fa9d3b',
+    icon: svg('<path d="M20 12a8 8 0 1 1-2.3-5.6"/><path d="M20 4v4h-4"/><path d="M9.5 9.5 12 12l2.5-2.5M12 12v5M9.5 14h5"/>'),
+  },
+  {
+    key: 'invoices', path: '/h5/invoices', label: '我的发票', desc: '开具与下载电子发票', color: '#6467f0',
+    icon: svg('<path d="M6 3h12v18l-3-2-3 2-3-2-3 2z"/><path d="M9 8h6M9 12h6M9 16h3"/>'),
+  },
+];
+
+/** The journey in the seed's order (三 → 五), shown on the home page so nobody has to read the PDF. */
+const STEPS = [
+  { text: '在电脑上插入 U-KEY，获取证书绑定码', where: '电脑 · 证书绑定网址' },
+  { text: '在本页面「绑定证书」输入绑定码和介质编号后四位', where: '手机 · 数安CA管家' },
+  { text: '首次办理完成经办人活体认证，选择证书「续期缴费」', where: '手机 · 微信支付或对公汇款' },
+  { text: '支付完成后在电脑上插入 U-KEY，点击“续期”完成制证', where: '电脑 · 续期网址（续期时请勿拔出 U-KEY）' },
+];
+
+/**
+ * The H5 app inside WeChat. Every /h5/ page goes through WeChat OAuth first (requireWechatUser).
+ * `GET /` is a small landing for people who open the site outside WeChat (and, in sandbox mode, newcomers).
+ */
+export function h5Routes(deps: Deps, render: RenderPage): Router {
+  const router = new Router();
+  const auth = requireWechatUser(new OAuthService(deps));
+  const sandbox = deps.config.wechat.mode === 'sandbox';
+
+  const page = (ctx: Koa.Context, template: string, data: Record<string, unknown>) => {
+    ctx.type = 'html';
+    // Pages show the user's own data: never cached by WeChat's browser or a proxy.
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = render(template, { sandbox, ...data });
+  };
+
+  router.get('/', (ctx) => page(ctx, 'landing.njk', { title: '数安CA管家' }));
+  // The router ignores trailing slashes, so this route also sees /h5/: only the bare /h5 is redirected.
+  router.get('/h5', (ctx, next) => (ctx.path === '/h5' ? ctx.redirect('/h5/') : next()));
+
+  router.get('/h5/', auth, (ctx) => page(ctx, 'h5/home.njk', { title: '数安CA管家', user: wechatUserOf(ctx), features: H5_FEATURES, steps: STEPS }));
+
+  for (const feature of H5_FEATURES) {
+    router.get(feature.path, auth, (ctx) => page(ctx, 'h5/coming-soon.njk', { title: `${feature.label} - 数安CA管家`, user: wechatUserOf(ctx), feature }));
+  }
+
+  return router;
+}

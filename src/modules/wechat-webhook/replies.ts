@@ -8,6 +8,9 @@ export interface ReplyLinks {
   certs: string;
   renew: string;
   invoices: string;
+  /** PC addresses, typed into a computer's browser (the U-KEY is there), so shown as text. */
+  pcBind: string;
+  pcRenew: string;
 }
 
 export function replyLinks(publicBaseUrl: string): ReplyLinks {
@@ -17,6 +20,8 @@ export function replyLinks(publicBaseUrl: string): ReplyLinks {
     certs: `${publicBaseUrl}/h5/certs`,
     renew: `${publicBaseUrl}/h5/renew`,
     invoices: `${publicBaseUrl}/h5/invoices`,
+    pcBind: `${publicBaseUrl}/capc/`,
+    pcRenew: `${publicBaseUrl}/gdca-page/redirect?busyType=8`,
   };
 }
 
@@ -49,14 +54,14 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
     case '绑定':
       return [
         '【绑定证书】',
-        '1. 电脑插入数字证书（U-KEY），打开证书绑定网址 /capc/，输入证书密码（PIN 码）获取绑定码；',
+        `1. 电脑插入数字证书（U-KEY），用电脑浏览器打开 ${links.pcBind} ，输入证书密码（PIN 码）获取绑定码；`,
         `2. 手机进入${a(links.bind, '数安CA管家 → 绑定证书')}，输入绑定码和介质编号后四位完成绑定。`,
       ].join('\n');
     case '续期':
       return [
         '【证书续期】',
         `1. 在${a(links.renew, '续期缴费')}选择证书并完成支付（对公汇款需等待到账核验）；`,
-        '2. 电脑插入 U-KEY，打开续期网址，输入证书密码后点击“续期”，提示制证成功即完成。续期过程中请勿拔出 U-KEY。',
+        `2. 电脑插入 U-KEY，用电脑浏览器打开 ${links.pcRenew} ，输入证书密码后点击“续期”，提示制证成功即完成。续期过程中请勿拔出 U-KEY。`,
       ].join('\n');
     case '缴费':
       return [

@@ -38,6 +38,18 @@ export class SandboxWechatState {
   private readonly oauthCodes = new Map<string, { openid: string; expiresAt: number; snapshot: boolean }>();
   /** Tests set these to make the next calls fail like WeChat does (e.g. { 'cgi-bin/user/info': [45009] }). */
   readonly injectedErrors = new Map<string, number[]>();
+  /** Daily call limits per endpoint (tests set one to see 45009 come from a counter, as in production). */
+  readonly dailyQuotas = new Map<string, number>();
+  private readonly dailyUsed = new Map<string, number>();
+  /** access_token → expiry (ms); 0 once revoked by a force_refresh. */
+  private readonly accessTokens = new Map<string, number>();
+  private currentToken?: string;
+  /** The menu last published through menu/create. */
+  menu?: unknown;
+  readonly qrTickets = new Map<string, { scene: string; permanent: boolean; expiresAt?: number }>();
+  private readonly templateMsgIds = new Map<string, string>();
+  // Above 2^53 on purpose: the client must keep WeChat's msgids exact.
+  private nextMsgId = 3_000_000_000_000_000_001n;
 
   constructor(readonly appId: string, readonly appSecret: string, private readonly now: () => number = Date.now) {}
 
@@ -89,6 +101,72 @@ export class SandboxWechatState {
   takeInjectedError(api: string): number | undefined {
     const queue = this.injectedErrors.get(api);
     return queue?.shift();
+  }
+
+  nowMs(): number {
+    return this.now();
+  }
+
+  /**
+   * stable_token as WeChat runs it: the normal mode returns the current token while more than 5 minutes are
+   * left (a new one in the last 5, the old staying valid until it expires); force_refresh revokes every token.
+   */
+  issueAccessToken(force: boolean): { token: string; expiresIn: number } {
+    const now = this.now();
+    const current = this.currentToken ? this.accessTokens.get(this.currentToken) ?? 0 : 0;
+    if (!force && this.currentToken && current - now > 5 * 60_000) return { token: this.currentToken, expiresIn: Math.floor((current - now) / 1000) };
+    if (force) for (const token of this.accessTokens.keys()) this.accessTokens.set(token, 0);
+    const token = randomBytes(48).toString('base64url');
+    this.accessTokens.set(token, now + 7200_000);
+    this.currentToken = token;
+    return { token, expiresIn: 7200 };
+  }
+
+  /** 0 when the token is good; otherwise WeChat's errcode (41001 missing, 40001 unknown or revoked, 42001 expired). */
+  checkAccessToken(token: string | undefined): 0 | 40001 | 41001 | 42001 {
+    if (!token) return 41001;
+    const expiresAt = this.accessTokens.get(token);
+    if (!expiresAt) return 40001;
+    return expiresAt <= this.now() ? 42001 : 0;
+  }
+
+  /** Tests: every token issued so far is now past its expiry (calls answer 42001). */
+  expireAccessTokens(): void {
+    for (const [token, expiresAt] of this.accessTokens) if (expiresAt) this.accessTokens.set(token, this.now() - 1);
+  }
+
+  /** Tests: as if someone else force-refreshed this account (calls answer 40001, the next fetch gets a new token). */
+  revokeAccessTokens(): void {
+    for (const token of this.accessTokens.keys()) this.accessTokens.set(token, 0);
+    this.currentToken = undefined;
+  }
+
+  /** How many times stable_token was called (optionally only forced or only normal ones). */
+  tokenFetches(opts: { force?: boolean } = {}): number {
+    return this.calls.filter((c) => c.api === 'cgi-bin/stable_token' && (opts.force === undefined || (c.request as { force_refresh?: boolean }).force_refresh === opts.force)).length;
+  }
+
+  callsTo(api: string): SandboxCall[] {
+    return this.calls.filter((c) => c.api === api);
+  }
+
+  /** Counts one call against the endpoint's daily quota (Beijing day); false when it is used up (45009). */
+  takeDailyQuota(api: string): boolean {
+    const limit = this.dailyQuotas.get(api);
+    if (limit === undefined) return true;
+    const key = `${new Date(this.now() + 8 * 3600_000).toISOString().slice(0, 10)}|${api}`;
+    const used = (this.dailyUsed.get(key) ?? 0) + 1;
+    this.dailyUsed.set(key, used);
+    return used <= limit;
+  }
+
+  /** A new msgid, or the first one again for a repeated client_msg_id (WeChat sends that message once). */
+  templateMsgId(clientMsgId: string | undefined): { msgid: string; duplicate: boolean } {
+    const seen = clientMsgId ? this.templateMsgIds.get(clientMsgId) : undefined;
+    if (seen) return { msgid: seen, duplicate: true };
+    const msgid = String(this.nextMsgId++);
+    if (clientMsgId) this.templateMsgIds.set(clientMsgId, msgid);
+    return { msgid, duplicate: false };
   }
 
   messagesTo(openid: string): SandboxOutgoingMessage[] {

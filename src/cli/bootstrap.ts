@@ -1,0 +1,73 @@
+import { resolve } from 'node:path';
+import dotenv from 'dotenv';
+import { closeDeps, openDeps } from '../composition';
+import { type AppConfig, buildConfig } from '../config';
+import { ensureSandboxSecrets } from '../config/sandbox-secrets';
+import { parseSettings, SettingsError } from '../config/settings';
+import { createLogger } from '../lib/logger';
+import { WechatApiError } from '../providers/wechat-api/errors';
+import { type WechatApi } from '../providers/wechat-api/types';
+
+/** Where a command reads its settings and writes its output: process.env and the console, or a test's own. */
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** A failure the command explains itself; printed as is, exit code 1. */
+export class CliError extends Error {}
+
+/**
+ * Builds the configuration exactly as the server does and opens its dependencies (database and store: the
+ * token cache lives in the store, so a command reuses the server's token instead of fetching a new one),
+ * runs `fn` with the WeChat client and closes everything again.
+ */
+export async function withWechatApi<T>(io: CliIo, fn: (ctx: { api: WechatApi; config: AppConfig }) => Promise<T>): Promise<T> {
+  const settings = parseSettings(io.env);
+  const config = buildConfig(settings, settings.APP_ENV === 'production' ? undefined : ensureSandboxSecrets(resolve(settings.DATA_DIR)));
+  if (config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
+  // Commands print their own result; the log only speaks up for problems unless LOG_LEVEL asks for more.
+  const logger = createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn');
+  const deps = await openDeps(config, { logger });
+  try {
+    return await fn({ api: deps.wechatApi, config });
+  } finally {
+    await closeDeps(deps);
+  }
+}
+
+/** In sandbox mode "WeChat" is the local server itself: without it running there is nobody to talk to. */
+async function requireSandboxServer(config: AppConfig, io: CliIo): Promise<void> {
+  io.out(`Sandbox mode (no WECHAT_* settings): talking to the sandbox WeChat at ${config.wechat.apiBase}`);
+  try {
+    await fetch(`${config.wechat.apiBase}/`, { signal: AbortSignal.timeout(2000) });
+  } catch {
+    throw new CliError(
+      `The sandbox WeChat at ${config.wechat.apiBase} is not reachable.\n` +
+        `Start the app first (npm start, PORT=${config.port}), or set WECHAT_API_BASE to where it runs.`,
+    );
+  }
+}
+
+/** Turns an error into a message without secrets (the client's errors never carry the token or the secret). */
+export function describeError(err: unknown): string {
+  if (err instanceof WechatApiError) return `WeChat refused ${err.api}: errcode ${err.errcode} ${err.errmsg} (${err.userMessage})`;
+  if (err instanceof SettingsError || err instanceof CliError) return err.message;
+  return (err as Error).message ?? String(err);
+}
+
+/** Entry-point glue: loads .env (before the settings are read), runs the command, sets the exit code. */
+export function runCli(main: (io: CliIo, argv: string[]) => Promise<void>): void {
+  dotenv.config({ quiet: true });
+  const io: CliIo = { env: process.env, out: (line) => console.log(line), err: (line) => console.error(line) };
+  main(io, process.argv.slice(2)).then(
+    () => {
+      process.exitCode = 0;
+    },
+    (err: unknown) => {
+      io.err(describeError(err));
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,149 @@
+import { type Browser, type BrowserContext } from 'playwright-core';
+import { desktopContext, horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
+import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
+import { type ListeningInstance, startListening } from '../helpers/listening';
+
+/**
+ * The newcomer's path in a real browser, in sandbox mode (no WECHAT_* settings): /h5/ → sandbox WeChat
+ * authorize page → H5 home; the error page; and the /dev/wechat simulator talking to our /wechat over HTTP.
+ */
+jest.setTimeout(60_000);
+
+let handle: TestBackendHandle;
+let app: ListeningInstance;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  handle = await createTestBackend();
+  app = await startListening(handle);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await app?.close();
+  await handle?.drop();
+});
+
+async function phone() {
+  const ctx = await phoneContext(browser);
+  contexts.push(ctx);
+  return ctx.newPage();
+}
+
+describe('H5 home in a phone browser (sandbox mode)', () => {
+  it('When a newcomer opens /h5/, then the sandbox authorize page logs them in and the home shows the four tiles without horizontal scrolling', async () => {
+    const page = await phone();
+    await page.goto(`${app.url}/h5/`);
+    await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
+    await page.getByRole('heading', { name: '微信授权（沙箱）' }).waitFor();
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'sandbox-authorize-375');
+
+    await page.getByLabel('新测试用户昵称').fill('李经办');
+    await page.getByRole('button', { name: '新建并授权' }).click();
+    await page.waitForURL(`${app.url}/h5/`);
+
+    expect(await page.title()).toBe('数安CA管家');
+    await expect(page.locator('html').getAttribute('lang')).resolves.toBe('zh-CN');
+    expect(await page.locator('.cam-sandbox-banner').innerText()).toContain('沙箱模式');
+    for (const label of ['绑定证书', '我的数字证书', '续期缴费', '我的发票']) {
+      const tile = page.locator('.cam-tile', { hasText: label });
+      expect(await tile.isVisible()).toBe(true);
+      const box = (await tile.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(375);
+    }
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'h5-home-375');
+
+    await page.locator('.cam-tile', { hasText: '绑定证书' }).click();
+    await page.waitForURL(`${app.url}/h5/bind`);
+    expect(await page.locator('.weui-msg__desc').first().innerText()).toContain('该功能即将开放');
+    await screenshot(page, 'h5-coming-soon-375');
+    await page.getByRole('link', { name: '返回首页' }).click();
+    await page.waitForURL(`${app.url}/h5/`);
+  });
+
+  it('When a known test user comes back in a new browser, then they pick themselves on the authorize page', async () => {
+    const page = await phone();
+    await page.goto(`${app.url}/h5/renew`);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'sandbox-authorize-users-375');
+    await page.locator('button.sa-user', { hasText: '李经办' }).click();
+    await page.waitForURL(`${app.url}/h5/renew`);
+    expect(await page.locator('.weui-msg__title').innerText()).toBe('续期缴费');
+  });
+
+  it('When a page does not exist, then the WeUI error page shows the message, the request id and a way home', async () => {
+    const page = await phone();
+    const res = await page.goto(`${app.url}/h5-nowhere`);
+    expect(res?.status()).toBe(404);
+    expect(await page.locator('.weui-msg__title').innerText()).toBe('页面不存在');
+    expect(await page.locator('.weui-footer__text').first().innerText()).toMatch(/请求编号：[0-9a-f-]{36}/);
+    expect(await page.getByRole('link', { name: '返回首页' }).isVisible()).toBe(true);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'error-404-375');
+  });
+
+  it('When the OAuth state does not match, then the error page explains it in Chinese with a 403', async () => {
+    const page = await phone();
+    const res = await page.goto(`${app.url}/oauth/callback?code=abc&state=forged`);
+    expect(res?.status()).toBe(403);
+    expect(await page.locator('.weui-msg__desc').innerText()).toContain('登录校验失败');
+    await screenshot(page, 'error-403-375');
+  });
+
+  it('When someone enters as a 朋友圈快照 user, then the home says they can only browse', async () => {
+    const page = await phone();
+    await page.goto(`${app.url}/h5/`);
+    await page.locator('label[for=snapshot]').click();
+    await page.getByRole('button', { name: '新建并授权' }).click();
+    await page.waitForURL(`${app.url}/h5/`);
+    expect(await page.locator('.cam-notice').innerText()).toContain('朋友圈快照页');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'h5-home-snapshot-375');
+  });
+
+  it('When the site root is opened in sandbox mode, then a landing links to the H5 app and the simulator', async () => {
+    const page = await phone();
+    await page.goto(`${app.url}/`);
+    expect(await page.getByRole('link', { name: /进入数安CA管家/ }).isVisible()).toBe(true);
+    expect(await page.getByRole('link', { name: /微信模拟器/ }).isVisible()).toBe(true);
+    await screenshot(page, 'landing-375');
+  });
+});
+
+describe('/dev/wechat simulator', () => {
+  it('When a person follows as a new test user, then the account’s welcome reply appears in the conversation', async () => {
+    const ctx = await desktopContext(browser);
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    await page.goto(`${app.url}/dev/wechat`);
+    await page.getByLabel('新用户昵称').fill('王经办');
+    await page.getByRole('button', { name: '新建用户' }).click();
+    await page.waitForURL(/\/dev\/wechat\?openid=/);
+
+    await page.getByLabel('关注场景值').fill('meizhou_gjj');
+    await page.getByRole('button', { name: '关注', exact: true }).click();
+    const reply = page.locator('.dw-msg--account').first();
+    await reply.waitFor({ timeout: 10_000 });
+    expect(await reply.innerText()).toContain('欢迎关注');
+    expect(await page.locator('#dw-sub').innerText()).toBe('已关注');
+
+    await page.getByLabel('消息内容').fill('续期');
+    await page.getByRole('button', { name: '发送' }).click();
+    await page.locator('.dw-msg--account', { hasText: '证书续期' }).waitFor({ timeout: 10_000 });
+    const openid = new URL(page.url()).searchParams.get('openid')!;
+    expect(app.deps.sandboxWechat!.users.get(openid)?.qrScene).toBe('meizhou_gjj');
+    await screenshot(page, 'dev-wechat-desktop');
+
+    const small = await phone();
+    await small.goto(page.url());
+    await small.locator('.dw-msg--account').first().waitFor();
+    expect(await horizontalOverflow(small)).toBeLessThanOrEqual(0);
+    await screenshot(small, 'dev-wechat-375');
+  });
+});
