@@ -23,16 +23,9 @@ export class Followers1764100000000 implements MigrationInterface {
       uniques: [{ name: 'uq_followers_openid', columnNames: ['openid'] }],
     }));
     await q.createIndex('followers', new TableIndex({ name: 'ix_followers_unionid', columnNames: ['unionid'] }));
-
-    await createPortableTable(q, new Table({
-      name: 'follower_events',
-      columns: [col.id(), col.string('openid', 64), col.string('event', 16), col.string('scene', 64, true), col.time('occurred_at'), col.bool('sandbox')],
-    }));
-    await q.createIndex('follower_events', new TableIndex({ name: 'ix_follower_events_openid', columnNames: ['openid', 'occurred_at'] }));
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.dropTable('follower_events');
     await q.dropTable('followers');
   }
 }

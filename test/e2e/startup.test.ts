@@ -52,6 +52,12 @@ describe('process start and stop', () => {
     expect(proc.output()).toContain('DATABASE_URL');
   });
 
+  it('When Redis cannot be reached, then the start stops naming REDIS_URL', async () => {
+    const proc = spawnMain({ DATA_DIR: dataDir, REDIS_URL: 'redis://127.0.0.1:1/0', PORT: '0' });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain('REDIS_URL');
+  });
+
   it('When production is asked for without its settings, then the start stops naming them', async () => {
     const proc = spawnMain({ DATA_DIR: dataDir, APP_ENV: 'production', PORT: '0' });
     expect(await proc.exited).toBe(1);

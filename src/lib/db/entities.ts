@@ -1,4 +1,4 @@
-import { FollowerEntity, FollowerEventEntity } from '../../modules/followers/entities';
+import { FollowerEntity } from '../../modules/followers/entities';
 
 /** Every entity schema; modules add theirs here. */
-export const entities = [FollowerEntity, FollowerEventEntity];
+export const entities = [FollowerEntity];

@@ -15,15 +15,6 @@ export interface Follower {
   updatedAt: Date;
 }
 
-/** Append-only history of follow / scan / unfollow, so a QR code's reach can be counted later. */
-export interface FollowerEvent {
-  id: number;
-  openid: string;
-  event: 'subscribe' | 'unsubscribe' | 'scan';
-  scene: string | null;
-  occurredAt: Date;
-  sandbox: boolean;
-}
 
 export const FollowerEntity = new EntitySchema<Follower>({
   name: 'Follower',
@@ -42,17 +33,4 @@ export const FollowerEntity = new EntitySchema<Follower>({
     updatedAt: { name: 'updated_at', type: Date },
   },
   uniques: [{ name: 'uq_followers_openid', columns: ['openid'] }],
-});
-
-export const FollowerEventEntity = new EntitySchema<FollowerEvent>({
-  name: 'FollowerEvent',
-  tableName: 'follower_events',
-  columns: {
-    id: { type: Number, primary: true, generated: 'increment' },
-    openid: { type: String, length: 64 },
-    event: { type: String, length: 16 },
-    scene: { type: String, length: 64, nullable: true },
-    occurredAt: { name: 'occurred_at', type: Date },
-    sandbox: { type: Boolean },
-  },
 });

@@ -1,54 +1,40 @@
-import { type EntityManager, QueryFailedError } from 'typeorm';
-import { type Follower, FollowerEntity, type FollowerEvent, FollowerEventEntity } from './entities';
+import { type DataSource, type EntityManager } from 'typeorm';
+import { dialectOf, retryTransient, utcDatetime } from '../../lib/db/sql';
+import { type Follower, FollowerEntity } from './entities';
 
 export type FollowChange =
   | { kind: 'subscribe'; scene: string | null }
   | { kind: 'scan'; scene: string | null }
   | { kind: 'unsubscribe' };
 
-function isDuplicateKey(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  const code = e.driverError?.code ?? e.code;
-  return err instanceof QueryFailedError && (code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT');
-}
+/** What each change does to an existing row (the insert half is the same for all). */
+const ON_EXISTING: Record<FollowChange['kind'], string[]> = {
+  subscribe: ['subscribed = 1', 'first_scene = COALESCE(first_scene, :scene)', 'last_scene = COALESCE(:scene, last_scene)', 'subscribed_at = :at', 'unsubscribed_at = NULL', 'updated_at = :at'],
+  scan: ['subscribed = 1', 'first_scene = COALESCE(first_scene, :scene)', 'last_scene = COALESCE(:scene, last_scene)', 'updated_at = :at'],
+  unsubscribe: ['subscribed = 0', 'unsubscribed_at = :at', 'updated_at = :at'],
+};
 
-/** Followers and their history. Every method takes the caller's EntityManager so services own the transaction. */
+/**
+ * Followers. Recording a follow is one upsert statement: it sits on the webhook's 5 s path, and a read-then-write
+ * (or update-then-insert) pair both costs round trips and deadlocks on InnoDB's gap locks when new followers
+ * arrive together.
+ */
 export class FollowerRepository {
-  /** Applies a follow/scan/unfollow to the follower row (creating it if needed) and appends the event. */
-  async apply(em: EntityManager, openid: string, change: FollowChange, at: Date, sandbox: boolean): Promise<void> {
+  async apply(db: DataSource | EntityManager, openid: string, change: FollowChange, at: Date, sandbox: boolean): Promise<void> {
+    const dialect = dialectOf(db);
     const scene = change.kind === 'unsubscribe' ? null : change.scene;
-    const update: Partial<Follower> =
-      change.kind === 'subscribe'
-        ? { subscribed: true, subscribedAt: at, unsubscribedAt: null, updatedAt: at, ...(scene ? { lastScene: scene } : {}) }
-        : change.kind === 'scan'
-          ? { subscribed: true, updatedAt: at, ...(scene ? { lastScene: scene } : {}) }
-          : { subscribed: false, unsubscribedAt: at, updatedAt: at };
-
-    // Update first: after the first follow this is the common case, and it needs no read.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const updated = await em.update(FollowerEntity, { openid }, update);
-      if (updated.affected) break;
-      try {
-        await em.insert(FollowerEntity, {
-          openid,
-          unionid: null,
-          subscribed: change.kind !== 'unsubscribe',
-          firstScene: scene,
-          lastScene: scene,
-          subscribedAt: change.kind === 'unsubscribe' ? null : at,
-          unsubscribedAt: change.kind === 'unsubscribe' ? at : null,
-          sandbox,
-          createdAt: at,
-          updatedAt: at,
-        });
-        break;
-      } catch (err) {
-        // Another request created the row between our update and insert: update it instead.
-        if (!isDuplicateKey(err) || attempt > 0) throw err;
-      }
-    }
-    const event: Omit<FollowerEvent, 'id'> = { openid, event: change.kind, scene, occurredAt: at, sandbox };
-    await em.insert(FollowerEventEntity, event);
+    const when = utcDatetime(at);
+    const following = change.kind === 'unsubscribe' ? 0 : 1;
+    const insertValues = [openid, following, scene, scene, following ? when : null, following ? null : when, sandbox ? 1 : 0, when, when];
+    // Named placeholders in ON_EXISTING become the dialect's own way to refer to the values being inserted.
+    const existing = ON_EXISTING[change.kind]
+      .join(', ')
+      .replace(/:scene/g, dialect === 'mysql' ? 'VALUES(last_scene)' : 'excluded.last_scene')
+      .replace(/:at/g, dialect === 'mysql' ? 'VALUES(updated_at)' : 'excluded.updated_at');
+    const sql =
+      'INSERT INTO followers (openid, subscribed, first_scene, last_scene, subscribed_at, unsubscribed_at, sandbox, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+      (dialect === 'mysql' ? `ON DUPLICATE KEY UPDATE ${existing}` : `ON CONFLICT (openid) DO UPDATE SET ${existing}`);
+    await retryTransient(() => db.query(sql, insertValues));
   }
 
   findByOpenid(em: EntityManager, openid: string, opts: { includeSandbox: boolean }): Promise<Follower | null> {
