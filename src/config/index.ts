@@ -69,6 +69,9 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
     if (settings.PUBLIC_BASE_URL && !settings.PUBLIC_BASE_URL.startsWith('https://')) {
       problems.push('PUBLIC_BASE_URL: must be https:// when APP_ENV=production (WeChat OAuth and Pay demand it)');
     }
+    // The process speaks plain HTTP, so https ends at a proxy; without trusting its X-Forwarded-Proto every
+    // secure session cookie would be refused on the "unencrypted" connection.
+    if (!settings.TRUST_PROXY) problems.push('TRUST_PROXY: must be true when APP_ENV=production (TLS ends at your load balancer; let only it reach the app)');
   } else if (!sandboxMode) {
     for (const name of WECHAT_IDENTITY) {
       if (settings[name] === undefined) problems.push(`${name}: missing while other WECHAT_* settings are set (set all of them, or none for sandbox mode)`);

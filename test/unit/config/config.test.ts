@@ -17,6 +17,7 @@ const PRODUCTION = {
   REDIS_URL: 'redis://cache:6379/0',
   SESSION_SECRET: 's'.repeat(40),
   METRICS_TOKEN: 'm'.repeat(20),
+  TRUST_PROXY: 'true',
 };
 
 function problemsOf(fn: () => unknown): string[] {
@@ -48,7 +49,7 @@ describe('settings and configuration', () => {
 
   it('When production lacks settings, then the start stops naming every one of them', () => {
     const problems = problemsOf(() => buildConfig(parseSettings({ APP_ENV: 'production', WECHAT_APPID: REAL.WECHAT_APPID })));
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY', 'PUBLIC_BASE_URL', 'METRICS_TOKEN']) {
+    for (const name of ['TRUST_PROXY', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY', 'PUBLIC_BASE_URL', 'METRICS_TOKEN']) {
       expect(problems.join('\n')).toContain(name);
     }
   });
