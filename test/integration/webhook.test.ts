@@ -202,6 +202,27 @@ describe(`WeChat webhook claims and deadlines (${backend})`, () => {
   });
 });
 
+describe(`WeChat's customer-service window on the deferred path (${backend})`, () => {
+  it('When a late reply belongs to a VIEW (which opens no window), then it is dropped instead of spending a refused call', async () => {
+    const slow = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, WECHAT_REPLY_DEADLINE_MS: '500' } });
+    try {
+      const service = new WebhookService(slow.deps, { 'event:view': () => new Promise((r) => setTimeout(() => r('不应发送'), 800)) });
+      const app = new Koa();
+      app.use(webhookRoutes(slow.deps, service).routes());
+      const openid = uniqueOpenid();
+      sandbox.state.ensureUser(openid).subscribed = true;
+      const callsBefore = sandbox.state.calls.length;
+      const { res } = await sendToWebhook(app, eventXml(openid, 'VIEW', { EventKey: 'https://ca.example.cn/h5/' }));
+      expect(res.text).toBe('success');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(sandbox.state.messagesTo(openid)).toHaveLength(0);
+      expect(sandbox.state.calls.slice(callsBefore).filter((c) => c.api.includes('custom/send'))).toHaveLength(0);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 const twoInstances = backend === 'mysql' ? describe : describe.skip;
 twoInstances('two instances on one Redis (mysql backend)', () => {
   it('When the original goes to instance A and WeChat retries at instance B, then it is acted on once', async () => {
