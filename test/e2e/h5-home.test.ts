@@ -77,6 +77,17 @@ describe('H5 home in a phone browser (sandbox mode)', () => {
     expect(await page.locator('.weui-msg__title').innerText()).toBe('续期缴费');
   });
 
+  it('When users have logged in, then the developer page lists the OAuth code exchanges with the code hidden', async () => {
+    const page = await phone();
+    await page.goto(`${app.url}/dev/wechat/api-calls`);
+    await page.getByRole('heading', { name: '沙箱微信接口调用记录' }).waitFor();
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('sns/oauth2/access_token');
+    expect(text).toContain('[redacted]');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'dev-api-calls-375');
+  });
+
   it('When a page does not exist, then the WeUI error page shows the message, the request id and a way home', async () => {
     const page = await phone();
     const res = await page.goto(`${app.url}/h5-nowhere`);

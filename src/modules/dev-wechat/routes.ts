@@ -72,6 +72,25 @@ export function devWechatRoutes(deps: Deps, state: SandboxWechatState, render: R
     ctx.redirect(`/dev/wechat?openid=${encodeURIComponent(openid)}`);
   });
 
+  // Every call this server made to the sandbox WeChat API, as the real WeChat's logs would show them.
+  router.get('/dev/wechat/api-calls', (ctx) => {
+    const shanghai = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'medium' });
+    const calls = state.calls.slice(-100).reverse().map((c) => ({
+      api: c.api,
+      at: shanghai.format(new Date(c.at)),
+      errcode: Number((c.response as { errcode?: number } | undefined)?.errcode ?? 0) || 0,
+      request: JSON.stringify(c.request),
+      response: JSON.stringify(c.response),
+    }));
+    ctx.set('Cache-Control', 'no-store');
+    if (wantsJson(ctx)) {
+      ctx.body = { calls };
+      return;
+    }
+    ctx.type = 'html';
+    ctx.body = render('dev/api-calls.njk', { sandbox: true, title: '沙箱微信接口调用记录', calls });
+  });
+
   router.get('/dev/wechat/conversation', (ctx) => {
     const openid = typeof ctx.query.openid === 'string' ? ctx.query.openid : '';
     const user = state.users.get(openid);
