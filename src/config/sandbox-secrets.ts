@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cryptoRandom, randomToken } from '../lib/clock';
 
 /** Secrets the sandbox invents on first start and keeps, so restarts keep sessions and the simulator working. */
 export interface SandboxSecrets {
@@ -11,24 +12,14 @@ export interface SandboxSecrets {
   sessionSecret: string;
 }
 
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-export function randomAlnum(length: number): string {
-  const bytes = randomBytes(length * 2);
-  let out = '';
-  // Rejection sampling keeps the alphabet uniform (256 is not a multiple of 62).
-  for (let i = 0; i < bytes.length && out.length < length; i++) {
-    if (bytes[i] < 248) out += ALNUM[bytes[i] % 62];
-  }
-  return out.length === length ? out : out + randomAlnum(length - out.length);
-}
+const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 export function generateSandboxSecrets(): SandboxSecrets {
   return {
-    wechatAppId: `wx${randomAlnum(16).toLowerCase()}`,
-    wechatAppSecret: randomAlnum(32),
-    wechatToken: randomAlnum(32),
-    wechatEncodingAesKey: randomAlnum(43),
+    wechatAppId: `wx${randomToken(cryptoRandom, 16, LOWER_ALNUM)}`,
+    wechatAppSecret: randomToken(cryptoRandom, 32),
+    wechatToken: randomToken(cryptoRandom, 32),
+    wechatEncodingAesKey: randomToken(cryptoRandom, 43),
     sessionSecret: randomBytes(32).toString('base64url'),
   };
 }

@@ -19,3 +19,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     destination,
   );
 }
+
+/** Only the tail of an openid goes to the logs: enough to correlate, not enough to be a user list. */
+export const openidTail = (openid: string) => `…${openid.slice(-6)}`;

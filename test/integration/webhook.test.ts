@@ -142,6 +142,19 @@ describe(`WeChat webhook refusals over HTTP (${backend})`, () => {
   });
 });
 
+/** An instance with a 500 ms reply deadline whose handler for `type` answers `reply` after `delayMs`. */
+async function withSlowHandler(type: string, delayMs: number, reply: string, fn: (app: Koa) => Promise<void>) {
+  const slow = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, WECHAT_REPLY_DEADLINE_MS: '500' } });
+  try {
+    const service = new WebhookService(slow.deps, { [type]: () => new Promise((r) => setTimeout(() => r(reply), delayMs)) });
+    const app = new Koa();
+    app.use(webhookRoutes(slow.deps, service).routes());
+    await fn(app);
+  } finally {
+    await slow.close();
+  }
+}
+
 describe(`WeChat webhook claims and deadlines (${backend})`, () => {
   it('When an instance crashed mid-handling, then the retry after its lease expired is processed, not dropped', async () => {
     const openid = uniqueOpenid();
@@ -180,11 +193,7 @@ describe(`WeChat webhook claims and deadlines (${backend})`, () => {
   });
 
   it('When handling outlasts the deadline, then WeChat gets success at once and the reply goes out as a customer-service message', async () => {
-    const slow = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, WECHAT_REPLY_DEADLINE_MS: '500' } });
-    try {
-      const service = new WebhookService(slow.deps, { 'event:click': () => new Promise((r) => setTimeout(() => r('稍后送达的回复'), 1200)) });
-      const app = new Koa();
-      app.use(webhookRoutes(slow.deps, service).routes());
+    await withSlowHandler('event:click', 1200, '稍后送达的回复', async (app) => {
       const openid = uniqueOpenid();
       sandbox.state.ensureUser(openid).subscribed = true;
       sandbox.state.recordInteraction(openid, 'click');
@@ -196,19 +205,13 @@ describe(`WeChat webhook claims and deadlines (${backend})`, () => {
       while (sandbox.state.messagesTo(openid).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(sandbox.state.messagesTo(openid)).toHaveLength(1);
       expect(JSON.stringify(sandbox.state.messagesTo(openid)[0].body)).toContain('稍后送达的回复');
-    } finally {
-      await slow.close();
-    }
+    });
   });
 });
 
 describe(`WeChat's customer-service window on the deferred path (${backend})`, () => {
   it('When a late reply belongs to a VIEW (which opens no window), then it is dropped instead of spending a refused call', async () => {
-    const slow = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, WECHAT_REPLY_DEADLINE_MS: '500' } });
-    try {
-      const service = new WebhookService(slow.deps, { 'event:view': () => new Promise((r) => setTimeout(() => r('不应发送'), 800)) });
-      const app = new Koa();
-      app.use(webhookRoutes(slow.deps, service).routes());
+    await withSlowHandler('event:view', 800, '不应发送', async (app) => {
       const openid = uniqueOpenid();
       sandbox.state.ensureUser(openid).subscribed = true;
       const callsBefore = sandbox.state.calls.length;
@@ -217,9 +220,7 @@ describe(`WeChat's customer-service window on the deferred path (${backend})`, (
       await new Promise((r) => setTimeout(r, 1500));
       expect(sandbox.state.messagesTo(openid)).toHaveLength(0);
       expect(sandbox.state.calls.slice(callsBefore).filter((c) => c.api.includes('custom/send'))).toHaveLength(0);
-    } finally {
-      await slow.close();
-    }
+    });
   });
 });
 

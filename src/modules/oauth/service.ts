@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { type Deps } from '../../deps';
 import { ForbiddenError, type UpstreamError, ValidationError } from '../../lib/errors';
 import { randomToken } from '../../lib/clock';
+import { openidTail } from '../../lib/logger';
 
 /**
  * WeChat OAuth (snsapi_base): the only way an H5 page learns who the user is. The openid lives in the
@@ -66,8 +67,6 @@ export function safeTarget(raw: unknown): string {
   return `${url.pathname}${url.search}`;
 }
 
-/** Only the tail of an openid goes to the logs: enough to correlate, not enough to be a user list. */
-export const openidTail = (openid: string) => `…${openid.slice(-6)}`;
 
 export class OAuthService {
   constructor(private readonly deps: Pick<Deps, 'config' | 'logger' | 'clock' | 'random' | 'wechatApi'>) {}

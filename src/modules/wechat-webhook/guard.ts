@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type WechatConfig } from '../../config';
 import { MessageCryptoError, sha1Signature, signaturesEqual, WechatMessageCrypto } from './crypto';
-import { parseWechatXml, text, type WechatXml, XmlRefusedError } from './xml';
+import { assertNoDeclarations, parseWechatXml, text, type WechatXml, XmlRefusedError } from './xml';
 
 /**
  * Decides whether an inbound webhook request really comes from WeChat. The mode comes from configuration:
@@ -39,10 +39,13 @@ const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 // The outer envelope of a safe-mode request is only a carrier for <Encrypt> (base64, ≤ 64 KB): pulling it out
 // with a strict pattern avoids a full XML parse per request; everything that matters is inside, signed.
 const ENCRYPT_ELEMENT = /<Encrypt>\s*(?:<!\[CDATA\[([A-Za-z0-9+/=]+)\]\]>|([A-Za-z0-9+/=]+))\s*<\/Encrypt>/;
-const DECLARATION = /<!\s*(DOCTYPE|ENTITY)/i;
 
 function encryptedPart(body: string): string {
-  if (DECLARATION.test(body)) throw new WebhookRefusal(400, 'malformed', 'DOCTYPE or ENTITY declaration refused');
+  try {
+    assertNoDeclarations(body);
+  } catch (err) {
+    throw new WebhookRefusal(400, 'malformed', (err as XmlRefusedError).message);
+  }
   if (!/^\s*(<\?xml[^>]*\?>\s*)?<xml>[\s\S]*<\/xml>\s*$/.test(body)) throw new WebhookRefusal(400, 'malformed', 'body is not a WeChat <xml> envelope');
   const match = ENCRYPT_ELEMENT.exec(body);
   if (!match) throw new WebhookRefusal(400, 'malformed', 'encrypted request without <Encrypt>');

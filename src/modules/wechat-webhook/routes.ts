@@ -4,7 +4,8 @@ import type Koa from 'koa';
 import getRawBody from 'raw-body';
 import { type Deps } from '../../deps';
 import { nowSeconds } from '../../lib/clock';
-import { type UpstreamError } from '../../lib/errors';
+import { openidTail } from '../../lib/logger';
+import { WechatApiError } from '../../providers/wechat-api/errors';
 import { WechatMessageCrypto } from './crypto';
 import { WebhookGuard, WebhookRefusal } from './guard';
 import { type InboundMessage, messageType, WebhookService } from './service';
@@ -16,8 +17,6 @@ const BODY_LIMIT = 64 * 1024;
 const LEASE_MS = 6_000;
 /** Done keys outlive the ±300 s timestamp window, so a replay inside the window is always recognised. */
 const DONE_TTL_MS = 660_000;
-/** WeChat gives up on these; retrying would only waste quota. */
-const FINAL_CS_ERRORS = new Set([43004, 45009, 45015, 45047, 48001]);
 
 /** WeChat retries a message with the same MsgId (or, for events, the same sender, time, event and key). */
 export function dedupeKey(msg: InboundMessage): string {
@@ -49,14 +48,15 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
   deps.jobs.register(DEFERRED_REPLY_JOB, async (payload) => {
     const openid = String(payload.openid);
     if (!(await service.csWindow.tryConsume(openid))) {
-      logger.info({ openid }, 'deferred reply dropped: no customer-service window open for this user');
+      logger.info({ openid: openidTail(openid) }, 'deferred reply dropped: no customer-service window open for this user');
       return;
     }
     try {
       await deps.wechatApi.sendCustomerServiceText(openid, String(payload.text));
     } catch (err) {
-      if (FINAL_CS_ERRORS.has(Number((err as UpstreamError).upstreamCode))) {
-        logger.warn({ openid, errcode: (err as UpstreamError).upstreamCode }, 'deferred reply refused by WeChat; not retried');
+      // Refusals such as 45015 (window closed), 45047 (quota) or 43004 (unfollowed) do not change on retry.
+      if (err instanceof WechatApiError && !err.retryable) {
+        logger.warn({ openid: openidTail(openid), errcode: err.errcode }, 'deferred reply refused by WeChat; not retried');
         return;
       }
       throw err;

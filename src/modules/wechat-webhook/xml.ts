@@ -9,6 +9,11 @@ export class XmlRefusedError extends Error {}
 
 const DOCTYPE_OR_ENTITY = /<!\s*(DOCTYPE|ENTITY)/i;
 
+/** Refuses any document type or entity declaration before anything reads the XML (XXE, entity expansion). */
+export function assertNoDeclarations(xml: string): void {
+  if (DOCTYPE_OR_ENTITY.test(xml)) throw new XmlRefusedError('DOCTYPE or ENTITY declaration refused');
+}
+
 const parser = new XMLParser({
   ignoreAttributes: true,
   ignoreDeclaration: true,
@@ -22,7 +27,7 @@ const parser = new XMLParser({
 export type WechatXml = Record<string, string | Record<string, unknown>>;
 
 export function parseWechatXml(xml: string): WechatXml {
-  if (DOCTYPE_OR_ENTITY.test(xml)) throw new XmlRefusedError('DOCTYPE or ENTITY declaration refused');
+  assertNoDeclarations(xml);
   let doc: unknown;
   try {
     doc = parser.parse(xml, true);
