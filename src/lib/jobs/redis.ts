@@ -71,6 +71,9 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async close() {
+    // BullMQ drops its error listeners on close; a connection still initialising would then reject into an
+    // unhandled 'error' event and crash the process. Let initialisation settle first.
+    await Promise.all([this.queue.waitUntilReady(), this.worker?.waitUntilReady()].map((p) => p?.catch(() => undefined)));
     await this.worker?.close();
     await this.queue.close();
   }
