@@ -1,11 +1,9 @@
 import { createServer } from 'node:http';
-import { resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { createApp } from './app';
 import { closeDeps, openDeps } from './composition';
-import { buildConfig } from './config';
-import { ensureSandboxSecrets } from './config/sandbox-secrets';
-import { parseSettings, SettingsError } from './config/settings';
+import { loadConfig } from './config/load';
+import { SettingsError } from './config/settings';
 import { createLogger } from './lib/logger';
 
 /**
@@ -16,10 +14,7 @@ async function main(): Promise<void> {
   dotenv.config({ quiet: true });
   let config;
   try {
-    const settings = parseSettings(process.env);
-    // Outside production the sandbox secrets also serve as the development fallback (session secret).
-    const secrets = settings.APP_ENV === 'production' ? undefined : ensureSandboxSecrets(resolve(settings.DATA_DIR));
-    config = buildConfig(settings, secrets);
+    config = loadConfig(process.env);
   } catch (err) {
     if (err instanceof SettingsError) {
       console.error(`Cannot start: ${err.message}`);

@@ -1,9 +1,8 @@
-import { resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { closeDeps, openDeps } from '../composition';
-import { type AppConfig, buildConfig } from '../config';
-import { ensureSandboxSecrets } from '../config/sandbox-secrets';
-import { parseSettings, SettingsError } from '../config/settings';
+import { type AppConfig } from '../config';
+import { loadConfig } from '../config/load';
+import { SettingsError } from '../config/settings';
 import { createLogger } from '../lib/logger';
 import { WechatApiError } from '../providers/wechat-api/errors';
 import { type WechatApi } from '../providers/wechat-api/types';
@@ -24,8 +23,7 @@ export class CliError extends Error {}
  * runs `fn` with the WeChat client and closes everything again.
  */
 export async function withWechatApi<T>(io: CliIo, fn: (ctx: { api: WechatApi; config: AppConfig }) => Promise<T>): Promise<T> {
-  const settings = parseSettings(io.env);
-  const config = buildConfig(settings, settings.APP_ENV === 'production' ? undefined : ensureSandboxSecrets(resolve(settings.DATA_DIR)));
+  const config = loadConfig(io.env);
   if (config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
   // Commands print their own result; the log only speaks up for problems unless LOG_LEVEL asks for more.
   const logger = createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn');

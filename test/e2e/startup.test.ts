@@ -40,27 +40,14 @@ describe('process start and stop', () => {
     expect(await server.exited).toBe(0);
   });
 
-  it('When a setting is malformed, then the start stops with a message naming it', async () => {
-    const proc = spawnMain({ DATA_DIR: dataDir, DATABASE_URL: 'postgres://nope', PORT: '0' });
+  it.each([
+    ['a setting is malformed', { DATABASE_URL: 'postgres://nope' }, 'DATABASE_URL'],
+    ['the database cannot be reached', { DATABASE_URL: 'mysql://root@127.0.0.1:1/none' }, 'DATABASE_URL'],
+    ['Redis cannot be reached', { REDIS_URL: 'redis://127.0.0.1:1/0' }, 'REDIS_URL'],
+    ['production is asked for without its settings', { APP_ENV: 'production' }, 'WECHAT_APPID: required when APP_ENV=production'],
+  ])('When %s, then the start stops (exit 1) with a message naming it', async (_case, env, named) => {
+    const proc = spawnMain({ DATA_DIR: dataDir, PORT: '0', ...env });
     expect(await proc.exited).toBe(1);
-    expect(proc.output()).toContain('DATABASE_URL');
-  });
-
-  it('When the database cannot be reached, then the start stops naming DATABASE_URL', async () => {
-    const proc = spawnMain({ DATA_DIR: dataDir, DATABASE_URL: 'mysql://root@127.0.0.1:1/none', PORT: '0' });
-    expect(await proc.exited).toBe(1);
-    expect(proc.output()).toContain('DATABASE_URL');
-  });
-
-  it('When Redis cannot be reached, then the start stops naming REDIS_URL', async () => {
-    const proc = spawnMain({ DATA_DIR: dataDir, REDIS_URL: 'redis://127.0.0.1:1/0', PORT: '0' });
-    expect(await proc.exited).toBe(1);
-    expect(proc.output()).toContain('REDIS_URL');
-  });
-
-  it('When production is asked for without its settings, then the start stops naming them', async () => {
-    const proc = spawnMain({ DATA_DIR: dataDir, APP_ENV: 'production', PORT: '0' });
-    expect(await proc.exited).toBe(1);
-    expect(proc.output()).toContain('WECHAT_APPID: required when APP_ENV=production');
+    expect(proc.output()).toContain(named);
   });
 });

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type KeyValueStore } from './types';
 
-export class LockTimeoutError extends Error {}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**

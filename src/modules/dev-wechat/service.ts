@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { XMLParser } from 'fast-xml-parser';
+import { join } from 'node:path';
+import { projectRoot } from '../../lib/paths';
 import { type Deps } from '../../deps';
 import { ValidationError } from '../../lib/errors';
 import { renderMenu } from '../../providers/wechat-api/menu';
 import { type SandboxWechatState, type SandboxOutgoingMessage } from '../../providers/wechat-api/sandbox-state';
 import { inboundXml, openWebhookReply, signedWebhookRequest } from '../wechat-webhook/outbound-request';
+import { parseWechatXml } from '../wechat-webhook/xml';
 
 /**
  * The /dev/wechat simulator: a person plays WeChat. Each action becomes the XML WeChat would send, signed and
@@ -38,7 +39,8 @@ export interface MenuButton {
 /** The account's original id (gh_…), as WeChat puts it in ToUserName. Any value works for our webhook. */
 export const SANDBOX_ACCOUNT_ID = 'gh_sandbox0000';
 const MAX_ENTRIES = 200;
-const MENU_TEMPLATE = resolve(__dirname, '../../../config/menu.json');
+// From the project root, so the compiled build (dist/src/…) finds it too.
+const MENU_TEMPLATE = join(projectRoot(), 'config/menu.json');
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -59,8 +61,7 @@ export function wechatTextHtml(text: string): string {
 
 /** Our passive reply, as the phone would show it. */
 function replyHtml(xml: string): string {
-  const parsed = new XMLParser({ processEntities: true, parseTagValue: false }).parse(xml) as { xml?: Record<string, unknown> };
-  const msg = parsed.xml ?? {};
+  const msg = parseWechatXml(xml);
   const type = String(msg.MsgType ?? '');
   if (type === 'text') return wechatTextHtml(String(msg.Content ?? ''));
   if (type === 'news') return `[图文消息] ${escapeHtml(JSON.stringify(msg.Articles ?? {}).slice(0, 300))}`;
