@@ -18,6 +18,22 @@ export interface WechatConfig {
   replyDeadlineMs: number;
 }
 
+export interface CaConfig {
+  /** 'sandbox': the built-in CA (created at first start, keys kept encrypted); 'ra': the real RA adapter. */
+  mode: 'ra' | 'sandbox';
+  ra?: { baseUrl: string; clientId: string; secret: string };
+  /** Extra trusted roots (PEM bundle file); in sandbox mode the built-in CA's roots are trusted as well. */
+  trustedRootsFile?: string;
+  /** base64 of 32 bytes (a string: config is deep-frozen, and a Buffer cannot be). */
+  keyEncryptionKey?: string;
+}
+
+export interface CertificatesConfig {
+  projectsFile: string;
+  bindExpiredGraceDays: number;
+  keyAgentUrl: string;
+}
+
 export interface AppConfig {
   env: AppEnv;
   isProduction: boolean;
@@ -33,12 +49,16 @@ export interface AppConfig {
   logLevel: Settings['LOG_LEVEL'];
   metricsToken?: string;
   wechat: WechatConfig;
+  ca: CaConfig;
+  certificates: CertificatesConfig;
 }
 
 const PRODUCTION_REQUIRED = [
   'PUBLIC_BASE_URL', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'METRICS_TOKEN',
   'WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY',
+  'CA_RA_BASE_URL', 'CA_RA_CLIENT_ID', 'CA_RA_SECRET', 'CA_TRUSTED_ROOTS_FILE',
 ] as const;
+const CA_RA = ['CA_RA_BASE_URL', 'CA_RA_CLIENT_ID', 'CA_RA_SECRET'] as const;
 const WECHAT_IDENTITY = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHAT_TOKEN'] as const;
 
 /** True when no WeChat identity is configured at all: the only way into sandbox mode. */
@@ -77,6 +97,12 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
       if (settings[name] === undefined) problems.push(`${name}: missing while other WECHAT_* settings are set (set all of them, or none for sandbox mode)`);
     }
   }
+  const raMode = CA_RA.some((k) => settings[k] !== undefined);
+  if (raMode && !isProduction) {
+    for (const name of CA_RA) if (settings[name] === undefined) problems.push(`${name}: missing while other CA_RA_* settings are set (set all of them, or none for the built-in sandbox CA)`);
+  }
+  if (raMode && !settings.CA_TRUSTED_ROOTS_FILE) problems.push('CA_TRUSTED_ROOTS_FILE: required with the RA (which roots do presented certificates chain to?)');
+  if (!raMode && !isProduction && !settings.CA_KEY_ENCRYPTION_KEY && !sandbox) problems.push('CA_KEY_ENCRYPTION_KEY: required for the built-in CA');
   if (sandboxMode && !sandbox && !isProduction) problems.push('internal: sandbox mode needs the sandbox secrets from DATA_DIR');
   if (!settings.SESSION_SECRET && !sandbox) problems.push('SESSION_SECRET: required (at least 32 characters)');
   if (problems.length) throw new SettingsError(problems);
@@ -117,5 +143,17 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
     logLevel: settings.LOG_LEVEL,
     metricsToken: settings.METRICS_TOKEN,
     wechat,
+    ca: raMode
+      ? { mode: 'ra', ra: { baseUrl: settings.CA_RA_BASE_URL!.replace(/\/+$/, ''), clientId: settings.CA_RA_CLIENT_ID!, secret: settings.CA_RA_SECRET! }, trustedRootsFile: resolve(settings.CA_TRUSTED_ROOTS_FILE!) }
+      : {
+        mode: 'sandbox',
+        trustedRootsFile: settings.CA_TRUSTED_ROOTS_FILE ? resolve(settings.CA_TRUSTED_ROOTS_FILE) : undefined,
+        keyEncryptionKey: settings.CA_KEY_ENCRYPTION_KEY ?? sandbox!.caKeyEncryptionKey,
+      },
+    certificates: {
+      projectsFile: resolve(settings.CERT_PROJECTS_FILE),
+      bindExpiredGraceDays: settings.BIND_EXPIRED_GRACE_DAYS,
+      keyAgentUrl: settings.KEY_AGENT_URL.replace(/\/+$/, ''),
+    },
   } satisfies AppConfig);
 }

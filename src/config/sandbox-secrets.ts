@@ -10,6 +10,8 @@ export interface SandboxSecrets {
   wechatToken: string;
   wechatEncodingAesKey: string;
   sessionSecret: string;
+  /** Encrypts the built-in CA's private keys (base64, 32 bytes). Added later: old files get it on next start. */
+  caKeyEncryptionKey: string;
 }
 
 const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -21,14 +23,17 @@ export function generateSandboxSecrets(): SandboxSecrets {
     wechatToken: randomToken(cryptoRandom, 32),
     wechatEncodingAesKey: randomToken(cryptoRandom, 43),
     sessionSecret: randomBytes(32).toString('base64url'),
+    caKeyEncryptionKey: randomBytes(32).toString('base64'),
   };
 }
 
 export function ensureSandboxSecrets(dataDir: string): SandboxSecrets {
   const file = join(dataDir, 'sandbox-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SandboxSecrets;
   mkdirSync(dataDir, { recursive: true });
-  const secrets = generateSandboxSecrets();
+  const existing = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Partial<SandboxSecrets> : {};
+  // Keep what exists (changing it would orphan sessions and the CA's keys); fill in what a newer version added.
+  const secrets = { ...generateSandboxSecrets(), ...existing };
+  if (Object.keys(existing).length === Object.keys(secrets).length) return secrets;
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }

@@ -34,6 +34,20 @@ export const settingsSchema = z.object({
   WECHAT_OAUTH_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   WECHAT_MP_VERIFY_CODE: optionalString.pipe(z.string().regex(/^[0-9a-zA-Z]{4,64}$/).optional()),
   WECHAT_REPLY_DEADLINE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(500).max(4800).default(4500)),
+  // Certificates. The RA settings select the real CA; without them the built-in sandbox CA issues.
+  CA_RA_BASE_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  CA_RA_CLIENT_ID: optionalString,
+  CA_RA_SECRET: z.preprocess(emptyToUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+  /** PEM bundle of the CA roots a presented certificate must chain to (intermediates may be in it too). */
+  CA_TRUSTED_ROOTS_FILE: optionalString,
+  /** 32 bytes, base64: encrypts the built-in CA's private keys at rest. */
+  CA_KEY_ENCRYPTION_KEY: z.preprocess(emptyToUndefined, z.base64().refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64').optional()),
+  /** Project rules (classification of certificates, renewal window per project). */
+  CERT_PROJECTS_FILE: z.preprocess(emptyToUndefined, z.string().default('config/projects.json')),
+  /** How long after expiry a certificate can still be bound (it still needs renewal). */
+  BIND_EXPIRED_GRACE_DAYS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(3650).default(365)),
+  /** Where the /capc/ page looks for the key agent on the user's own PC. */
+  KEY_AGENT_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:17321')),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

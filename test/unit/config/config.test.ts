@@ -18,6 +18,10 @@ const PRODUCTION = {
   SESSION_SECRET: 's'.repeat(40),
   METRICS_TOKEN: 'm'.repeat(20),
   TRUST_PROXY: 'true',
+  CA_RA_BASE_URL: 'https://ra.example.cn/api',
+  CA_RA_CLIENT_ID: 'cam',
+  CA_RA_SECRET: 'r'.repeat(40),
+  CA_TRUSTED_ROOTS_FILE: '/etc/cam/ca-roots.pem',
 };
 
 function problemsOf(fn: () => unknown): string[] {
@@ -49,7 +53,7 @@ describe('settings and configuration', () => {
 
   it('When production lacks settings, then the start stops naming every one of them', () => {
     const problems = problemsOf(() => buildConfig(parseSettings({ APP_ENV: 'production', WECHAT_APPID: REAL.WECHAT_APPID })));
-    for (const name of ['TRUST_PROXY', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY', 'PUBLIC_BASE_URL', 'METRICS_TOKEN']) {
+    for (const name of ['TRUST_PROXY', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY', 'PUBLIC_BASE_URL', 'METRICS_TOKEN', 'CA_RA_BASE_URL', 'CA_TRUSTED_ROOTS_FILE']) {
       expect(problems.join('\n')).toContain(name);
     }
   });
