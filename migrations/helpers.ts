@@ -6,6 +6,9 @@ export const col = {
   string: (name: string, length: number, nullable = false): TableColumnOptions => ({ name, type: 'varchar', length: String(length), isNullable: nullable }),
   bool: (name: string): TableColumnOptions => ({ name, type: 'boolean', isNullable: false, default: false }),
   time: (name: string, nullable = false): TableColumnOptions => ({ name, type: 'datetime', precision: 3, isNullable: nullable }),
+  int: (name: string, nullable = false, defaultValue?: number): TableColumnOptions => ({ name, type: 'integer', isNullable: nullable, default: defaultValue }),
+  /** Up to 64 KB on MySQL: PEM certificates (a few KB) and small documents. */
+  text: (name: string, nullable = false): TableColumnOptions => ({ name, type: 'text', isNullable: nullable }),
 };
 
 /**

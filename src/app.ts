@@ -6,8 +6,12 @@ import { errorMiddleware } from './lib/http/error-middleware';
 import { requestLog } from './lib/http/request-log';
 import { sessionMiddleware } from './lib/http/session';
 import { createViews } from './lib/views';
+import { bindingRoutes } from './modules/binding/routes';
+import { capcAssets, capcRoutes } from './modules/capc/routes';
+import { certificateRoutes } from './modules/certificates/routes';
 import { devWechatRoutes } from './modules/dev-wechat/routes';
 import { h5Routes } from './modules/h5/routes';
+import { registerLegacyJobs } from './modules/legacy-bindings/jobs';
 import { oauthRoutes } from './modules/oauth/routes';
 import { opsRoutes } from './modules/ops/routes';
 import { webhookRoutes } from './modules/wechat-webhook/routes';
@@ -32,6 +36,7 @@ export function createApp(deps: Deps): Koa {
 
   // Before the session: these never need one, and the webhook reads the raw body itself.
   for (const router of [opsRoutes(deps), webhookRoutes(deps)]) app.use(router.routes()).use(router.allowedMethods());
+  registerLegacyJobs(deps);
 
   const weuiCss = readFileSync(WEUI_CSS);
   app.use(async (ctx, next) => {
@@ -40,13 +45,17 @@ export function createApp(deps: Deps): Koa {
     ctx.set('Cache-Control', 'public, max-age=86400');
     ctx.body = weuiCss;
   });
+  const capcStatic = capcAssets(deps);
+  app.use(capcStatic.middleware);
 
   if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
     app.use(mount('/sandbox/wechat-api', createSandboxWechatApiApp(deps.sandboxWechat, logger)));
   }
 
   app.use(sessionMiddleware(app, deps.store, config.secureCookies));
-  const pageRouters = [oauthRoutes(deps, render), h5Routes(deps, render)];
+  const pageRouters = [
+    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), certificateRoutes(deps, render), capcRoutes(deps, render, capcStatic.version),
+  ];
   if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));
   }

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './lib/logger';
 import { createMetrics } from './lib/metrics';
 import { MemoryStore } from './lib/store/memory';
 import { createRedisClient, RedisStore } from './lib/store/redis';
+import { createCertificateAuthority } from './providers/ca';
 import { createWechatApiClient } from './providers/wechat-api/real';
 import { SandboxWechatState } from './providers/wechat-api/sandbox-state';
 
@@ -66,8 +67,17 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
     ? opts.sandboxWechat ?? new SandboxWechatState(config.wechat.appId, config.wechat.appSecret)
     : opts.sandboxWechat;
   const wechatApi = createWechatApiClient({ wechat: config.wechat, store, logger, metrics, clock });
+  let ca;
+  try {
+    ca = await createCertificateAuthority({ config, db, clock, logger });
+  } catch (err) {
+    await jobs.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    await db.destroy();
+    throw err;
+  }
 
-  return { config, logger, metrics, clock, random, db, store, jobs, wechatApi, sandboxWechat };
+  return { config, logger, metrics, clock, random, db, store, jobs, wechatApi, ca, sandboxWechat };
 }
 
 /** Closes pools in the reverse order of opening; safe to call once at shutdown. */

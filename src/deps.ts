@@ -5,6 +5,7 @@ import { type JobQueue } from './lib/jobs/types';
 import { type Logger } from './lib/logger';
 import { type Metrics } from './lib/metrics';
 import { type KeyValueStore } from './lib/store/types';
+import { type CertificateAuthority } from './providers/ca/types';
 import { type SandboxWechatState } from './providers/wechat-api/sandbox-state';
 import { type WechatApi } from './providers/wechat-api/types';
 
@@ -19,6 +20,8 @@ export interface Deps {
   store: KeyValueStore;
   jobs: JobQueue;
   wechatApi: WechatApi;
+  /** The RA client ('ra') or the built-in CA ('sandbox'), per config.ca.mode. */
+  ca: CertificateAuthority;
   /** Present only in sandbox mode: the in-process stand-in for WeChat (API server, OAuth page, simulator). */
   sandboxWechat?: SandboxWechatState;
 }

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import dotenv from 'dotenv';
 import { createApp } from './app';
 import { closeDeps, openDeps } from './composition';
+import { certificateServiceFor } from './modules/certificates/service';
 import { loadConfig } from './config/load';
 import { SettingsError } from './config/settings';
 import { createLogger } from './lib/logger';
@@ -33,6 +34,15 @@ async function main(): Promise<void> {
   }
 
   const app = createApp(deps);
+  try {
+    // The trusted roots (CA_TRUSTED_ROOTS_FILE, the built-in CA) are read now, so a bad bundle stops the start
+    // instead of failing the first holder who presents a certificate.
+    await certificateServiceFor(deps).ready();
+  } catch (err) {
+    logger.fatal({ err }, `Cannot start: ${(err as Error).message}`);
+    await closeDeps(deps);
+    process.exit(1);
+  }
   await deps.jobs.start();
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.

@@ -1,6 +1,7 @@
 import dotenv from 'dotenv';
 import { closeDeps, openDeps } from '../composition';
 import { type AppConfig } from '../config';
+import { type Deps } from '../deps';
 import { loadConfig } from '../config/load';
 import { SettingsError } from '../config/settings';
 import { createLogger } from '../lib/logger';
@@ -30,6 +31,22 @@ export async function withWechatApi<T>(io: CliIo, fn: (ctx: { api: WechatApi; co
   const deps = await openDeps(config, { logger });
   try {
     return await fn({ api: deps.wechatApi, config });
+  } finally {
+    await closeDeps(deps);
+  }
+}
+
+/**
+ * Like withWechatApi, for commands that work on the data too (imports, batches, seeding): the whole dependency
+ * set, opened as the server opens it. `wechat: true` checks first that the sandbox WeChat answers when the
+ * command will call it.
+ */
+export async function withDeps<T>(io: CliIo, opts: { wechat: boolean }, fn: (deps: Deps) => Promise<T>): Promise<T> {
+  const config = loadConfig(io.env);
+  if (opts.wechat && config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
+  const deps = await openDeps(config, { logger: createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn') });
+  try {
+    return await fn(deps);
   } finally {
     await closeDeps(deps);
   }

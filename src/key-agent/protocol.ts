@@ -82,8 +82,41 @@ export const KeyAgentErrorCode = {
   INVALID_PARAMS: -32602,
   METHOD_NOT_FOUND: -32601,
   INTERNAL: -32603,
+  /** JSON-RPC 2.0: the body is not JSON. */
+  PARSE_ERROR: -32700,
+  /** JSON-RPC 2.0: JSON, but not a request (also: body too large, wrong content type). */
+  INVALID_REQUEST: -32600,
 } as const;
 export type KeyAgentErrorCode = (typeof KeyAgentErrorCode)[keyof typeof KeyAgentErrorCode];
 
 /** `data` of a PIN_INCORRECT error: tries left before the token locks (null when the token does not say). */
 export interface PinIncorrectData { triesLeft: number | null }
+
+/** The name of an error code (`KeyAgentErrorCode`'s key), e.g. 'PIN_INCORRECT'. */
+export type KeyAgentErrorName = keyof typeof KeyAgentErrorCode;
+
+/** The methods that act on a device (they carry `mediaSerial`); a fault can be injected before, during or after them. */
+export type DeviceMethod = 'cert.list' | 'pin.verify' | 'sign' | 'keygen.csr' | 'cert.install' | 'cert.confirm';
+export const DEVICE_METHODS: readonly DeviceMethod[] = ['cert.list', 'pin.verify', 'sign', 'keygen.csr', 'cert.install', 'cert.confirm'];
+
+/**
+ * When a soft token's simulated removal takes effect:
+ * - 'now': it is gone at once;
+ * - { before: m }: the next call of m finds it gone (nothing written);
+ * - { during: m }: the next call of m does its work on the token (key generated, certificate written…),
+ *   then the key is pulled before the answer: the caller gets DEVICE_REMOVED;
+ * - { after: m }: the next call of m answers normally, then the key is gone.
+ */
+export type UnplugAt = 'now' | { before: DeviceMethod } | { during: DeviceMethod } | { after: DeviceMethod };
+
+/**
+ * Development methods (only when the agent runs with KEY_AGENT_DEV=true; otherwise METHOD_NOT_FOUND).
+ * They act on soft tokens only: a fault switch for testing what happens when the user pulls the key out.
+ */
+export interface KeyAgentDevMethods {
+  'dev.unplug': { params: { mediaSerial: string; at?: UnplugAt }; result: { ok: true } };
+  'dev.plug': { params: { mediaSerial: string }; result: { ok: true } };
+}
+
+export type AnyKeyAgentMethods = KeyAgentMethods & KeyAgentDevMethods;
+export type AnyKeyAgentMethod = keyof AnyKeyAgentMethods;

@@ -61,6 +61,13 @@ describe('H5 home in a phone browser (sandbox mode)', () => {
 
     await page.locator('.cam-tile', { hasText: '绑定证书' }).click();
     await page.waitForURL(`${app.url}/h5/bind`);
+    expect(await page.getByLabel('绑定码').isVisible()).toBe(true);
+    await page.getByRole('link', { name: '返回首页' }).click();
+    await page.waitForURL(`${app.url}/h5/`);
+
+    // Payment is a later slice: its tile says so honestly.
+    await page.locator('.cam-tile', { hasText: '续期缴费' }).click();
+    await page.waitForURL(`${app.url}/h5/renew`);
     expect(await page.locator('.weui-msg__desc').first().innerText()).toContain('该功能即将开放');
     await screenshot(page, 'h5-coming-soon-375');
     await page.getByRole('link', { name: '返回首页' }).click();

@@ -63,8 +63,10 @@ export async function createTestBackend(): Promise<TestBackendHandle> {
   const schema = `t_${id}`;
   const prefix = `t_${id}:`;
   const dataDir = mkdtempSync(join(tmpdir(), `cam-${id}-`));
+  // One built-in CA key per backend: every instance started on it must decrypt the same stored CA keys.
+  const CA_KEY_ENCRYPTION_KEY = randomBytes(32).toString('base64');
   if (backend === 'embedded') {
-    return { schema, prefix, dataDir, env: { DATA_DIR: dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return { schema, prefix, dataDir, env: { DATA_DIR: dataDir, CA_KEY_ENCRYPTION_KEY }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
   const admin = await createConnection(MYSQL_URL);
   await admin.query(`CREATE DATABASE \`${schema}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
@@ -75,7 +77,7 @@ export async function createTestBackend(): Promise<TestBackendHandle> {
     schema,
     prefix,
     dataDir,
-    env: { DATA_DIR: dataDir, DATABASE_URL: dbUrl.toString(), REDIS_URL, REDIS_PREFIX: prefix },
+    env: { DATA_DIR: dataDir, DATABASE_URL: dbUrl.toString(), REDIS_URL, REDIS_PREFIX: prefix, CA_KEY_ENCRYPTION_KEY },
     drop: async () => {
       const conn = await createConnection(MYSQL_URL);
       await conn.query(`DROP DATABASE IF EXISTS \`${schema}\``);

@@ -48,4 +48,21 @@ describe(`job queue (${backend})`, () => {
     await new Promise((r) => setTimeout(r, 1200));
     expect(runs).toBe(1);
   });
+
+  it('When a job id is enqueued again after its job finished or failed for good, then it runs again', async () => {
+    let runs = 0;
+    instance.deps.jobs.register('test.again', async (payload) => {
+      runs += 1;
+      if (payload.fail) throw new Error('fails for good');
+    });
+    await instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
+    await until(() => runs === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    await instance.deps.jobs.enqueue('test.again', { fail: true }, { jobId: 'again:1', attempts: 1 });
+    await until(() => runs === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    await instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
+    await until(() => runs === 3);
+    expect(runs).toBe(3);
+  });
 });

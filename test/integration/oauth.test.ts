@@ -89,7 +89,7 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
 
     const page = await agent.get('/h5/certs');
     expect(page.status).toBe(200);
-    expect(page.text).toContain('该功能即将开放');
+    expect(page.text).toContain('<title>我的数字证书 - 数安CA管家</title>');
     expect(page.headers['cache-control']).toBe('no-store');
   });
 

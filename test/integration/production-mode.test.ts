@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
+import { makeCa } from '../helpers/pki';
 import { backend, createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, type SandboxWechatServer, type TestBackendHandle, type TestInstance } from '../helpers/harness';
 
 // Production needs MySQL and Redis (the embedded default is refused there), so this runs on the mysql backend only.
@@ -8,10 +12,16 @@ onMysql('APP_ENV=production', () => {
   let sandbox: SandboxWechatServer;
   let handle: TestBackendHandle;
   let prod: TestInstance;
+  let rootsDir: string;
+  let rootPem: string;
 
   beforeAll(async () => {
     sandbox = await startSandboxWechat();
     handle = await createTestBackend();
+    // A real root bundle, as production demands one (CA_TRUSTED_ROOTS_FILE); the RA itself is never contacted.
+    rootsDir = mkdtempSync(join(tmpdir(), 'prod-roots-'));
+    rootPem = (await makeCa('RSA-2048', 'Production Test Root')).cert.pem;
+    writeFileSync(join(rootsDir, 'roots.pem'), rootPem);
     prod = await startInstance(handle, {
       env: {
         ...TEST_WECHAT,
@@ -20,6 +30,10 @@ onMysql('APP_ENV=production', () => {
         METRICS_TOKEN: 'metrics-token-0123456789',
         TRUST_PROXY: 'true',
         WECHAT_API_BASE: sandbox.url,
+        CA_RA_BASE_URL: 'https://ra.example.cn/api/v1',
+        CA_RA_CLIENT_ID: 'cam-production-test',
+        CA_RA_SECRET: 'ra-secret-0123456789abcdefghijklmnopqrstuv',
+        CA_TRUSTED_ROOTS_FILE: join(rootsDir, 'roots.pem'),
       },
     });
   });
@@ -27,6 +41,12 @@ onMysql('APP_ENV=production', () => {
     await prod?.close();
     await handle?.drop();
     await sandbox?.close();
+    if (rootsDir) rmSync(rootsDir, { recursive: true, force: true });
+  });
+
+  it('When production runs, then the CA is the RA client and its anchors are the trusted roots file', async () => {
+    expect(prod.deps.ca.mode).toBe('ra');
+    expect(await prod.deps.ca.trustAnchors()).toEqual({ roots: [rootPem], intermediates: [] });
   });
 
   it('When production runs, then no sandbox API, sandbox OAuth page or simulator is mounted', async () => {

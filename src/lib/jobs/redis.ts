@@ -40,9 +40,17 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async enqueue(name: string, payload: Record<string, unknown>, opts: EnqueueOptions = {}) {
+    // BullMQ refuses ':' in custom ids.
+    const jobId = opts.jobId?.replace(/:/g, '_');
+    if (jobId) {
+      // BullMQ ignores an id it still remembers, including finished jobs kept for inspection; our contract
+      // dedupes only against waiting or running jobs, so a finished one must not block new work for its id.
+      const previous = await this.queue.getJob(jobId);
+      const state = previous ? await previous.getState() : undefined;
+      if (state === 'completed' || state === 'failed') await previous!.remove().catch(() => undefined);
+    }
     await this.queue.add(name, payload, {
-      // BullMQ refuses ':' in custom ids.
-      jobId: opts.jobId?.replace(/:/g, '_'),
+      jobId,
       delay: opts.delayMs,
       attempts: opts.attempts ?? DEFAULT_ATTEMPTS,
       backoff: { type: 'exponential', delay: backoffMs(1) },

@@ -32,7 +32,13 @@ export interface ParsedCertificate {
   subjectDn: string;
   issuerDn: string;
   subject: CertificateSubject;
+  /**
+   * The key's algorithm. CA certificates may hold keys outside KeyAlgorithm (an RSA-4096 root): then this is
+   * the family's closest member and `keyDescription` names the real key; user certificates never do.
+   */
   algorithm: KeyAlgorithm;
+  /** e.g. 'RSA-2048', 'RSA-4096', 'ECDSA-P384', 'SM2' (added by parseCertificate). */
+  keyDescription?: string;
   usage: CertificateUsage;
   notBefore: Date;
   notAfter: Date;

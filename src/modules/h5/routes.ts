@@ -2,10 +2,14 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
+import { BindingRepository } from '../binding/repository';
+import { certificateServiceFor } from '../certificates/service';
+import { toCard } from '../certificates/view-model';
+import { LegacyRestoreService, restoredText } from '../legacy-bindings/service';
 import { requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
 
-/** The four things a handler does here. Later slices replace the "coming soon" page of each with the real one. */
+/** The four things a handler does here. Features with their own module (bind, certs) mount their own pages. */
 export interface H5Feature {
   key: 'bind' | 'certs' | 'renew' | 'invoices';
   path: string;
@@ -15,18 +19,20 @@ export interface H5Feature {
   icon: string;
   /** Shown on the coming-soon page: what the user can already do meanwhile. */
   hint?: string;
+  /** Served by its own module; no coming-soon page. */
+  built?: boolean;
 }
 
 const svg = (body: string) => `<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">${body}</svg>`;
 
 export const H5_FEATURES: readonly H5Feature[] = [
   {
-    key: 'bind', path: '/h5/bind', label: '绑定证书', desc: '输入绑定码完成绑定', color: '#07c160',
+    key: 'bind', path: '/h5/bind', label: '绑定证书', desc: '输入绑定码完成绑定', color: '#07c160', built: true,
     icon: svg('<path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1"/><path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1"/>'),
     hint: '绑定前请先在电脑上插入 U-KEY，打开证书绑定网址获取绑定码。',
   },
   {
-    key: 'certs', path: '/h5/certs', label: '我的数字证书', desc: '查看证书及有效期', color: '#10aeff',
+    key: 'certs', path: '/h5/certs', label: '我的数字证书', desc: '查看证书及有效期', color: '#10aeff', built: true,
     icon: svg('<rect x="3" y="4" width="18" height="13" rx="2"/><path d="M7 9h6M7 12h4"/><circle cx="16.5" cy="15.5" r="2.5"/><path d="M15 17.5 14.5 21l2-1 2 1-.5-3.5"/>'),
   },
   {
@@ -67,9 +73,24 @@ export function h5Routes(deps: Deps, render: RenderPage): Router {
   // The router ignores trailing slashes, so this route also sees /h5/: only the bare /h5 is redirected.
   router.get('/h5', (ctx, next) => (ctx.path === '/h5' ? ctx.redirect('/h5/') : next()));
 
-  router.get('/h5/', auth, (ctx) => page(ctx, 'h5/home.njk', { title: '数安CA管家', user: wechatUserOf(ctx), features: H5_FEATURES, steps: STEPS }));
+  const rules = certificateServiceFor(deps).rules;
+  const bindings = new BindingRepository();
+  const legacy = new LegacyRestoreService(deps);
+  router.get('/h5/', auth, async (ctx) => {
+    const user = wechatUserOf(ctx);
+    const now = new Date(deps.clock.nowMs());
+    // 待办事项: bound certificates inside their project's renewal window, the nearest deadline first.
+    const todos = (await bindings.certificatesOf(deps.db.manager, user.openid, { includeSandbox: sandbox }))
+      .map((b) => toCard(b.certificate, rules, now))
+      .filter((c) => c.renewal.state === 'open')
+      .sort((a, b) => a.renewal.daysToDeadline - b.renewal.daysToDeadline);
+    const restored = await legacy.noticeFor(user.openid, { unionid: user.unionid, isSnapshotUser: user.isSnapshotUser });
+    page(ctx, 'h5/home.njk', {
+      title: '数安CA管家', user, features: H5_FEATURES, steps: STEPS, todos, restoredNotice: restored ? restoredText(restored.restoredCount) : undefined,
+    });
+  });
 
-  for (const feature of H5_FEATURES) {
+  for (const feature of H5_FEATURES.filter((f) => !f.built)) {
     router.get(feature.path, auth, (ctx) => page(ctx, 'h5/coming-soon.njk', { title: `${feature.label} - 数安CA管家`, user: wechatUserOf(ctx), feature }));
   }
 

@@ -1,6 +1,7 @@
 import { type Deps } from '../../deps';
 import { CustomerServiceWindow, type InteractionKind } from '../../providers/wechat-api/cs-window';
 import { FollowerService } from '../followers/service';
+import { enqueueLegacyRestore } from '../legacy-bindings/service';
 import { helpText, keywordText, matchKeyword, replyLinks, welcomeBackText, welcomeText } from './replies';
 import { text, type WechatXml } from './xml';
 
@@ -43,6 +44,8 @@ export class WebhookService {
         // A parametric QR code's scene arrives as qrscene_<scene> on a first follow.
         const key = text(xml, 'EventKey') ?? '';
         await followers.record(openid, { kind: 'subscribe', scene: key.startsWith('qrscene_') ? key.slice(8).slice(0, 64) : null });
+        // Returning users (seed 二): their unionid needs a WeChat call, so the restore runs as a job, never in the 5 s path.
+        await enqueueLegacyRestore(deps.jobs, openid, 'subscribe', text(xml, 'CreateTime'));
         return welcomeText(links);
       },
       'event:scan': async ({ xml, openid }) => {

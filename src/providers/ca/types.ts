@@ -57,3 +57,29 @@ export interface CertificateAuthority {
   /** Roots (PEM) that certificates of this CA chain to; intermediates in `intermediates`. */
   trustAnchors(): Promise<{ roots: string[]; intermediates: string[] }>;
 }
+
+/**
+ * Why a CA call failed, the same for the sandbox and the RA:
+ * - bad-csr: not a PKCS#10 request, or its signature does not verify (SM2: with the default ID);
+ * - unsupported-key: a key other than RSA-2048, ECDSA-P256, SM2;
+ * - invalid-request: missing or inconsistent fields (validity outside the issuing CA's, empty subject…);
+ * - request-conflict: the requestId was used before for another key;
+ * - unknown-serial: revoke of a certificate this CA did not issue;
+ * - rejected: the RA refused for a business reason (its own code in `upstreamCode`);
+ * - unauthorized: the RA refused our credentials or signature (configuration, never retried);
+ * - unavailable: network error, timeout, 5xx, rate limit: safe to retry with the same requestId;
+ * - protocol: the RA answered something we cannot read.
+ */
+export type CaErrorCode = 'bad-csr' | 'unsupported-key' | 'invalid-request' | 'request-conflict' | 'unknown-serial' | 'rejected' | 'unauthorized' | 'unavailable' | 'protocol';
+
+export class CaError extends Error {
+  constructor(readonly code: CaErrorCode, message: string, readonly upstreamCode?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CaError';
+  }
+
+  /** Retrying with the same requestId is safe and may succeed. */
+  get retryable(): boolean {
+    return this.code === 'unavailable';
+  }
+}

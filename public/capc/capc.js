@@ -1,0 +1,344 @@
+/*
+ * /capc/: reads the U-KEY through the local key agent (JSON-RPC over POST {agent}/rpc), has the key sign the
+ * server's challenge, and shows the binding code. The PIN goes to the agent's `sign` call and nowhere else:
+ * it is not sent to the site, not stored, and the input is cleared after each try.
+ */
+'use strict';
+(function () {
+  var root = document.getElementById('capc');
+  if (!root) return;
+  var AGENT = root.getAttribute('data-agent-url');
+  var ERR = { PIN_INCORRECT: -32001, PIN_LOCKED: -32002, DEVICE_REMOVED: -32003, CERT_NOT_FOUND: -32004, DEVICE_NOT_FOUND: -32005, ORIGIN_REFUSED: -32006 };
+  var PANELS = ['detect', 'no-agent', 'blocked', 'no-key', 'select', 'result'];
+  var STEP_OF = { detect: 1, 'no-agent': 1, blocked: 1, 'no-key': 1, select: 2, result: 3 };
+
+  var $ = function (id) { return document.getElementById(id); };
+  var entries = [];      // { device, cert, info }
+  var selected = null;   // index into entries
+  var selectedKey = null;
+  var pollTimer = null;
+  var countdownTimer = null;
+  var rpcSeq = 0;
+  var busy = false;
+
+  function show(name) {
+    PANELS.forEach(function (p) { $('panel-' + p).hidden = p !== name; });
+    var step = STEP_OF[name];
+    Array.prototype.forEach.call(root.querySelectorAll('.capc-steps li'), function (li) {
+      var n = Number(li.getAttribute('data-step'));
+      li.classList.toggle('is-active', n === step);
+      li.classList.toggle('is-done', n < step);
+    });
+    root.setAttribute('data-state', name);
+  }
+
+  function AgentUnreachable(cause) { this.name = 'AgentUnreachable'; this.cause = cause; this.message = '无法连接证书助手'; }
+  function AgentError(code, message, data) { this.name = 'AgentError'; this.code = code; this.message = message; this.data = data; }
+  function ServerError(message, status) { this.name = 'ServerError'; this.message = message; this.status = status; }
+
+  function withTimeout(ms) {
+    if (window.AbortSignal && AbortSignal.timeout) return AbortSignal.timeout(ms);
+    return undefined;
+  }
+
+  function rpc(method, params, timeoutMs) {
+    var body = JSON.stringify({ jsonrpc: '2.0', id: ++rpcSeq, method: method, params: params || {} });
+    return fetch(AGENT + '/rpc', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: body,
+      credentials: 'omit', cache: 'no-store', signal: withTimeout(timeoutMs || 60000),
+    }).then(function (res) {
+      return res.json().catch(function () { throw new AgentError(-32603, '证书助手返回了无法识别的内容'); });
+    }, function (err) { throw new AgentUnreachable(err); }).then(function (msg) {
+      if (msg && msg.error) throw new AgentError(msg.error.code, msg.error.message, msg.error.data);
+      return msg.result;
+    });
+  }
+
+  function api(path, payload) {
+    return fetch(path, {
+      method: 'POST', credentials: 'same-origin', cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(payload || {}),
+    }).then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (data) {
+        if (!res.ok) throw new ServerError((data && data.error && data.error.message) || '系统繁忙，请稍后再试', res.status);
+        return data;
+      });
+    }, function () { throw new ServerError('网络连接失败，请检查网络后重试', 0); });
+  }
+
+  /** Chrome's Local Network Access permission (142+: local-network-access; 145+: loopback-network). */
+  function lnaState() {
+    if (!navigator.permissions || !navigator.permissions.query) return Promise.resolve(null);
+    var names = ['loopback-network', 'local-network-access', 'local-network'];
+    var tryName = function (i) {
+      if (i >= names.length) return Promise.resolve(null);
+      return navigator.permissions.query({ name: names[i] }).then(function (s) { return s.state; }, function () { return tryName(i + 1); });
+    };
+    return tryName(0);
+  }
+
+  /**
+   * The agent answers a refused origin without CORS headers, so the page cannot read why it failed. An opaque
+   * (no-cors) request still tells "something answered" from "nothing listens": then the agent is running but
+   * does not accept this site.
+   */
+  function agentAnswers() {
+    return fetch(AGENT + '/rpc', { mode: 'no-cors', credentials: 'omit', cache: 'no-store', signal: withTimeout(5000) })
+      .then(function () { return true; }, function () { return false; });
+  }
+
+  function showBlocked(originRefused) {
+    $('blocked-title').textContent = originRefused ? '证书助手拒绝了本网站的请求' : '浏览器阻止了本页访问证书助手';
+    $('blocked-reason').textContent = originRefused
+      ? '检测到证书助手正在运行，但它只接受官方绑定网址发出的请求，拒绝了当前网址。请按以下步骤处理：'
+      : '浏览器的“本地网络访问”权限未允许本网站连接电脑上的证书助手。请按以下步骤开启：';
+    $('blocked-steps').hidden = !!originRefused;
+    $('origin-steps').hidden = !originRefused;
+    show('blocked');
+  }
+
+  function detect() {
+    clearTimeout(pollTimer);
+    show('detect');
+    lnaState().then(function (state) { $('lna-hint').hidden = state !== 'prompt'; });
+    return rpc('agent.hello', {}, 60000).then(loadDevices).catch(function (err) {
+      if (err instanceof AgentUnreachable) {
+        return Promise.all([lnaState(), agentAnswers()]).then(function (r) {
+          if (r[1]) showBlocked(true);
+          else if (r[0] === 'denied') showBlocked(false);
+          else show('no-agent');
+        });
+      }
+      if (err instanceof AgentError && err.code === ERR.ORIGIN_REFUSED) return showBlocked(true);
+      show('no-agent');
+    });
+  }
+
+  function loadDevices() {
+    return rpc('device.list', {}, 20000).then(function (r) {
+      var devices = (r && r.devices) || [];
+      if (!devices.length) {
+        show('no-key');
+        pollTimer = setTimeout(detect, 3000); // the user is about to plug the key in
+        return;
+      }
+      return Promise.all(devices.map(function (d) {
+        if (d.pinLocked) return Promise.resolve({ device: d, certs: [] });
+        return rpc('cert.list', { mediaSerial: d.mediaSerial }, 20000).then(function (c) { return { device: d, certs: c.certificates || [] }; });
+      })).then(function (perDevice) {
+        entries = [];
+        var notes = [];
+        perDevice.forEach(function (p) {
+          var usable = p.certs.filter(function (c) { return c.usage === 'sign' && !c.pending; });
+          if (p.device.pinLocked) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）的 PIN 码已锁定，请联系客服 95105813 解锁。');
+          else if (!usable.length) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）中没有可用于签名的证书。');
+          usable.forEach(function (c) { entries.push({ device: p.device, cert: c, info: null }); });
+        });
+        if (!entries.length) {
+          $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
+          show('no-key');
+          return;
+        }
+        return describe().then(function () {
+          // Certificates that can be bound first, soonest to need renewal first among them.
+          var rank = { expiring: 0, 'expired-grace': 1, valid: 2, 'not-yet-valid': 3, expired: 4 };
+          entries.sort(function (a, b) {
+            var ra = a.info ? rank[a.info.state] : 2, rb = b.info ? rank[b.info.state] : 2;
+            return ra - rb || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
+          });
+          renderCerts(notes);
+          show('select');
+          $('pin').focus();
+        });
+      });
+    }).catch(function (err) {
+      if (err instanceof AgentUnreachable) return show('no-agent');
+      $('no-key-text').textContent = '读取 U-KEY 失败：' + err.message + '。请重新插入 U-KEY 后重试。';
+      show('no-key');
+    });
+  }
+
+  /** Asks the site what each certificate is (project, type, validity): it knows the project rules. */
+  function describe() {
+    return api('/capc/api/describe', { certificates: entries.map(function (e) { return e.cert.pem; }) }).then(function (r) {
+      entries.forEach(function (e, i) { e.info = r.certificates[i]; });
+    }, function () { /* the list still shows what the agent said */ });
+  }
+
+  function maskSerial(s) {
+    s = String(s || '');
+    return s.length <= 4 ? s : '•'.repeat(Math.min(s.length - 4, 8)) + s.slice(-4);
+  }
+  function dnField(dn, key) {
+    var m = new RegExp('(?:^|,\\s*)' + key + '=([^,]+)').exec(dn || '');
+    return m ? m[1].trim() : '';
+  }
+  function day(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return '';
+    return d.toLocaleDateString('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).replace(/\//g, '-');
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  var STATE_TAGS = {
+    valid: ['有效', ''], expiring: ['即将到期', 'capc-tag--warn'], 'expired-grace': ['已过期，可续期', 'capc-tag--warn'],
+    expired: ['已过期', 'capc-tag--bad'], 'not-yet-valid': ['未生效', 'capc-tag--bad'],
+  };
+
+  function renderCerts(notes) {
+    var list = $('cert-list');
+    list.textContent = '';
+    entries.forEach(function (e, i) {
+      var info = e.info || {};
+      var label = el('label', 'capc-cert');
+      var radio = el('input');
+      radio.type = 'radio';
+      radio.name = 'cert';
+      radio.value = String(i);
+      radio.addEventListener('change', function () { select(i); });
+      label.appendChild(radio);
+      label.appendChild(el('span', 'capc-cert__org', info.organization || dnField(e.cert.subjectDn, 'O') || dnField(e.cert.subjectDn, 'CN') || '（未命名证书）'));
+      var tag = STATE_TAGS[info.state] || STATE_TAGS.valid;
+      label.appendChild(el('span', 'capc-tag ' + tag[1], info.state ? tag[0] : e.cert.algorithm));
+      var meta = el('span', 'capc-cert__meta');
+      var add = function (k, v) { if (!v) return; var s = el('span', null, k + '：'); s.appendChild(el('b', null, v)); meta.appendChild(s); };
+      add('证书类型', info.certType ? (info.project ? info.project + ' · ' : '') + info.certType : '');
+      add('使用者', info.commonName || dnField(e.cert.subjectDn, 'CN'));
+      add('有效期', day(e.cert.notBefore) + ' 至 ' + day(e.cert.notAfter));
+      add('介质编号', maskSerial(e.device.mediaSerial));
+      label.appendChild(meta);
+      list.appendChild(label);
+    });
+    notes.forEach(function (n) { list.appendChild(el('div', 'capc-device-note', n)); });
+    // Keep the holder's choice across a refresh; otherwise the first (most urgent) certificate.
+    var keep = selectedKey ? entries.findIndex(function (e) { return keyOf(e) === selectedKey; }) : -1;
+    select(keep >= 0 ? keep : 0);
+  }
+
+  function keyOf(e) { return e.device.mediaSerial + '/' + e.cert.certificateId; }
+
+  function select(i) {
+    selected = i;
+    selectedKey = entries[i] ? keyOf(entries[i]) : null;
+    Array.prototype.forEach.call($('cert-list').querySelectorAll('.capc-cert'), function (label, j) {
+      label.classList.toggle('is-selected', j === i);
+      label.querySelector('input').checked = j === i;
+    });
+    hideError();
+  }
+
+  function showError(msg) { var e = $('select-error'); e.textContent = msg; e.hidden = false; }
+  function hideError() { $('select-error').hidden = true; }
+  function setBusy(on, text) {
+    busy = on;
+    var b = $('submit');
+    b.disabled = on;
+    b.textContent = on ? (text || '正在处理…') : '获取绑定码';
+  }
+
+  function pinMessage(err) {
+    if (err.code === ERR.PIN_INCORRECT) {
+      var left = err.data && typeof err.data.triesLeft === 'number' ? err.data.triesLeft : null;
+      return left === null ? 'PIN 码错误，请重新输入。' : left > 0 ? 'PIN 码错误，还可尝试 ' + left + ' 次，输错过多 U-KEY 将被锁定。' : 'PIN 码错误，U-KEY 已锁定，请联系客服 95105813 解锁。';
+    }
+    if (err.code === ERR.PIN_LOCKED) return 'U-KEY 的 PIN 码已锁定，无法签名。请携带 U-KEY 联系客服 95105813 解锁。';
+    if (err.code === ERR.DEVICE_REMOVED || err.code === ERR.DEVICE_NOT_FOUND) return '没有找到该 U-KEY，可能已被拔出。请重新插入后点击“刷新 U-KEY”。';
+    if (err.code === ERR.CERT_NOT_FOUND) return 'U-KEY 中找不到该证书，请点击“刷新 U-KEY”后重新选择。';
+    return '签名失败：' + err.message;
+  }
+
+  function submit(ev) {
+    if (ev) ev.preventDefault();
+    if (busy) return;
+    var entry = entries[selected];
+    if (!entry) return showError('请选择一张证书。');
+    var pinInput = $('pin');
+    if (!pinInput.value) { pinInput.focus(); return showError('请输入 U-KEY 的 PIN 码。'); }
+    hideError();
+    setBusy(true, '正在签名…');
+    api('/capc/api/challenge', {}).then(function (challenge) {
+      var pin = pinInput.value;
+      pinInput.value = '';
+      return rpc('sign', { mediaSerial: entry.device.mediaSerial, certificateId: entry.cert.certificateId, pin: pin, dataBase64: challenge.dataBase64 }, 60000);
+    }).then(function (signed) {
+      setBusy(true, '正在核验证书…');
+      return api('/capc/api/bind-code', { certificatePem: entry.cert.pem, mediaSerial: entry.device.mediaSerial, signatureBase64: signed.signatureBase64 });
+    }).then(function (result) {
+      showResult(result);
+    }).catch(function (err) {
+      $('pin').value = '';
+      if (err instanceof AgentUnreachable) showError('与证书助手的连接中断，请确认证书助手正在运行后重试。');
+      else if (err instanceof AgentError) showError(pinMessage(err));
+      else showError(err.message || '系统繁忙，请稍后再试');
+      if (err instanceof AgentError && err.code === ERR.PIN_LOCKED) entry.device.pinLocked = true;
+      $('pin').focus();
+    }).then(function () { setBusy(false); });
+  }
+
+  function showResult(r) {
+    var code = String(r.code);
+    var parts = $('code').querySelectorAll('span');
+    parts[0].textContent = code.slice(0, 4);
+    parts[1].textContent = code.slice(4);
+    $('code').setAttribute('aria-label', '绑定码 ' + code.split('').join(' '));
+    $('qr').src = r.qrDataUrl;
+    var serial = String(r.certificate && r.certificate.mediaSerialMasked || '');
+    $('media-tail').textContent = serial.slice(-4);
+    var dl = $('summary');
+    dl.textContent = '';
+    var c = r.certificate || {};
+    [['单位', c.organization], ['证书类型', c.certType ? c.project + ' · ' + c.certType : ''], ['有效期至', day(c.notAfter)], ['介质编号', c.mediaSerialMasked]].forEach(function (kv) {
+      if (!kv[1]) return;
+      dl.appendChild(el('dt', null, kv[0]));
+      dl.appendChild(el('dd', null, kv[1]));
+    });
+    show('result');
+    startCountdown(Number(r.expiresInSeconds) || 600);
+  }
+
+  /** Counts down from the server's "seconds left", not its clock: the PC's clock may be wrong. */
+  function startCountdown(seconds) {
+    clearInterval(countdownTimer);
+    var deadline = Date.now() + seconds * 1000;
+    var cd = $('countdown');
+    var tick = function () {
+      var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      var expired = left === 0;
+      $('code').classList.toggle('is-expired', expired);
+      document.querySelector('.capc-result__qr').classList.toggle('is-expired', expired);
+      cd.classList.toggle('is-expired', expired);
+      $('again').hidden = !expired;
+      if (expired) {
+        cd.textContent = '绑定码已过期，请点击“重新获取”。';
+        clearInterval(countdownTimer);
+        return;
+      }
+      cd.textContent = '';
+      cd.appendChild(document.createTextNode('有效期剩余 '));
+      cd.appendChild(el('b', null, Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0')));
+      cd.appendChild(document.createTextNode('，请尽快在手机上完成绑定'));
+    };
+    tick();
+    countdownTimer = setInterval(tick, 1000);
+  }
+
+  root.addEventListener('click', function (ev) {
+    var t = ev.target.closest('[data-action]');
+    if (!t) return;
+    var action = t.getAttribute('data-action');
+    if (action === 'detect') detect();
+    if (action === 'again' || action === 'select') {
+      clearInterval(countdownTimer);
+      show('select');
+      $('pin').focus();
+    }
+  });
+  $('panel-select').addEventListener('submit', submit);
+  detect();
+})();

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Router from '@koa/router';
+import type Koa from 'koa';
+import getRawBody from 'raw-body';
+import { type z } from 'zod';
+import { type Deps } from '../../deps';
+import { AppError, ForbiddenError, PayloadTooLargeError, TooManyRequestsError, ValidationError } from '../../lib/errors';
+import { createLimiter, isLimiterRefusal } from '../../lib/http/rate-limit';
+import { projectRoot } from '../../lib/paths';
+import { type RenderPage } from '../../lib/views';
+import { bindCodeInput, describeInput, emptyInput, firstIssue } from './schemas';
+import { CapcService } from './service';
+
+const BODY_LIMIT = '32kb';
+const ASSETS = { 'capc.js': 'application/javascript; charset=utf-8', 'capc.css': 'text/css; charset=utf-8' } as const;
+
+class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+}
+
+/** What /capc/ keeps in the page session: a random key the challenge is bound to, and the challenge in flight. */
+interface CapcSession {
+  capcKey?: string;
+  capcChallenge?: string;
+}
+
+function capcSession(ctx: Koa.Context): CapcSession {
+  const session = (ctx as unknown as { session?: CapcSession | null }).session;
+  if (!session) throw new Error('session middleware is not mounted before the /capc/ routes');
+  return session;
+}
+
+/**
+ * The page's own static files (script and stylesheet), served before the session middleware: they carry no
+ * state, so no session is loaded or created for them. Read once; re-read on every request in development.
+ */
+export function capcAssets(deps: Pick<Deps, 'config'>): { middleware: Koa.Middleware; version: string } {
+  const dir = join(projectRoot(), 'public', 'capc');
+  const read = () => Object.fromEntries(Object.keys(ASSETS).map((name) => [name, readFileSync(join(dir, name))])) as Record<keyof typeof ASSETS, Buffer>;
+  let files = read();
+  const version = createHash('sha256').update(files['capc.js']).update(files['capc.css']).digest('hex').slice(0, 10);
+  const middleware: Koa.Middleware = async (ctx, next) => {
+    const name = ctx.path.startsWith('/static/capc/') ? ctx.path.slice('/static/capc/'.length) : '';
+    if (!(name in ASSETS) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    if (deps.config.env === 'development') files = read();
+    ctx.type = ASSETS[name as keyof typeof ASSETS];
+    // Versioned URLs (?v=hash) may be cached long; the page itself is never cached.
+    ctx.set('Cache-Control', ctx.query.v ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
+    ctx.body = files[name as keyof typeof ASSETS];
+  };
+  return { middleware, version };
+}
+
+/**
+ * Per session and IP (a user retrying), and per IP alone (someone dropping the cookie to start over). The
+ * per-IP limits are high: a company's PCs often share one address.
+ */
+function rateLimit(deps: Deps, name: string, perSession: number, perIp: number, durationSec = 600): Koa.Middleware {
+  const bySession = createLimiter(deps, `capc:${name}:s`, perSession, durationSec);
+  const byIp = createLimiter(deps, `capc:${name}:ip`, perIp, durationSec);
+  return async (ctx, next) => {
+    // The session key is made here, before counting, so that each new visitor has its own bucket.
+    const session = capcSession(ctx);
+    session.capcKey ??= deps.random.bytes(18).toString('base64url');
+    try {
+      await byIp.consume(ctx.ip);
+      await bySession.consume(`${ctx.ip}:${session.capcKey}`);
+    } catch (err) {
+      if (!isLimiterRefusal(err)) throw err;
+      ctx.set('Retry-After', String(Math.ceil(err.msBeforeNext / 1000)));
+      throw new TooManyRequestsError('操作过于频繁，请稍后再试', `capc ${name} rate limit for ${ctx.ip}`);
+    }
+    return next();
+  };
+}
+
+/**
+ * The JSON API's door (errors are JSON: /capc/api/ is an API prefix of the error middleware), the body must be JSON, and a browser's
+ * Origin, when sent, must be this site (a form or script on another site cannot drive the API with the user's cookie).
+ */
+function jsonApi(siteOrigin: string): Koa.Middleware {
+  return async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    const origin = ctx.get('Origin');
+    if (origin && origin !== siteOrigin) throw new ForbiddenError('请通过官方网址打开绑定页面后重试', `cross-origin API call from ${origin.slice(0, 100)} (site is ${siteOrigin})`);
+    if (!ctx.is('application/json')) throw new UnsupportedMediaTypeError('请求格式不正确，请刷新页面后重试', `content-type ${ctx.get('Content-Type') || 'missing'} is not application/json`);
+    return next();
+  };
+}
+
+async function readJson<T>(ctx: Koa.Context, schema: z.ZodType<T>): Promise<T> {
+  let raw: string;
+  try {
+    raw = await getRawBody(ctx.req, { limit: BODY_LIMIT, encoding: 'utf8', length: ctx.get('content-length') || undefined });
+  } catch (err) {
+    if ((err as { type?: string }).type === 'entity.too.large') throw new PayloadTooLargeError('提交的内容过长', `capc body over ${BODY_LIMIT}`, { cause: err });
+    throw new ValidationError('提交的内容无法读取，请重试', `capc body unreadable: ${(err as Error).message}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = raw.trim() ? JSON.parse(raw) : {};
+  } catch (err) {
+    throw new ValidationError('提交的内容格式不正确', 'capc body is not JSON', { cause: err });
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    const { message, detail } = firstIssue(result.error);
+    throw new ValidationError(message, `capc input: ${detail}`);
+  }
+  return result.data;
+}
+
+/** GET /capc/ (the page) and its JSON API under /capc/api/. */
+export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string): Router {
+  const router = new Router();
+  const { config } = deps;
+  const service = new CapcService(deps);
+  const siteOrigin = new URL(config.publicBaseUrl).origin;
+  const agentOrigin = new URL(config.certificates.keyAgentUrl).origin;
+  const api = jsonApi(siteOrigin);
+  const now = () => new Date(deps.clock.nowMs());
+
+  const page = (ctx: Koa.Context) => {
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    // The PIN is typed here: no framing (clickjacking), scripts only from us, connections only to us and the agent.
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Content-Security-Policy', [
+      "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+      `connect-src 'self' ${agentOrigin}`, "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'", "object-src 'none'",
+    ].join('; '));
+    ctx.body = render('capc/index.njk', {
+      title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.wechat.mode === 'sandbox',
+      agentUrl: config.certificates.keyAgentUrl, siteOrigin, graceDays: config.certificates.bindExpiredGraceDays, assetVersion,
+    });
+  };
+  // A route without the trailing slash also matches with one: this serves both /capc/ (the seed's address) and /capc.
+  router.get('/capc', page);
+
+  router.post('/capc/api/challenge', api, rateLimit(deps, 'challenge', 30, 600), async (ctx) => {
+    await readJson(ctx, emptyInput);
+    const session = capcSession(ctx);
+    const challenge = await service.issueChallenge(session.capcKey!);
+    // A newer challenge replaces the one in flight: only the latest can be used.
+    session.capcChallenge = challenge.nonceBase64;
+    ctx.body = { dataBase64: challenge.dataBase64, text: challenge.text, expiresAt: challenge.expiresAt.toISOString() };
+  });
+
+  router.post('/capc/api/describe', api, rateLimit(deps, 'describe', 60, 600), async (ctx) => {
+    const input = await readJson(ctx, describeInput);
+    ctx.body = { certificates: service.describe(input.certificates, now()) };
+  });
+
+  router.post('/capc/api/bind-code', api, rateLimit(deps, 'bind', 20, 300), async (ctx) => {
+    const input = await readJson(ctx, bindCodeInput);
+    const session = capcSession(ctx);
+    const nonce = session.capcChallenge;
+    // Forget it whatever happens next: a challenge is presented once.
+    delete session.capcChallenge;
+    if (!session.capcKey || !nonce) throw new ValidationError('验证已过期，请重新获取绑定码', 'bind-code without a challenge in the session');
+    ctx.body = await service.bindCode(session.capcKey, nonce, input, now());
+  });
+
+  return router;
+}

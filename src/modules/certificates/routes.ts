@@ -1,0 +1,67 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { type Deps } from '../../deps';
+import { NotFoundError } from '../../lib/errors';
+import { csrfToken, verifyCsrf } from '../../lib/http/csrf';
+import { readForm } from '../../lib/http/form';
+import { type RenderPage } from '../../lib/views';
+import { BindingRepository } from '../binding/repository';
+import { BindingService } from '../binding/service';
+import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
+import { OAuthService } from '../oauth/service';
+import { certificateServiceFor } from './service';
+import { toCard, toDetail } from './view-model';
+
+/**
+ * 我的数字证书 (seed 六): the certificates bound to this openid, and each one's detail with 解除绑定.
+ * A certificate not bound to the caller is a 404, never a 403: ids must not be probeable.
+ */
+export function certificateRoutes(deps: Deps, render: RenderPage): Router {
+  const router = new Router();
+  const auth = requireWechatUser(new OAuthService(deps));
+  const rules = certificateServiceFor(deps).rules;
+  const bindings = new BindingRepository();
+  const binding = new BindingService(deps);
+  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const now = () => new Date(deps.clock.nowMs());
+
+  const page = (ctx: Koa.Context, template: string, data: Record<string, unknown>) => {
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = render(template, { sandbox, user: wechatUserOf(ctx), ...data });
+  };
+
+  const ownCertificate = async (ctx: Koa.Context) => {
+    const id = Number(ctx.params.id);
+    const openid = wechatUserOf(ctx).openid;
+    const mine = Number.isSafeInteger(id) && id > 0
+      ? (await bindings.certificatesOf(deps.db.manager, openid, { includeSandbox: sandbox })).find((c) => c.certificate.id === id)
+      : undefined;
+    if (!mine) throw new NotFoundError('未找到该证书，可能已解除绑定', `certificate ${ctx.params.id} is not bound to this openid`);
+    return mine;
+  };
+
+  router.get('/h5/certs', auth, async (ctx) => {
+    const mine = await bindings.certificatesOf(deps.db.manager, wechatUserOf(ctx).openid, { includeSandbox: sandbox });
+    page(ctx, 'h5/certs.njk', {
+      title: '我的数字证书 - 数安CA管家', certs: mine.map((m) => toCard(m.certificate, rules, now())), flash: ctx.query.unbound === '1' ? '已解除绑定' : undefined,
+    });
+  });
+
+  router.get('/h5/certs/:id', auth, async (ctx) => {
+    const { certificate, binding: b } = await ownCertificate(ctx);
+    page(ctx, 'h5/cert-detail.njk', {
+      title: '证书详情 - 数安CA管家', cert: toDetail(certificate, b, rules, now()), confirmUnbind: ctx.query.confirm === 'unbind', csrf: csrfToken(ctx, deps.random),
+    });
+  });
+
+  router.post('/h5/certs/:id/unbind', auth, requireRealUser(), async (ctx) => {
+    const form = await readForm(ctx);
+    verifyCsrf(ctx, form);
+    const { certificate } = await ownCertificate(ctx);
+    await binding.unbind(wechatUserOf(ctx).openid, certificate.id);
+    ctx.redirect('/h5/certs?unbound=1');
+  });
+
+  return router;
+}

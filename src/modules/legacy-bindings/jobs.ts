@@ -1,0 +1,55 @@
+import { type Deps } from '../../deps';
+import { openidTail } from '../../lib/logger';
+import { CustomerServiceWindow } from '../../providers/wechat-api/cs-window';
+import { WechatApiError } from '../../providers/wechat-api/errors';
+import { LEGACY_NOTICE_JOB, LEGACY_RESTORE_JOB, LegacyRestoreService, restoredText } from './service';
+
+/**
+ * The two jobs of the returning-user restore, registered on the app's queue (src/app.ts calls this):
+ * - legacy.restore: user-info → unionid on the follower row → bindings. Queued by the subscribe handler (off the
+ *   webhook's 5 s path) and by a first H5 visit that WeChat did not answer in time.
+ * - legacy.restore-notice: the customer-service text saying how many were restored. A job of its own, queued
+ *   after the bindings are written, so a failed send is retried with its count: retrying the restore would find
+ *   nothing new and say nothing.
+ */
+export function registerLegacyJobs(deps: Deps): void {
+  const { logger } = deps;
+  const service = new LegacyRestoreService(deps);
+  const csWindow = new CustomerServiceWindow(deps.store, deps.clock);
+
+  deps.jobs.register(LEGACY_RESTORE_JOB, async (payload) => {
+    const openid = String(payload.openid);
+    let outcome;
+    try {
+      outcome = await service.checkAndRestore(openid);
+    } catch (err) {
+      // 40003 (not an openid of this account) and the like: asking again changes nothing.
+      if (err instanceof WechatApiError && !err.retryable) {
+        logger.warn({ openid: openidTail(openid), errcode: err.errcode }, 'legacy restore: user info refused by WeChat; not retried');
+        return;
+      }
+      throw err;
+    }
+    if (outcome.created > 0) await deps.jobs.enqueue(LEGACY_NOTICE_JOB, { openid, count: outcome.created });
+  });
+
+  deps.jobs.register(LEGACY_NOTICE_JOB, async (payload) => {
+    const openid = String(payload.openid);
+    const count = Number(payload.count);
+    // A follow opens WeChat's window for 1 minute and 3 messages; past it the H5 home's notice is what the user sees.
+    if (!(await csWindow.tryConsume(openid))) {
+      logger.info({ openid: openidTail(openid), count }, 'legacy restore notice not sent: no customer-service window open');
+      return;
+    }
+    try {
+      await deps.wechatApi.sendCustomerServiceText(openid, restoredText(count));
+    } catch (err) {
+      // 45015 (window closed), 45047 (quota), 43004 (unfollowed meanwhile) do not change on retry.
+      if (err instanceof WechatApiError && !err.retryable) {
+        logger.warn({ openid: openidTail(openid), errcode: err.errcode }, 'legacy restore notice refused by WeChat; not retried');
+        return;
+      }
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,299 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate, type Name } from '@peculiar/asn1-x509';
+import { type DataSource } from 'typeorm';
+import { type Clock } from '../../lib/clock';
+import { type Logger } from '../../lib/logger';
+import { parseCertificate } from '../../lib/pki/certificate';
+import { parseCsr, type ParsedCsr } from '../../lib/pki/csr';
+import { subjectToName } from '../../lib/pki/names';
+import { OID } from '../../lib/pki/oids';
+import { verifySignature } from '../../lib/pki/signature';
+import { createSoftSigner, generateSoftKeyPair } from '../../lib/pki/soft-keys';
+import { type CertificateSubject, type KeyAlgorithm, type ParsedCertificate } from '../../lib/pki/types';
+import { buildCertificate, type CertificateSigner } from '../../lib/pki/x509-builder';
+import { isUniqueViolation, type SandboxCaAuthority, SandboxCaAuthorityEntity, type SandboxCaIssued, SandboxCaIssuedEntity } from './entities';
+import { decryptPrivateKey, encryptPrivateKey, parseKeyEncryptionKey } from './key-protection';
+import {
+  CaError, type CertificateAuthority, type CertificateStatus, type IssuedCertificate, type IssueRequest, type RevocationReason,
+} from './types';
+
+/**
+ * Certificate policies of the sandbox, under a private arc (1.3.6.1.4.1.59999 stands for our enterprise
+ * number; a real deployment matches the production CA's own policy OIDs in config/projects.json instead):
+ *   .1.1 机构证书   .1.2 个人证书   .1.3 机构员工证书   .1.4 设备证书
+ * The project goes in the subject's OU, as the project rules expect (subjectOu + policyOid).
+ */
+export const SANDBOX_POLICY_ARC = '1.3.6.1.4.1.59999.1';
+export const SANDBOX_CERT_TYPE_POLICIES: Readonly<Record<string, string>> = {
+  机构证书: `${SANDBOX_POLICY_ARC}.1`,
+  个人证书: `${SANDBOX_POLICY_ARC}.2`,
+  机构员工证书: `${SANDBOX_POLICY_ARC}.3`,
+  设备证书: `${SANDBOX_POLICY_ARC}.4`,
+};
+
+interface HierarchySpec {
+  algorithm: KeyAlgorithm;
+  root: string;
+  issuing: string;
+  /** Leaf key algorithms this hierarchy issues for. */
+  issues: KeyAlgorithm[];
+}
+export const SANDBOX_HIERARCHIES: readonly HierarchySpec[] = [
+  { algorithm: 'RSA-2048', root: '数安 Sandbox Root CA (RSA)', issuing: '数安 Sandbox Issuing CA (RSA)', issues: ['RSA-2048', 'ECDSA-P256'] },
+  { algorithm: 'SM2', root: '数安 Sandbox Root CA (SM2)', issuing: '数安 Sandbox Issuing CA (SM2)', issues: ['SM2'] },
+];
+
+const DAY_MS = 86_400_000;
+const ROOT_DAYS = 20 * 365;
+const ISSUING_DAYS = 10 * 365;
+/** CA certificates start a day early so leaves backdated a little (clock skew, tests) still nest inside. */
+const CA_BACKDATE_MS = DAY_MS;
+
+interface LoadedAuthority {
+  row: SandboxCaAuthority;
+  cert: ParsedCertificate;
+  /** The subject Name exactly as encoded in the certificate (the issuer field of what it signs). */
+  name: Name;
+}
+interface ReadyHierarchy {
+  spec: HierarchySpec;
+  root: LoadedAuthority;
+  issuing: LoadedAuthority;
+  signer: CertificateSigner;
+}
+
+export interface BuiltInCaDeps {
+  db: DataSource;
+  clock: Clock;
+  logger: Logger;
+  /** base64 of 32 bytes (config.ca.keyEncryptionKey). */
+  keyEncryptionKey: string | undefined;
+}
+
+/** Canonical serial: lower-case hex, no separators, no leading zero octets (a DER sign octet included). */
+export function canonicalSerial(serialHex: string): string {
+  return serialHex.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^(00)+(?=..)/, '');
+}
+
+/**
+ * The built-in CA of sandbox mode: two real hierarchies (RSA-2048 root → RSA issuing CA for RSA and ECDSA
+ * leaves; SM2 root → SM2 issuing CA for SM2 leaves), created at first start, kept in the database with
+ * private keys encrypted (key-protection.ts). Instances starting together converge on one hierarchy: the
+ * authority name is unique, the loser of the insert re-reads the winner's row.
+ */
+export class BuiltInCa implements CertificateAuthority {
+  readonly mode = 'sandbox' as const;
+  private readonly kek: Buffer;
+  private ready?: Promise<ReadyHierarchy[]>;
+
+  constructor(private readonly deps: BuiltInCaDeps) {
+    this.kek = parseKeyEncryptionKey(deps.keyEncryptionKey);
+  }
+
+  /** Creates or loads both hierarchies; idempotent, and every other call waits for it. */
+  async ensure(): Promise<this> {
+    await this.hierarchies();
+    return this;
+  }
+
+  private hierarchies(): Promise<ReadyHierarchy[]> {
+    if (!this.ready) {
+      this.ready = (async () => {
+        const out: ReadyHierarchy[] = [];
+        for (const spec of SANDBOX_HIERARCHIES) out.push(await this.ensureHierarchy(spec));
+        return out;
+      })();
+      this.ready.catch(() => {
+        this.ready = undefined;
+      });
+    }
+    return this.ready;
+  }
+
+  private async ensureHierarchy(spec: HierarchySpec): Promise<ReadyHierarchy> {
+    const root = await this.ensureAuthority(spec, 'root');
+    const issuing = await this.ensureAuthority(spec, 'issuing', root);
+    const key = decryptPrivateKey(this.kek, issuing.row.name, issuing.row.encryptedKey);
+    const sign = createSoftSigner(spec.algorithm, key);
+    // Once per start instead of once per certificate: the stored key must be the certificate's key.
+    const probe = randomBytes(32);
+    if (!verifySignature(issuing.cert.spkiDer, probe, sign(probe))) {
+      throw new Error(`sandbox CA ${issuing.row.name}: the stored private key does not match its certificate`);
+    }
+    return { spec, root, issuing, signer: { name: issuing.name, spkiDer: issuing.cert.spkiDer, algorithm: spec.algorithm, sign } };
+  }
+
+  private async ensureAuthority(spec: HierarchySpec, role: 'root' | 'issuing', parent?: LoadedAuthority): Promise<LoadedAuthority> {
+    const repo = this.deps.db.getRepository(SandboxCaAuthorityEntity);
+    const name = role === 'root' ? spec.root : spec.issuing;
+    let row = await repo.findOneBy({ name });
+    if (!row) {
+      const created = await this.createAuthority(spec, name, role, parent);
+      try {
+        await repo.insert(created);
+        row = created;
+        this.deps.logger.info({ authority: name, fingerprint: created.fingerprintSha256 }, 'sandbox CA created');
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        row = await repo.findOneByOrFail({ name }); // another instance won the race: use its authority
+      }
+    }
+    const cert = parseCertificate(row.certificatePem);
+    if (row.algorithm !== spec.algorithm || !cert.isCa) throw new Error(`sandbox CA ${name}: stored row is not a ${spec.algorithm} CA`);
+    if (parent && row.parentName !== parent.row.name) throw new Error(`sandbox CA ${name}: stored issuer ${row.parentName} is not ${parent.row.name}`);
+    return { row, cert, name: AsnConvert.parse(cert.der, Certificate).tbsCertificate.subject };
+  }
+
+  private async createAuthority(spec: HierarchySpec, name: string, role: 'root' | 'issuing', parent?: LoadedAuthority): Promise<SandboxCaAuthority> {
+    const now = this.deps.clock.nowMs();
+    const key = generateSoftKeyPair(spec.algorithm);
+    const subject = subjectToName({ commonName: name, organizationalUnit: 'Sandbox', organization: '数安 CA 管家', country: 'CN' });
+    const issuer: CertificateSigner | undefined = parent && {
+      name: parent.name,
+      spkiDer: parent.cert.spkiDer,
+      algorithm: spec.algorithm,
+      sign: createSoftSigner(spec.algorithm, decryptPrivateKey(this.kek, parent.row.name, parent.row.encryptedKey)),
+    };
+    const der = await buildCertificate({
+      serial: randomSerial(),
+      subject,
+      subjectSpkiDer: key.spkiDer,
+      notBefore: new Date(now - CA_BACKDATE_MS),
+      notAfter: new Date(now + (role === 'root' ? ROOT_DAYS : ISSUING_DAYS) * DAY_MS),
+      issuer,
+      selfSign: issuer ? undefined : createSoftSigner(spec.algorithm, key.privateKeyPkcs8Der),
+      ca: role === 'root' ? {} : { pathLen: 0 },
+      keyUsage: ['keyCertSign', 'crlSign', 'digitalSignature'],
+    });
+    const cert = parseCertificate(der);
+    return {
+      name,
+      role,
+      algorithm: spec.algorithm,
+      parentName: parent?.row.name ?? null,
+      certificatePem: cert.pem,
+      encryptedKey: encryptPrivateKey(this.kek, name, key.privateKeyPkcs8Der),
+      fingerprintSha256: cert.fingerprintSha256,
+      createdAt: new Date(now),
+    } as SandboxCaAuthority;
+  }
+
+  async issue(request: IssueRequest): Promise<IssuedCertificate> {
+    if (!request.requestId || request.requestId.length > 128) throw new CaError('invalid-request', 'requestId: 1 to 128 characters');
+    const hierarchies = await this.hierarchies();
+    const repo = this.deps.db.getRepository(SandboxCaIssuedEntity);
+    const csr = checkedCsr(request.csrPem);
+    const spkiSha256 = createHash('sha256').update(csr.spkiDer).digest('hex');
+
+    const previous = await repo.findOneBy({ requestId: request.requestId });
+    if (previous) return this.repeated(previous, spkiSha256, hierarchies);
+
+    const h = hierarchies.find((x) => x.spec.issues.includes(csr.algorithm))!;
+    const policy = SANDBOX_CERT_TYPE_POLICIES[request.profile.certType];
+    if (!policy) throw new CaError('invalid-request', `unknown certificate type ${request.profile.certType} (known: ${Object.keys(SANDBOX_CERT_TYPE_POLICIES).join(', ')})`);
+    const { notBefore, notAfter } = request.validity;
+    if (!(notAfter.getTime() > notBefore.getTime())) throw new CaError('invalid-request', 'validity: notAfter must be after notBefore');
+    if (notAfter.getTime() > h.issuing.cert.notAfter.getTime()) throw new CaError('invalid-request', `validity: notAfter ${notAfter.toISOString()} is beyond the issuing CA's ${h.issuing.cert.notAfter.toISOString()}`);
+    const subject: CertificateSubject = { ...request.subject, organizationalUnit: request.profile.project };
+
+    let der: Uint8Array;
+    try {
+      der = await buildCertificate({
+        serial: randomSerial(),
+        subject,
+        subjectSpkiDer: csr.spkiDer,
+        notBefore,
+        notAfter,
+        issuer: h.signer,
+        keyUsage: request.profile.usage === 'sign' ? ['digitalSignature', 'nonRepudiation'] : ['keyEncipherment', 'dataEncipherment', ...(csr.algorithm === 'RSA-2048' ? [] : ['keyAgreement' as const])],
+        extendedKeyUsage: [OID.kpClientAuth, OID.kpEmailProtection],
+        policyOids: [policy],
+      }, { verify: false /* the key was matched to its certificate at start */ });
+    } catch (err) {
+      throw new CaError('invalid-request', `cannot build the certificate: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    const cert = parseCertificate(der);
+    const row = {
+      requestId: request.requestId,
+      serialHex: canonicalSerial(cert.serialHex),
+      issuerName: h.issuing.row.name,
+      algorithm: csr.algorithm,
+      usage: request.profile.usage,
+      project: request.profile.project,
+      certType: request.profile.certType,
+      subjectDn: cert.subjectDn,
+      spkiSha256,
+      mediaSerial: request.mediaSerial ?? null,
+      certificatePem: cert.pem,
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+      status: 'good',
+      revokedAt: null,
+      revocationReason: null,
+      sandbox: true,
+      createdAt: new Date(this.deps.clock.nowMs()),
+    } as SandboxCaIssued;
+    try {
+      await repo.insert(row);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      // The same requestId issued concurrently: the stored certificate wins, ours is never handed out.
+      const stored = await repo.findOneBy({ requestId: request.requestId });
+      if (!stored) throw err;
+      return this.repeated(stored, spkiSha256, hierarchies);
+    }
+    this.deps.logger.info({ requestId: request.requestId, serial: row.serialHex, issuer: row.issuerName, algorithm: row.algorithm, certType: row.certType }, 'sandbox CA issued a certificate');
+    return { serialHex: row.serialHex, certificatePem: cert.pem, chainPem: [h.issuing.cert.pem], notBefore: cert.notBefore, notAfter: cert.notAfter };
+  }
+
+  private repeated(row: SandboxCaIssued, spkiSha256: string, hierarchies: ReadyHierarchy[]): IssuedCertificate {
+    if (row.spkiSha256 !== spkiSha256) throw new CaError('request-conflict', `requestId ${row.requestId} was already used for another public key`);
+    const issuing = hierarchies.find((h) => h.issuing.row.name === row.issuerName)!.issuing;
+    return { serialHex: row.serialHex, certificatePem: row.certificatePem, chainPem: [issuing.cert.pem], notBefore: row.notBefore, notAfter: row.notAfter };
+  }
+
+  /** Idempotent: revoking a revoked certificate keeps the first date and reason. */
+  async revoke(serialHex: string, reason: RevocationReason): Promise<void> {
+    const repo = this.deps.db.getRepository(SandboxCaIssuedEntity);
+    const serial = canonicalSerial(serialHex);
+    const row = await repo.findOneBy({ serialHex: serial });
+    if (!row) throw new CaError('unknown-serial', `no certificate with serial ${serial} was issued by the sandbox CA`);
+    if (row.status === 'revoked') return;
+    await repo.update({ id: row.id, status: 'good' }, { status: 'revoked', revokedAt: new Date(this.deps.clock.nowMs()), revocationReason: reason });
+    this.deps.logger.info({ serial, reason }, 'sandbox CA revoked a certificate');
+  }
+
+  async status(serialHex: string): Promise<CertificateStatus> {
+    const row = await this.deps.db.getRepository(SandboxCaIssuedEntity).findOneBy({ serialHex: canonicalSerial(serialHex) });
+    if (!row) return { status: 'unknown' };
+    if (row.status === 'revoked') return { status: 'revoked', revokedAt: row.revokedAt ?? undefined, reason: row.revocationReason ?? undefined };
+    return { status: 'good' };
+  }
+
+  async trustAnchors(): Promise<{ roots: string[]; intermediates: string[] }> {
+    const hierarchies = await this.hierarchies();
+    return { roots: hierarchies.map((h) => h.root.cert.pem), intermediates: hierarchies.map((h) => h.issuing.cert.pem) };
+  }
+}
+
+/** 16 random octets, top bit clear (positive without a sign octet), never starting with a zero octet. */
+export function randomSerial(): Uint8Array {
+  const serial = randomBytes(16);
+  serial[0] = (serial[0] & 0x7f) || 0x01;
+  return new Uint8Array(serial);
+}
+
+function checkedCsr(pem: string): ParsedCsr {
+  let csr: ParsedCsr;
+  try {
+    csr = parseCsr(pem);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new CaError(/unsupported public key/.test(message) ? 'unsupported-key' : 'bad-csr', `CSR refused: ${message}`, undefined, { cause: err });
+  }
+  if (!csr.signatureValid) {
+    throw new CaError('bad-csr', `CSR refused: its ${csr.algorithm} signature does not verify${csr.algorithm === 'SM2' ? ' (SM2 checked with the default signer ID 1234567812345678)' : ''}`);
+  }
+  return csr;
+}

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { createSoftToken, importKeyAndCertificate } from '../../src/key-agent/soft-token-admin';
+import { buildCsr } from '../../src/lib/pki/csr';
+import { parseCertificate } from '../../src/lib/pki/certificate';
+import { generateSoftKeyPair, signWithSoftKey, type SoftKeyPair } from '../../src/lib/pki/soft-keys';
+import { type CertificateSubject, type KeyAlgorithm, type ParsedCertificate } from '../../src/lib/pki/types';
+import { type CertificateAuthority } from '../../src/providers/ca/types';
+
+/**
+ * Real certificates for tests: a fresh key pair, a CSR signed by it, issued by a real CA (the app's built-in
+ * CA, `deps.ca`), optionally put on a soft token the key agent serves. Shared by the /capc/, phone-binding and
+ * legacy-binding tests.
+ */
+const DAY_MS = 86_400_000;
+
+export const TEST_PROJECT = '梅州市住房公积金';
+
+/** 统一社会信用代码 with a correct check digit (GB 32100-2015) for the 17 characters given. */
+export function withCheckDigit(first17: string): string {
+  const chars = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+  const weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+  const sum = [...first17].reduce((s, ch, i) => s + chars.indexOf(ch) * weights[i], 0);
+  return first17 + chars[(31 - (sum % 31)) % 31];
+}
+
+export interface IssueOptions {
+  algorithm?: KeyAlgorithm;
+  organization?: string;
+  commonName?: string;
+  /** 统一社会信用代码 (18 characters). */
+  creditCode?: string;
+  /** Goes into the subject OU (the CA puts it there). Default 梅州市住房公积金. */
+  project?: string;
+  /** 机构证书 / 个人证书 match config/projects.json; 机构员工证书 / 设备证书 match no rule (operator review). */
+  certType?: string;
+  notBefore?: Date;
+  notAfter?: Date;
+  mediaSerial?: string;
+}
+
+export interface IssuedFixture {
+  key: SoftKeyPair;
+  certificatePem: string;
+  chainPem: string[];
+  cert: ParsedCertificate;
+}
+
+/** Issues a certificate for a new soft key. Dates default to [now - 1 day, now + 1 year]. */
+export async function issueCertificate(ca: CertificateAuthority, opts: IssueOptions = {}): Promise<IssuedFixture> {
+  const algorithm = opts.algorithm ?? 'ECDSA-P256';
+  const key = generateSoftKeyPair(algorithm);
+  const subject: CertificateSubject = {
+    commonName: opts.commonName ?? '梅州测试经办人',
+    organization: opts.organization ?? '梅州市测试科技有限公司',
+    creditCode: opts.creditCode ?? withCheckDigit('91441400MA4UTEST1'),
+    country: 'CN',
+  };
+  const csrPem = await buildCsr({ subject, spkiDer: key.spkiDer, sign: async (tbs) => signWithSoftKey(algorithm, key.privateKeyPkcs8Der, tbs) });
+  const now = Date.now();
+  const issued = await ca.issue({
+    requestId: `test-${randomBytes(8).toString('hex')}`,
+    csrPem,
+    subject,
+    profile: { project: opts.project ?? TEST_PROJECT, certType: opts.certType ?? '机构证书', usage: 'sign' },
+    validity: { notBefore: opts.notBefore ?? new Date(now - DAY_MS), notAfter: opts.notAfter ?? new Date(now + 365 * DAY_MS) },
+    mediaSerial: opts.mediaSerial,
+  });
+  return { key, certificatePem: issued.certificatePem, chainPem: issued.chainPem, cert: parseCertificate(issued.certificatePem) };
+}
+
+export interface SoftTokenFixture extends IssuedFixture {
+  mediaSerial: string;
+  pin: string;
+  /** The certificate's id on the token (what `sign` takes). */
+  certificateId: string;
+}
+
+/**
+ * A soft token (in `dir`, the folder the key agent serves) holding a CA-issued certificate and its key,
+ * as the issuing desk would hand a U-KEY to an organisation.
+ */
+export async function createTokenWithCertificate(
+  ca: CertificateAuthority,
+  opts: IssueOptions & { dir: string; pin?: string; mediaSerial?: string; label?: string },
+): Promise<SoftTokenFixture> {
+  const pin = opts.pin ?? '123456';
+  const token = await createSoftToken({ dir: opts.dir, pin, mediaSerial: opts.mediaSerial, label: opts.label });
+  const issued = await issueCertificate(ca, { ...opts, mediaSerial: token.mediaSerial });
+  const { certificateId } = await importKeyAndCertificate({
+    dir: opts.dir, mediaSerial: token.mediaSerial, pin, privateKeyPkcs8Der: issued.key.privateKeyPkcs8Der, certificatePem: issued.certificatePem,
+  });
+  return { ...issued, mediaSerial: token.mediaSerial, pin, certificateId };
+}
+
+/** Signs as the key agent's `sign` would (the convention of src/lib/pki/types.ts), base64. */
+export function signBase64(key: SoftKeyPair, dataBase64: string): string {
+  return Buffer.from(signWithSoftKey(key.algorithm, key.privateKeyPkcs8Der, Buffer.from(dataBase64, 'base64'))).toString('base64');
+}
