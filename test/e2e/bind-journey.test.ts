@@ -228,18 +228,22 @@ describe('Phone: /h5/bind with the code, then 我的数字证书', () => {
     await screenshot(page, 'h5-cert-unbind-confirm-375');
   });
 
-  it('When a certificate is inside its renewal window, then the H5 home lists it under 待办事项 with its deadline', async () => {
+  it('When the QR is scanned and the certificate is inside its renewal window, then only the last 4 are asked and the H5 home lists it under 待办事项', async () => {
     const soon = await createTokenWithCertificate(app.deps.ca, {
       dir: tokenDir, organization: '梅州市即将到期有限公司', algorithm: 'SM2', notAfter: new Date(Date.now() + 20 * 86_400_000),
     });
     const accepted = await certificateServiceFor(app.deps).acceptPresented({ pem: soon.certificatePem, mediaSerial: soon.mediaSerial, at: new Date() });
-    const { code } = await new BindingCodeService(app.deps).issue(accepted.id, { sandbox: true });
+    const { qrToken } = await new BindingCodeService(app.deps).issue(accepted.id, { sandbox: true });
     const page = await phone();
-    await page.goto(`${app.url}/h5/bind`);
+    // What WeChat's scanner opens: the QR's URL, through OAuth, back to the bind page with the code filled in.
+    await page.goto(`${app.url}/h5/bind?t=${qrToken}`);
     await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
     await page.getByRole('button', { name: '新建并授权' }).click();
     await page.waitForURL(/\/h5\/bind$/);
-    await page.getByLabel('绑定码').fill(code);
+    expect(await page.locator('[data-scanned]').innerText()).toBe('已通过扫码填入');
+    expect(await page.getByLabel('绑定码').count()).toBe(0);
+    expect(await horizontalOverflow(page)).toBe(0);
+    await screenshot(page, 'h5-bind-scanned-375');
     await page.getByLabel('介质编号').fill(soon.mediaSerial.slice(-4));
     await page.getByRole('button', { name: '绑定' }).click();
     await page.getByRole('heading', { name: '绑定成功' }).waitFor();
