@@ -80,6 +80,7 @@ describe(`binding on the phone (${backend})`, () => {
     const locked = await submit(agent, { code, last4: cert.mediaSerial!.slice(-4) });
     expect(locked.status).toBe(429);
     expect(errorOf(locked.text)).toBe('尝试次数过多，请 15 分钟后再试');
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
   });
 
   it('When many openids guess from one IP, then the IP is locked out', async () => {

@@ -18,6 +18,13 @@ export const minutesUntil = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.m
 
 export const isLimiterRefusal = (err: unknown): err is RateLimiterRes => err instanceof RateLimiterRes;
 
+/** A lockout: carries how long it lasts, for the Retry-After header. */
+export class LockedOutError extends TooManyRequestsError {
+  constructor(userMessage: string, detail: string, readonly retryAfterSec: number) {
+    super(userMessage, detail);
+  }
+}
+
 /**
  * A limit on failures: `check` refuses while the key has used up its points, `fail` spends one. Successful
  * attempts cost nothing, so a person who gets it right is never slowed down by the limit.
@@ -45,7 +52,7 @@ export class FailureLimit {
     await this.limiter.delete(key);
   }
 
-  private refusal(key: string, res: RateLimiterRes): TooManyRequestsError {
-    return new TooManyRequestsError(`尝试次数过多，请 ${minutesUntil(res)} 分钟后再试`, `${this.what} failure limit reached for ${key.slice(-6)}`);
+  private refusal(key: string, res: RateLimiterRes): LockedOutError {
+    return new LockedOutError(`尝试次数过多，请 ${minutesUntil(res)} 分钟后再试`, `${this.what} failure limit reached for ${key.slice(-6)}`, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
   }
 }

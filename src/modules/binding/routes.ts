@@ -4,6 +4,7 @@ import { type Deps } from '../../deps';
 import { AppError } from '../../lib/errors';
 import { csrfToken, verifyCsrf } from '../../lib/http/csrf';
 import { readForm } from '../../lib/http/form';
+import { LockedOutError } from '../../lib/http/rate-limit';
 import { type RenderPage } from '../../lib/views';
 import { certificateServiceFor } from '../certificates/service';
 import { toCard } from '../certificates/view-model';
@@ -86,7 +87,7 @@ export function bindingRoutes(deps: Deps, render: RenderPage): Router {
       // Refusals go back to the form (with a 4xx status) so the user can correct and retry; the rest to the error page.
       if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;
       ctx.status = err.status;
-      if (err.status === 429) ctx.set('Retry-After', '60');
+      if (err instanceof LockedOutError) ctx.set('Retry-After', String(err.retryAfterSec));
       form(ctx, { error: err.userMessage, code: input.code, last4: input.last4, scanned: scannedCodeId(ctx) !== undefined });
     }
   });

@@ -5,7 +5,7 @@ import { createLimiter, FailureLimit } from '../../lib/http/rate-limit';
 import { openidTail } from '../../lib/logger';
 import { type Certificate } from '../certificates/entities';
 import { CertificateRepository } from '../certificates/repository';
-import { BINDING_CODE_TTL_MS, BindingCodeService, looksLikeBindingCode, MAX_WRONG_MEDIA_TRIES, normaliseBindingCode } from './codes';
+import { BINDING_CODE_TTL_MS, BindingCodeService, isUniqueViolation, looksLikeBindingCode, MAX_WRONG_MEDIA_TRIES, normaliseBindingCode } from './codes';
 import { type BindingCode } from './entities';
 import { BindingRepository } from './repository';
 
@@ -93,11 +93,17 @@ export class BindingService {
       throw new BindingError('wrong-media', `介质编号后四位不正确（还可尝试 ${left} 次）`, `wrong media digits for code ${row.id} (${failures} so far)`);
     }
 
-    const outcome = await inTransaction(this.deps.db, async (em) => {
+    const claimAndBind = () => inTransaction(this.deps.db, async (em) => {
       if (!(await this.codes.claim(em, row.id, input.openid, now))) return null;
       return this.bindings.bind(em, {
         certificateId: certificate.id, openid: input.openid, unionid: input.unionid, source: 'capc', sandbox: certificate.sandbox,
       }, now);
+    });
+    // The binding's unique (certificate, openid) can clash with a legacy restore inserting the same pair at the same
+    // moment: the whole transaction (the claim too) rolled back, so one rerun finds that row and reuses it.
+    const outcome = await claimAndBind().catch((err: unknown) => {
+      if (isUniqueViolation(err)) return claimAndBind();
+      throw err;
     });
     if (!outcome) {
       // Someone else claimed it between our read and our write: exactly one phone wins a code.

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { type Certificate } from '../../../src/modules/certificates/entities';
 import { ProjectRules } from '../../../src/modules/certificates/projects';
-import { badgeOf, daysLeft, formatDate, maskMediaSerial, toCard } from '../../../src/modules/certificates/view-model';
+import { type CertificateBinding } from '../../../src/modules/binding/entities';
+import { badgeOf, daysLeft, formatDate, maskMediaSerial, toCard, toDetail } from '../../../src/modules/certificates/view-model';
 
 const DAY = 86_400_000;
 const now = new Date('2026-11-25T04:00:00Z');
@@ -36,5 +37,16 @@ describe('certificate view model', () => {
     const state = (offsetDays: number) => toCard(cert({ notAfter: new Date(now.getTime() + offsetDays * DAY) }), rules, now).renewal.state;
     expect([state(91), state(90), state(-365), state(-366)]).toEqual(['not-yet', 'open', 'open', 'closed']);
     expect(toCard(cert({ status: 'revoked', notAfter: new Date(now.getTime() + 10 * DAY) }), rules, now).renewal.state).toBe('closed');
+  });
+
+  it('When the detail is shown, then the fingerprint is in 4 lines of 8 colon pairs and the bound time is in Asia/Shanghai', () => {
+    const fingerprintSha256 = 'ab'.repeat(8) + 'cd'.repeat(8) + 'ef'.repeat(8) + '01'.repeat(8);
+    const binding = { boundAt: new Date('2026-11-25T16:05:00Z') } as CertificateBinding;
+    const detail = toDetail(cert({ fingerprintSha256, serialHex: '00ab', issuerDn: 'CN=x', subjectDn: 'CN=y', creditCode: null, algorithm: 'SM2' }), binding, rules, now);
+    expect(detail.fingerprintLines).toEqual(['AB', 'CD', 'EF', '01'].map((p) => Array(8).fill(p).join(':')));
+    expect(detail.fingerprint).toBe(detail.fingerprintLines.join(':'));
+    expect(detail.boundAt).toBe('2026-11-26 00:05');
+    expect(detail.algorithm).toBe('SM2（国密）');
+    expect(detail.serialHex).toBe('00AB');
   });
 });
