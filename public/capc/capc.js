@@ -166,9 +166,11 @@
     }, function () { /* the list still shows what the agent said */ });
   }
 
+  var ALGORITHM_LABEL = { 'RSA-2048': 'RSA 2048', 'ECDSA-P256': 'ECDSA P-256', SM2: 'SM2（国密）' };
   function maskSerial(s) {
     s = String(s || '');
-    return s.length <= 4 ? s : '•'.repeat(Math.min(s.length - 4, 8)) + s.slice(-4);
+    // The same mask as the phone pages (****1234): one look for the same U-KEY everywhere.
+    return s.length <= 4 ? s : '****' + s.slice(-4);
   }
   function dnField(dn, key) {
     var m = new RegExp('(?:^|,\\s*)' + key + '=([^,]+)').exec(dn || '');
@@ -209,6 +211,7 @@
       var meta = el('span', 'capc-cert__meta');
       var add = function (k, v) { if (!v) return; var s = el('span', null, k + '：'); s.appendChild(el('b', null, v)); meta.appendChild(s); };
       add('证书类型', info.certType ? (info.project ? info.project + ' · ' : '') + info.certType : '');
+      add('算法', ALGORITHM_LABEL[e.cert.algorithm] || e.cert.algorithm);
       add('使用者', info.commonName || dnField(e.cert.subjectDn, 'CN'));
       add('有效期', day(e.cert.notBefore) + ' 至 ' + day(e.cert.notAfter));
       add('介质编号', maskSerial(e.device.mediaSerial));

@@ -199,10 +199,11 @@ export async function demoSeed(io: CliIo, argv: string[]): Promise<SeededRow[] |
     io.out('');
     const created = rows.filter((r) => r.token !== 'exists').length;
     io.out(created ? `Made ${created} certificate(s); ${rows.length - created} already existed.` : 'Everything already existed: nothing was added.');
+    const site = deps.config.publicBaseUrl;
     io.out('Next steps:');
-    io.out('  1. npm start                      (the site, http://localhost:3000)');
-    io.out('  2. npm run key-agent              (in another terminal: serves these U-KEYs on 127.0.0.1:17321)');
-    io.out('  3. open http://localhost:3000/capc/, pick a certificate, PIN 123456, get a binding code');
+    io.out(`  1. npm start                      (the site, ${site})`);
+    io.out(`  2. PUBLIC_BASE_URL=${site} npm run key-agent   (another terminal: serves these U-KEYs on 127.0.0.1:17321 to pages of ${site})`);
+    io.out(`  3. open ${site}/capc/, pick a certificate, PIN ${DEMO_PIN}, get a binding code; then ${site}/h5/bind on the phone`);
     return rows;
   });
 }

@@ -252,7 +252,7 @@ describe('Phone: /h5/bind with the code, then 我的数字证书', () => {
     const todos = page.locator('[data-todos]');
     await todos.waitFor();
     const text = await todos.innerText();
-    expect(text).toContain('梅州市即将到期有限公司 证书待续期');
+    expect(text).toContain('梅州市即将到期有限公司 · 证书待续期');
     expect(text).toContain('即将到期');
     expect(text).toMatch(/剩余 (19|20) 天/);
     expect(await horizontalOverflow(page)).toBe(0);

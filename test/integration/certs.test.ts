@@ -96,7 +96,8 @@ describe(`我的数字证书 (${backend})`, () => {
     expect(badgeIn(card)).toBe(badge);
     const closesAt = shanghai(new Date(cert.notAfter.getTime() + 365 * DAY));
     expect(list.text.includes(`href="/h5/renew?cert=${cert.id}"`)).toBe(renewable);
-    if (renewable) expect(list.text).toContain(`续期缴费 · 截止 ${closesAt}`);
+    // The deadline (expiry + 365 days) is only shown once expired: before, it would read like a validity date.
+    if (renewable) expect(card).toContain(offset < 0 ? '续期缴费</a>' : `续期缴费 · 截止 ${closesAt}`);
 
     const home = await agent.get('/h5/');
     const todos = text(todosOf(home.text));
@@ -104,10 +105,12 @@ describe(`我的数字证书 (${backend})`, () => {
       expect(home.text).not.toContain('待办事项');
       return;
     }
-    expect(todos).toContain(`${cert.organization} 证书待续期`);
+    expect(todos).toContain(`${cert.organization} · 证书待续期`);
     expect(todos).toContain(badge);
-    expect(todos).toContain(`续期截止 ${closesAt}`);
-    if (offset < 0) expect(todos).toContain(`剩余 ${-offset} 天`);
+    if (offset < 0) {
+      expect(todos).toContain(`剩余 ${-offset} 天`);
+      expect(todos).not.toContain('续期截止');
+    }
     else expect(todos).toContain(`已于 ${shanghai(cert.notAfter)} 过期 续期截止 ${closesAt} ， ${offset === 365 ? '今天截止' : '还剩 365 天'}`);
   });
 

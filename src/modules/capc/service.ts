@@ -1,3 +1,4 @@
+import { maskMediaSerial } from '../certificates/view-model';
 import QRCode from 'qrcode';
 import { type Deps } from '../../deps';
 import { type ParsedCertificate } from '../../lib/pki/types';
@@ -53,9 +54,6 @@ export interface BindCodeResult {
  */
 export const QR_OPTIONS = { errorCorrectionLevel: 'M', margin: 1, scale: 2 } as const;
 
-export function maskMediaSerial(serial: string): string {
-  return serial.length <= 4 ? serial : `${'•'.repeat(Math.min(serial.length - 4, 8))}${serial.slice(-4)}`;
-}
 
 /**
  * The /capc/ use cases: hand out a challenge, describe the certificates on a key, and turn a signed challenge

@@ -10,7 +10,12 @@ import { BindingService } from '../binding/service';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
 import { certificateServiceFor } from './service';
-import { toCard, toDetail } from './view-model';
+import { type CertificateCard, toCard, toDetail } from './view-model';
+
+const RENEWAL_RANK = { open: 0, 'not-yet': 1, closed: 2 } as const;
+/** Most urgent first: those that can be renewed now (soonest expiry first), then the rest by expiry. */
+const byUrgency = (cards: CertificateCard[]) =>
+  [...cards].sort((a, b) => RENEWAL_RANK[a.renewal.state] - RENEWAL_RANK[b.renewal.state] || a.daysLeft - b.daysLeft);
 
 /**
  * 我的数字证书 (seed 六): the certificates bound to this openid, and each one's detail with 解除绑定.
@@ -44,7 +49,7 @@ export function certificateRoutes(deps: Deps, render: RenderPage): Router {
   router.get('/h5/certs', auth, async (ctx) => {
     const mine = await bindings.certificatesOf(deps.db.manager, wechatUserOf(ctx).openid, { includeSandbox: sandbox });
     page(ctx, 'h5/certs.njk', {
-      title: '我的数字证书 - 数安CA管家', certs: mine.map((m) => toCard(m.certificate, rules, now())), flash: ctx.query.unbound === '1' ? '已解除绑定' : undefined,
+      title: '我的数字证书 - 数安CA管家', certs: byUrgency(mine.map((m) => toCard(m.certificate, rules, now()))), flash: ctx.query.unbound === '1' ? '已解除绑定' : undefined,
     });
   });
 
