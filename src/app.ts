@@ -11,11 +11,17 @@ import { capcAssets, capcRoutes } from './modules/capc/routes';
 import { certificateRoutes } from './modules/certificates/routes';
 import { devWechatRoutes } from './modules/dev-wechat/routes';
 import { h5Routes } from './modules/h5/routes';
+import { handlerRoutes } from './modules/handlers/routes';
+import { renewalOrderRoutes } from './modules/renewal-orders/routes';
 import { registerLegacyJobs } from './modules/legacy-bindings/jobs';
 import { oauthRoutes } from './modules/oauth/routes';
 import { opsRoutes } from './modules/ops/routes';
+import { registerPaymentJobs } from './modules/payments/jobs';
+import { paymentNotifyRoutes, paymentPageRoutes } from './modules/payments/routes';
 import { webhookRoutes } from './modules/wechat-webhook/routes';
 import { createSandboxWechatApiApp } from './providers/wechat-api/sandbox';
+import { createSandboxWechatPayApp, SANDBOX_WECHATPAY_PATH } from './providers/wechatpay/sandbox';
+import { createSandboxFaceIdApp } from './providers/liveness/sandbox';
 import { createSandboxOAuthRoutes } from './modules/oauth/sandbox-authorize';
 
 const WEUI_CSS = require.resolve('weui/dist/style/weui.min.css');
@@ -35,8 +41,9 @@ export function createApp(deps: Deps): Koa {
   app.use(errorMiddleware(logger, render));
 
   // Before the session: these never need one, and the webhook reads the raw body itself.
-  for (const router of [opsRoutes(deps), webhookRoutes(deps)]) app.use(router.routes()).use(router.allowedMethods());
+  for (const router of [opsRoutes(deps), webhookRoutes(deps), paymentNotifyRoutes(deps)]) app.use(router.routes()).use(router.allowedMethods());
   registerLegacyJobs(deps);
+  registerPaymentJobs(deps);
 
   const weuiCss = readFileSync(WEUI_CSS);
   app.use(async (ctx, next) => {
@@ -51,10 +58,18 @@ export function createApp(deps: Deps): Koa {
   if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
     app.use(mount('/sandbox/wechat-api', createSandboxWechatApiApp(deps.sandboxWechat, logger)));
   }
+  if (config.wechatpay.mode === 'sandbox' && deps.sandboxWechatPay && !config.isProduction) {
+    app.use(mount(SANDBOX_WECHATPAY_PATH, createSandboxWechatPayApp(deps.sandboxWechatPay, { logger, render, publicBaseUrl: config.publicBaseUrl })));
+  }
+  if (config.liveness.mode === 'sandbox' && deps.sandboxFaceId && !config.isProduction) {
+    app.use(mount('/sandbox/faceid', createSandboxFaceIdApp(deps.sandboxFaceId, { logger, clock: deps.clock, render })));
+  }
 
   app.use(sessionMiddleware(app, deps.store, config.secureCookies));
   const pageRouters = [
-    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), certificateRoutes(deps, render), capcRoutes(deps, render, capcStatic.version),
+    // Payment pages before the order pages: they own /h5/orders/:no/pay/wechat and /paid.
+    paymentPageRoutes(deps, render),
+    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), capcRoutes(deps, render, capcStatic.version),
   ];
   if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));

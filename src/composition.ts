@@ -11,7 +11,11 @@ import { MemoryStore } from './lib/store/memory';
 import { createRedisClient, RedisStore } from './lib/store/redis';
 import { createCertificateAuthority } from './providers/ca';
 import { createWechatApiClient } from './providers/wechat-api/real';
+import { createPiiVault } from './lib/pii';
+import { createLivenessProvider, createSandboxFaceIdState } from './providers/liveness';
 import { SandboxWechatState } from './providers/wechat-api/sandbox-state';
+import { createSandboxWechatPayState, createWechatPay } from './providers/wechatpay';
+import { type SandboxWechatPayState } from './providers/wechatpay/sandbox-state';
 
 export interface OpenDepsOptions {
   logger?: Logger;
@@ -23,6 +27,10 @@ export interface OpenDepsOptions {
   collectDefaultMetrics?: boolean;
   /** An existing sandbox WeChat to share (tests run two instances against one WeChat). */
   sandboxWechat?: SandboxWechatState;
+  /** An existing sandbox WeChat Pay to share (sandbox mode). */
+  sandboxWechatPay?: SandboxWechatPayState;
+  /** For the WeChat Pay client (tests). */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -34,6 +42,12 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
   const metrics = createMetrics({ collectDefaults: opts.collectDefaultMetrics });
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? cryptoRandom;
+
+  // Before any connection opens: a bad key file stops the start here, naming its WECHATPAY_* setting.
+  const wechatpay = createWechatPay({ config: config.wechatpay, clock, random, logger, fetch: opts.fetch });
+  const sandboxWechatPay = config.wechatpay.mode === 'sandbox' && !config.isProduction
+    ? opts.sandboxWechatPay ?? createSandboxWechatPayState(config.wechatpay, logger, clock)
+    : undefined;
 
   const db = createDataSource(config.database, { schema: opts.schema });
   try {
@@ -77,11 +91,16 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
     throw err;
   }
 
-  return { config, logger, metrics, clock, random, db, store, jobs, wechatApi, ca, sandboxWechat };
+  const sandboxFaceId = config.liveness.mode === 'sandbox' ? createSandboxFaceIdState(config.liveness, config.publicBaseUrl) : undefined;
+  const liveness = createLivenessProvider(config.liveness, { store, logger, clock, sandbox: sandboxFaceId });
+  const pii = createPiiVault(config.pii, { logger, nowMs: () => clock.nowMs() });
+
+  return { config, logger, metrics, clock, random, db, store, jobs, wechatApi, ca, sandboxWechat, wechatpay, sandboxWechatPay, liveness, sandboxFaceId, pii };
 }
 
 /** Closes pools in the reverse order of opening; safe to call once at shutdown. */
 export async function closeDeps(deps: Deps): Promise<void> {
+  deps.sandboxWechatPay?.stop();
   await deps.jobs.close().catch((err) => deps.logger.warn({ err }, 'closing jobs failed'));
   await deps.store.close().catch((err) => deps.logger.warn({ err }, 'closing store failed'));
   if (deps.db.isInitialized) await deps.db.destroy().catch((err) => deps.logger.warn({ err }, 'closing database failed'));

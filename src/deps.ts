@@ -6,8 +6,13 @@ import { type Logger } from './lib/logger';
 import { type Metrics } from './lib/metrics';
 import { type KeyValueStore } from './lib/store/types';
 import { type CertificateAuthority } from './providers/ca/types';
+import { type PiiVault } from './lib/pii/vault';
+import { type SandboxFaceIdState } from './providers/liveness/sandbox-state';
+import { type LivenessProvider } from './providers/liveness/types';
 import { type SandboxWechatState } from './providers/wechat-api/sandbox-state';
 import { type WechatApi } from './providers/wechat-api/types';
+import { type WechatPay } from './providers/wechatpay';
+import { type SandboxWechatPayState } from './providers/wechatpay/sandbox-state';
 
 /** Everything the app is built from. Only the composition root (src/composition.ts) creates these. */
 export interface Deps {
@@ -24,4 +29,14 @@ export interface Deps {
   ca: CertificateAuthority;
   /** Present only in sandbox mode: the in-process stand-in for WeChat (API server, OAuth page, simulator). */
   sandboxWechat?: SandboxWechatState;
+  /** WeChat Pay APIv3: outgoing calls (signed, answers verified) and the notify verifier; real or sandbox per config.wechatpay.mode. */
+  wechatpay: WechatPay;
+  /** Present only in sandbox mode: the in-process WeChat Pay (API at /sandbox/wechatpay, cashier page, notifies). */
+  sandboxWechatPay?: SandboxWechatPayState;
+  /** Handler liveness: Tencent Cloud FaceID, or the same client against the sandbox FaceID. */
+  liveness: LivenessProvider;
+  /** Present only in sandbox mode: the in-process FaceID (API + H5 page at /sandbox/faceid). */
+  sandboxFaceId?: SandboxFaceIdState;
+  /** Encrypts ID numbers at rest, HMAC-indexes them, audits every decrypt. */
+  pii: PiiVault;
 }

@@ -3,6 +3,7 @@ import dotenv from 'dotenv';
 import { createApp } from './app';
 import { closeDeps, openDeps } from './composition';
 import { certificateServiceFor } from './modules/certificates/service';
+import { scheduleOrderSweep } from './modules/payments/jobs';
 import { loadConfig } from './config/load';
 import { SettingsError } from './config/settings';
 import { createLogger } from './lib/logger';
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   await deps.jobs.start();
+  const stopSweep = scheduleOrderSweep(deps);
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    stopSweep();
     const force = setTimeout(() => server.closeAllConnections(), 10_000);
     // Keep-alive sockets become idle once their last response is sent: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 200);

@@ -1,4 +1,7 @@
+import { createPublicKey } from 'node:crypto';
 import { resolve } from 'node:path';
+import { buildPiiConfig, type PiiConfig } from '../lib/pii/config';
+import { buildLivenessConfig, type LivenessConfig } from '../providers/liveness/config';
 import { type SandboxSecrets } from './sandbox-secrets';
 import { type Settings, SettingsError } from './settings';
 
@@ -28,6 +31,25 @@ export interface CaConfig {
   keyEncryptionKey?: string;
 }
 
+export interface WechatPayConfig {
+  /** 'sandbox' when no WECHATPAY_* setting is given: the in-process sandbox WeChat Pay at /sandbox/wechatpay. */
+  mode: 'real' | 'sandbox';
+  /** The AppID the merchant number is bound to: the Official Account's. */
+  appId: string;
+  mchId: string;
+  serialNo: string;
+  /** Real mode: files read (and checked) when the deps open; sandbox mode: PEMs from the sandbox secrets. */
+  privateKey: { file: string } | { pem: string };
+  apiV3Key: string;
+  /** 微信支付公钥 and its ID (the sandbox always runs in this mode). */
+  publicKey?: { id: string; file: string } | { id: string; pem: string };
+  platformCertsFile?: string;
+  apiBase: string;
+  notifyUrl: string;
+  /** Sandbox only: the sandbox WeChat Pay's own signing key. */
+  sandboxPlatformPrivateKeyPem?: string;
+}
+
 export interface CertificatesConfig {
   projectsFile: string;
   bindExpiredGraceDays: number;
@@ -50,7 +72,14 @@ export interface AppConfig {
   metricsToken?: string;
   wechat: WechatConfig;
   ca: CaConfig;
+  wechatpay: WechatPayConfig;
   certificates: CertificatesConfig;
+  /** Handler liveness (Tencent Cloud FaceID or the sandbox). */
+  liveness: LivenessConfig;
+  /** Keys of the PII vault (ID numbers at rest). */
+  pii: PiiConfig;
+  /** 对公汇款: the account handlers transfer to (sandbox: a made-up one, marked as such on the page). */
+  transfer: { payeeName: string; payeeBank: string; payeeAccount: string; sandbox: boolean };
 }
 
 const PRODUCTION_REQUIRED = [
@@ -59,6 +88,32 @@ const PRODUCTION_REQUIRED = [
   'CA_RA_BASE_URL', 'CA_RA_CLIENT_ID', 'CA_RA_SECRET', 'CA_TRUSTED_ROOTS_FILE',
 ] as const;
 const CA_RA = ['CA_RA_BASE_URL', 'CA_RA_CLIENT_ID', 'CA_RA_SECRET'] as const;
+const TRANSFER_PAYEE = ['TRANSFER_PAYEE_NAME', 'TRANSFER_PAYEE_BANK', 'TRANSFER_PAYEE_ACCOUNT'] as const;
+/** A made-up payee for the sandbox: a wrong real-looking account on a page would send real money astray. */
+const SANDBOX_PAYEE = { payeeName: '广东数安时代科技股份有限公司', payeeBank: '中国建设银行广州天河支行', payeeAccount: '4400 0000 0000 0000 0000' };
+const WECHATPAY_REQUIRED = ['WECHATPAY_MCHID', 'WECHATPAY_SERIAL_NO', 'WECHATPAY_PRIVATE_KEY_FILE', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_NOTIFY_URL'] as const;
+const WECHATPAY_ANY = [
+  ...WECHATPAY_REQUIRED, 'WECHATPAY_PUBLIC_KEY_FILE', 'WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PLATFORM_CERTS_FILE', 'WECHATPAY_API_BASE',
+] as const;
+
+/** The payment settings' own checks: all or none outside production, all in it, and at least one way to verify WeChat Pay. */
+function wechatPayProblems(settings: Settings, isProduction: boolean): string[] {
+  const problems: string[] = [];
+  const realMode = isProduction || WECHATPAY_ANY.some((k) => settings[k] !== undefined);
+  if (!realMode) return problems;
+  const why = isProduction ? 'required when APP_ENV=production' : 'missing while other WECHATPAY_* settings are set (set all of them, or none for the sandbox WeChat Pay)';
+  for (const name of WECHATPAY_REQUIRED) if (settings[name] === undefined) problems.push(`${name}: ${why}`);
+  if ((settings.WECHATPAY_PUBLIC_KEY_FILE === undefined) !== (settings.WECHATPAY_PUBLIC_KEY_ID === undefined)) {
+    problems.push('WECHATPAY_PUBLIC_KEY_FILE / WECHATPAY_PUBLIC_KEY_ID: set both (the key and the ID WeChat Pay sends in Wechatpay-Serial)');
+  }
+  if (settings.WECHATPAY_PUBLIC_KEY_FILE === undefined && settings.WECHATPAY_PLATFORM_CERTS_FILE === undefined) {
+    problems.push('WECHATPAY_PUBLIC_KEY_FILE: required (with WECHATPAY_PUBLIC_KEY_ID), or WECHATPAY_PLATFORM_CERTS_FILE: nothing could verify WeChat Pay\'s signatures');
+  }
+  if (isProduction && settings.WECHATPAY_NOTIFY_URL && !settings.WECHATPAY_NOTIFY_URL.startsWith('https://')) {
+    problems.push('WECHATPAY_NOTIFY_URL: must be https:// (WeChat Pay only notifies HTTPS addresses)');
+  }
+  return problems;
+}
 const WECHAT_IDENTITY = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHAT_TOKEN'] as const;
 
 /** True when no WeChat identity is configured at all: the only way into sandbox mode. */
@@ -105,6 +160,17 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
   if (!raMode && !isProduction && !settings.CA_KEY_ENCRYPTION_KEY && !sandbox) problems.push('CA_KEY_ENCRYPTION_KEY: required for the built-in CA');
   if (sandboxMode && !sandbox && !isProduction) problems.push('internal: sandbox mode needs the sandbox secrets from DATA_DIR');
   if (!settings.SESSION_SECRET && !sandbox) problems.push('SESSION_SECRET: required (at least 32 characters)');
+  problems.push(...wechatPayProblems(settings, isProduction));
+  const payRealMode = isProduction || WECHATPAY_ANY.some((k) => settings[k] !== undefined);
+  if (!payRealMode && !sandbox) problems.push('internal: the sandbox WeChat Pay needs the sandbox secrets from DATA_DIR');
+  const liveness = buildLivenessConfig(settings, sandbox, settings.PORT);
+  const pii = buildPiiConfig(settings, sandbox);
+  problems.push(...liveness.problems, ...pii.problems);
+  const transferSet = TRANSFER_PAYEE.filter((k) => settings[k] !== undefined).length;
+  if (isProduction || transferSet) {
+    const why = isProduction ? 'required when APP_ENV=production' : 'missing while other TRANSFER_PAYEE_* settings are set (set all of them, or none for the sandbox payee)';
+    for (const name of TRANSFER_PAYEE) if (settings[name] === undefined) problems.push(`${name}: ${why}`);
+  }
   if (problems.length) throw new SettingsError(problems);
 
   const port = settings.PORT;
@@ -125,6 +191,33 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
     mpVerifyCode: settings.WECHAT_MP_VERIFY_CODE,
     replyDeadlineMs: settings.WECHAT_REPLY_DEADLINE_MS,
   };
+
+  const wechatpay: WechatPayConfig = payRealMode
+    ? {
+      mode: 'real',
+      appId: wechat.appId,
+      mchId: settings.WECHATPAY_MCHID!,
+      serialNo: settings.WECHATPAY_SERIAL_NO!.toUpperCase(),
+      privateKey: { file: resolve(settings.WECHATPAY_PRIVATE_KEY_FILE!) },
+      apiV3Key: settings.WECHATPAY_APIV3_KEY!,
+      publicKey: settings.WECHATPAY_PUBLIC_KEY_FILE ? { id: settings.WECHATPAY_PUBLIC_KEY_ID!, file: resolve(settings.WECHATPAY_PUBLIC_KEY_FILE) } : undefined,
+      platformCertsFile: settings.WECHATPAY_PLATFORM_CERTS_FILE ? resolve(settings.WECHATPAY_PLATFORM_CERTS_FILE) : undefined,
+      apiBase: (settings.WECHATPAY_API_BASE ?? 'https://api.mch.weixin.qq.com').replace(/\/+$/, ''),
+      notifyUrl: settings.WECHATPAY_NOTIFY_URL!,
+    }
+    : {
+      mode: 'sandbox',
+      appId: wechat.appId,
+      mchId: sandbox!.wechatPayMchId,
+      serialNo: sandbox!.wechatPayMerchantSerialNo,
+      privateKey: { pem: sandbox!.wechatPayMerchantPrivateKey },
+      apiV3Key: sandbox!.wechatPayApiV3Key,
+      publicKey: { id: sandbox!.wechatPayPublicKeyId, pem: createPublicKey(sandbox!.wechatPayPlatformPrivateKey).export({ type: 'spki', format: 'pem' }).toString() },
+      // Mounted in this very process and reached over loopback, like the sandbox WeChat API.
+      apiBase: `http://127.0.0.1:${port}/sandbox/wechatpay`,
+      notifyUrl: `${publicBaseUrl}/pay/wechat/notify`,
+      sandboxPlatformPrivateKeyPem: sandbox!.wechatPayPlatformPrivateKey,
+    };
 
   return deepFreeze({
     env: settings.APP_ENV,
@@ -150,6 +243,12 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
         trustedRootsFile: settings.CA_TRUSTED_ROOTS_FILE ? resolve(settings.CA_TRUSTED_ROOTS_FILE) : undefined,
         keyEncryptionKey: settings.CA_KEY_ENCRYPTION_KEY ?? sandbox!.caKeyEncryptionKey,
       },
+    wechatpay,
+    liveness: liveness.config!,
+    pii: pii.config!,
+    transfer: settings.TRANSFER_PAYEE_ACCOUNT
+      ? { payeeName: settings.TRANSFER_PAYEE_NAME!, payeeBank: settings.TRANSFER_PAYEE_BANK!, payeeAccount: settings.TRANSFER_PAYEE_ACCOUNT, sandbox: false }
+      : { ...SANDBOX_PAYEE, sandbox: true },
     certificates: {
       projectsFile: resolve(settings.CERT_PROJECTS_FILE),
       bindExpiredGraceDays: settings.BIND_EXPIRED_GRACE_DAYS,

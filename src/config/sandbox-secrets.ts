@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cryptoRandom, randomToken } from '../lib/clock';
@@ -12,7 +12,23 @@ export interface SandboxSecrets {
   sessionSecret: string;
   /** Encrypts the built-in CA's private keys (base64, 32 bytes). Added later: old files get it on next start. */
   caKeyEncryptionKey: string;
+  /** The sandbox FaceID's API credentials (Tencent Cloud SecretId/SecretKey shape); added later like the CA key. */
+  faceidSecretId: string;
+  faceidSecretKey: string;
+  /** PII vault keys for the embedded default: `id:base64` and base64 of 32 bytes. */
+  piiEncryptionKey: string;
+  piiHmacKey: string;
+  /** The sandbox merchant (商户号, API certificate serial, private key PEM, APIv3 key). Added later, like the CA key. */
+  wechatPayMchId: string;
+  wechatPayMerchantSerialNo: string;
+  wechatPayMerchantPrivateKey: string;
+  wechatPayApiV3Key: string;
+  /** The sandbox WeChat Pay's own signing key (PKCS#8 PEM) and the 微信支付公钥 ID it signs under. */
+  wechatPayPlatformPrivateKey: string;
+  wechatPayPublicKeyId: string;
 }
+
+const rsaPrivateKeyPem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -24,6 +40,16 @@ export function generateSandboxSecrets(): SandboxSecrets {
     wechatEncodingAesKey: randomToken(cryptoRandom, 43),
     sessionSecret: randomBytes(32).toString('base64url'),
     caKeyEncryptionKey: randomBytes(32).toString('base64'),
+    faceidSecretId: `AKIDsandbox${randomToken(cryptoRandom, 25)}`,
+    faceidSecretKey: randomToken(cryptoRandom, 32),
+    piiEncryptionKey: `s1:${randomBytes(32).toString('base64')}`,
+    piiHmacKey: randomBytes(32).toString('base64'),
+    wechatPayMchId: `19${randomToken(cryptoRandom, 8, '0123456789')}`,
+    wechatPayMerchantSerialNo: randomBytes(20).toString('hex').toUpperCase(),
+    wechatPayMerchantPrivateKey: rsaPrivateKeyPem(),
+    wechatPayApiV3Key: randomToken(cryptoRandom, 32),
+    wechatPayPlatformPrivateKey: rsaPrivateKeyPem(),
+    wechatPayPublicKeyId: `PUB_KEY_ID_01${randomToken(cryptoRandom, 28, '0123456789')}`,
   };
 }
 

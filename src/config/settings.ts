@@ -46,8 +46,35 @@ export const settingsSchema = z.object({
   CERT_PROJECTS_FILE: z.preprocess(emptyToUndefined, z.string().default('config/projects.json')),
   /** How long after expiry a certificate can still be bound (it still needs renewal). */
   BIND_EXPIRED_GRACE_DAYS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(3650).default(365)),
+  // WeChat Pay (APIv3). None set: the in-process sandbox WeChat Pay; production demands the real ones.
+  WECHATPAY_MCHID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{8,12}$/, 'must be the 商户号 (8-12 digits)').optional()),
+  /** The merchant API certificate's serial number (hex). */
+  WECHATPAY_SERIAL_NO: z.preprocess(emptyToUndefined, z.string().regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the API certificate serial (hex)').optional()),
+  WECHATPAY_PRIVATE_KEY_FILE: optionalString,
+  WECHATPAY_APIV3_KEY: z.preprocess(emptyToUndefined, z.string().refine((v) => Buffer.byteLength(v, 'utf8') === 32, 'must be exactly 32 characters (check for pasted spaces)').optional()),
+  /** 微信支付公钥 (pub_key.pem) and its ID; and/or WECHATPAY_PLATFORM_CERTS_FILE (a PEM bundle of platform certificates). */
+  WECHATPAY_PUBLIC_KEY_FILE: optionalString,
+  WECHATPAY_PUBLIC_KEY_ID: z.preprocess(emptyToUndefined, z.string().regex(/^PUB_KEY_ID_[0-9A-Za-z]+$/, 'must look like PUB_KEY_ID_0114…').optional()),
+  WECHATPAY_PLATFORM_CERTS_FILE: optionalString,
+  WECHATPAY_API_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  WECHATPAY_NOTIFY_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).refine((v) => !v.includes('?'), 'must not carry a query string').optional()),
   /** Where the /capc/ page looks for the key agent on the user's own PC. */
   KEY_AGENT_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:17321')),
+  // Handler liveness (Tencent Cloud FaceID). None set: the sandbox FaceID at /sandbox/faceid stands in.
+  TENCENTCLOUD_SECRET_ID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9]{16,64}$/, 'must be 16-64 letters or digits').optional()),
+  TENCENTCLOUD_SECRET_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  FACEID_RULE_ID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits').optional()),
+  FACEID_REGION: optionalString.pipe(z.string().regex(/^[a-z]{2}-[a-z]+(-\d+)?$/, 'must look like ap-guangzhou').optional()),
+  /** Points the FaceID client elsewhere (the sandbox, a test double); default https://faceid.tencentcloudapi.com. */
+  LIVENESS_API_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  /** 对公汇款 payee shown on the transfer page (the GDCA account). Outside production: a sandbox payee; required in production. */
+  TRANSFER_PAYEE_NAME: optionalString.pipe(z.string().max(100, 'must be at most 100 characters').optional()),
+  TRANSFER_PAYEE_BANK: optionalString.pipe(z.string().max(100, 'must be at most 100 characters').optional()),
+  TRANSFER_PAYEE_ACCOUNT: optionalString.pipe(z.string().regex(/^\d[\d ]{6,38}\d$/, 'must be the account number (digits, spaces allowed)').optional()),
+  /** `id:base64(32 bytes)[,id:base64…]`, the first active: encrypts ID numbers at rest (kept outside the database). */
+  PII_ENCRYPTION_KEY: optionalString,
+  /** base64 of at least 32 bytes: keys the HMAC index used to look ID numbers up without decrypting. */
+  PII_HMAC_KEY: z.preprocess(emptyToUndefined, z.base64().refine((v) => Buffer.from(v, 'base64').length >= 32, 'must be at least 32 bytes, base64').optional()),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -65,8 +92,8 @@ export class SettingsError extends Error {
 export function parseSettings(env: Record<string, string | undefined>): Settings {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
-    // WECHATPAY_* belongs to the payment slice; until it exists those are not ours to judge.
-    if (name.startsWith('WECHAT_') && !KNOWN_PREFIXED.has(name)) {
+    // WECHAT_* and WECHATPAY_* alike: a misspelt payment secret must not silently select the sandbox either.
+    if (name.startsWith('WECHAT') && !KNOWN_PREFIXED.has(name)) {
       problems.push(`${name}: unknown setting (typo? known: ${[...KNOWN_PREFIXED].join(', ')})`);
     }
   }

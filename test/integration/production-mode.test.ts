@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,10 @@ onMysql('APP_ENV=production', () => {
     rootsDir = mkdtempSync(join(tmpdir(), 'prod-roots-'));
     rootPem = (await makeCa('RSA-2048', 'Production Test Root')).cert.pem;
     writeFileSync(join(rootsDir, 'roots.pem'), rootPem);
+    // WeChat Pay key files as a merchant downloads them (never contacted: no payment happens here).
+    const pair = () => generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    writeFileSync(join(rootsDir, 'apiclient_key.pem'), pair().privateKey);
+    writeFileSync(join(rootsDir, 'pub_key.pem'), pair().publicKey);
     prod = await startInstance(handle, {
       env: {
         ...TEST_WECHAT,
@@ -34,6 +39,21 @@ onMysql('APP_ENV=production', () => {
         CA_RA_CLIENT_ID: 'cam-production-test',
         CA_RA_SECRET: 'ra-secret-0123456789abcdefghijklmnopqrstuv',
         CA_TRUSTED_ROOTS_FILE: join(rootsDir, 'roots.pem'),
+        TENCENTCLOUD_SECRET_ID: 'AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE',
+        TENCENTCLOUD_SECRET_KEY: 'Gu5t9xGARNpq86cd98joQYCN3EXAMPLE',
+        FACEID_RULE_ID: '1',
+        PII_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+        PII_HMAC_KEY: Buffer.alloc(32, 2).toString('base64'),
+        WECHATPAY_MCHID: '1900007291',
+        WECHATPAY_SERIAL_NO: '5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC',
+        WECHATPAY_PRIVATE_KEY_FILE: join(rootsDir, 'apiclient_key.pem'),
+        WECHATPAY_APIV3_KEY: 'a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb',
+        WECHATPAY_PUBLIC_KEY_FILE: join(rootsDir, 'pub_key.pem'),
+        WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0114232134912410000000000000',
+        WECHATPAY_NOTIFY_URL: 'https://ca.example.cn/pay/wechat/notify',
+        TRANSFER_PAYEE_NAME: '广东数安时代科技股份有限公司',
+        TRANSFER_PAYEE_BANK: '中国建设银行广州天河支行',
+        TRANSFER_PAYEE_ACCOUNT: '44050110000000000001',
       },
     });
   });
@@ -51,11 +71,13 @@ onMysql('APP_ENV=production', () => {
 
   it('When production runs, then no sandbox API, sandbox OAuth page or simulator is mounted', async () => {
     const app = prod.app.callback();
-    for (const path of ['/dev/wechat', '/sandbox/wechat-oauth/authorize', '/sandbox/wechat-api/cgi-bin/stable_token']) {
+    for (const path of ['/dev/wechat', '/sandbox/wechat-oauth/authorize', '/sandbox/wechat-api/cgi-bin/stable_token', '/sandbox/wechatpay/cashier']) {
       expect((await request(app).get(path)).status).toBe(404);
     }
     expect(prod.config.wechat.mode).toBe('real');
     expect(prod.deps.sandboxWechat).toBeUndefined();
+    expect(prod.deps.sandboxWechatPay).toBeUndefined();
+    expect(prod.config.wechatpay).toMatchObject({ mode: 'real', apiBase: 'https://api.mch.weixin.qq.com' });
   });
 
   it('When production runs, then /metrics needs the bearer token and OAuth goes to WeChat itself', async () => {

@@ -1,8 +1,11 @@
+import { StatementEntryEntity, TransferCodeEntity } from '../../modules/transfers/entities';
 import { BindingCodeEntity, CertificateBindingEntity } from '../../modules/binding/entities';
 import { CertificateEntity, CertificateReviewEntity } from '../../modules/certificates/entities';
 import { FollowerEntity } from '../../modules/followers/entities';
+import { HandlerAttemptEntity, VerifiedHandlerEntity } from '../../modules/handlers/entities';
 import { LegacyBindingEntity } from '../../modules/legacy-bindings/entities';
+import { OrderEntity, OrderLineEntity, PriceRuleEntity } from '../../modules/orders/entities';
 import { SandboxCaAuthorityEntity, SandboxCaIssuedEntity } from '../../providers/ca/entities';
 
 /** Every entity schema; modules add theirs here. */
-export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity];
+export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity];

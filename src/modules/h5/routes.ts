@@ -36,7 +36,7 @@ export const H5_FEATURES: readonly H5Feature[] = [
     icon: svg('<rect x="3" y="4" width="18" height="13" rx="2"/><path d="M7 9h6M7 12h4"/><circle cx="16.5" cy="15.5" r="2.5"/><path d="M15 17.5 14.5 21l2-1 2 1-.5-3.5"/>'),
   },
   {
-    key: 'renew', path: '/h5/renew', label: '续期缴费', desc: '微信支付或对公汇款', color: '#fa9d3b',
+    key: 'renew', path: '/h5/renew', label: '续期缴费', desc: '微信支付或对公汇款', color: '#fa9d3b', built: true,
     icon: svg('<path d="M20 12a8 8 0 1 1-2.3-5.6"/><path d="M20 4v4h-4"/><path d="M9.5 9.5 12 12l2.5-2.5M12 12v5M9.5 14h5"/>'),
   },
   {

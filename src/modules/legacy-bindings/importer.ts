@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { ValidationError } from '../../lib/errors';
+import { decodeUtf8 } from '../../lib/text-file';
 import { type LegacyRow } from './repository';
 import { firstMessage, HEADER_ALIASES, type LegacyKeyKind, mediaSerial, serialHex, unionid } from './schemas';
 
@@ -26,16 +27,6 @@ export interface ParsedLegacyFile {
 }
 
 const MAX_LINE_CONTENT = 300;
-
-function decodeUtf8(bytes: Buffer): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) throw new ValidationError('文件是 UTF-16 编码，请在 Excel 中另存为「CSV UTF-8（逗号分隔）」', 'UTF-16 LE BOM');
-  try {
-    // fatal: a GBK file (Excel's default "CSV" on Chinese Windows) is refused instead of read as mojibake; the BOM is dropped.
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new ValidationError('文件不是 UTF-8 编码（可能是 GBK），请在 Excel 中另存为「CSV UTF-8（逗号分隔）」', 'invalid UTF-8');
-  }
-}
 
 function fieldsOf(line: string): string[] {
   const records = parse(line, { relax_column_count: true, trim: true }) as string[][];

@@ -22,6 +22,21 @@ const PRODUCTION = {
   CA_RA_CLIENT_ID: 'cam',
   CA_RA_SECRET: 'r'.repeat(40),
   CA_TRUSTED_ROOTS_FILE: '/etc/cam/ca-roots.pem',
+  TENCENTCLOUD_SECRET_ID: 'AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE',
+  TENCENTCLOUD_SECRET_KEY: 'Gu5t9xGARNpq86cd98joQYCN3EXAMPLE',
+  FACEID_RULE_ID: '1',
+  PII_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+  PII_HMAC_KEY: Buffer.alloc(32, 2).toString('base64'),
+  WECHATPAY_MCHID: '1900007291',
+  WECHATPAY_SERIAL_NO: '5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC',
+  WECHATPAY_PRIVATE_KEY_FILE: '/etc/cam/apiclient_key.pem',
+  WECHATPAY_APIV3_KEY: 'a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb',
+  WECHATPAY_PUBLIC_KEY_FILE: '/etc/cam/pub_key.pem',
+  WECHATPAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0114232134912410000000000000',
+  WECHATPAY_NOTIFY_URL: 'https://ca.example.cn/pay/wechat/notify',
+  TRANSFER_PAYEE_NAME: '广东数安时代科技股份有限公司',
+  TRANSFER_PAYEE_BANK: '中国建设银行广州天河支行',
+  TRANSFER_PAYEE_ACCOUNT: '44050110000000000001',
 };
 
 function problemsOf(fn: () => unknown): string[] {
@@ -56,6 +71,15 @@ describe('settings and configuration', () => {
     for (const name of ['TRUST_PROXY', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY', 'PUBLIC_BASE_URL', 'METRICS_TOKEN', 'CA_RA_BASE_URL', 'CA_TRUSTED_ROOTS_FILE']) {
       expect(problems.join('\n')).toContain(name);
     }
+  });
+
+  it('When the 对公汇款 payee is missing in production or half set elsewhere, then the start names it; unset outside production, a marked sandbox payee is used', () => {
+    const { TRANSFER_PAYEE_ACCOUNT: _omitted, ...noAccount } = PRODUCTION;
+    expect(problemsOf(() => buildConfig(parseSettings(noAccount)))).toEqual(['TRANSFER_PAYEE_ACCOUNT: required when APP_ENV=production']);
+    expect(problemsOf(() => buildConfig(parseSettings({ TRANSFER_PAYEE_NAME: '广东数安时代科技股份有限公司' }), sandbox)).join()).toContain('TRANSFER_PAYEE_ACCOUNT: missing while other TRANSFER_PAYEE_*');
+    expect(problemsOf(() => parseSettings({ TRANSFER_PAYEE_ACCOUNT: 'IBAN-123' })).join()).toContain('TRANSFER_PAYEE_ACCOUNT');
+    expect(buildConfig(parseSettings(PRODUCTION)).transfer).toEqual({ payeeName: '广东数安时代科技股份有限公司', payeeBank: '中国建设银行广州天河支行', payeeAccount: '44050110000000000001', sandbox: false });
+    expect(buildConfig(parseSettings({}), sandbox).transfer).toMatchObject({ payeeName: '广东数安时代科技股份有限公司', sandbox: true });
   });
 
   it('When production is served over http, then the start stops', () => {

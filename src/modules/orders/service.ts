@@ -1,0 +1,289 @@
+import { type DataSource } from 'typeorm';
+import { type Random } from '../../lib/clock';
+import { inTransaction } from '../../lib/db/transaction';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
+import { BindingRepository } from '../binding/repository';
+import { CertificateRepository } from '../certificates/repository';
+import { type CertificateDeps, certificateServiceFor, shanghaiDate } from '../certificates/service';
+import { type Certificate } from '../certificates/entities';
+import { type CloseReason, type Order, type PaymentMethod } from './entities';
+import { newOrderNumber } from './order-number';
+import { allowedYearsOf, lineAmountFen, NoPriceRuleError, PriceRuleRepository, totalFen } from './price-rules';
+import { type NewOrderLine, OrderRepository, type OrderWithLines } from './repository';
+import { InvalidTransitionError, type OrderState } from './states';
+
+/**
+ * How long a new order waits for payment: 2 hours, the life of a WeChat Pay prepay_id, so the order's
+ * time_expire, the prepay we reuse and the order itself end together and no payment can start on an order
+ * we are about to close. A transfer (对公汇款) arriving later finds the order CLOSED and becomes an exception.
+ */
+export const ORDER_TTL_MS = 2 * 3_600_000;
+/** One order covers at most this many certificates (a page choice; keeps one payment reviewable). */
+export const MAX_ITEMS = 20;
+const HOTLINE = '95105813';
+
+export type OrderRefusal = 'not-bound' | 'revoked' | 'superseded' | 'renewal-not-yet' | 'renewal-closed';
+
+/** The certificate cannot be ordered for this handler now; `reason` tells the cases apart. */
+export class OrderRefusedError extends ForbiddenError {
+  constructor(readonly reason: OrderRefusal, readonly certificateId: number, userMessage: string, detail: string) {
+    super(userMessage, detail);
+  }
+}
+
+/** The certificate is already in an open order. `orderNo` is that order's number when it is the same handler's. */
+export class OpenOrderExistsError extends ConflictError {
+  constructor(readonly certificateId: number, readonly orderNo: string | null, detail: string) {
+    super(orderNo ? '该证书已有待支付的订单' : '该证书已有其他经办人的待支付订单', detail);
+  }
+}
+
+/** A payment whose amount is not the order's total: never credited. */
+export class PaymentAmountMismatchError extends ConflictError {
+  constructor(readonly orderNo: string, readonly expectedFen: number, readonly paidFen: number) {
+    super('支付金额与订单金额不符，请联系客服', `order ${orderNo}: paid ${paidFen} fen, total is ${expectedFen} fen`);
+  }
+}
+
+export interface OrderItem { certificateId: number; years: number }
+export interface Payment { method: PaymentMethod; amountFen: number; transactionId: string; paidAt: Date }
+/**
+ * - paid: this call credited the order (PENDING_PAYMENT → PAID);
+ * - already: the same payment (transactionId) was credited before; nothing changed;
+ * - duplicate-payment: the order was paid by another transaction: money to refund, nothing credited;
+ * - late-payment: the order is CLOSED: money to refund or an exception, nothing credited.
+ */
+export type MarkPaidOutcome = 'paid' | 'already' | 'duplicate-payment' | 'late-payment';
+export interface TransitionResult { changed: boolean; order: Order }
+
+/** One line of the 续期缴费 page; `refusal` null means it can be ordered now at unitPriceFen × years. */
+export interface RenewalOption {
+  certificate: Certificate;
+  opensAt: Date;
+  closesAt: Date;
+  unitPriceFen: number | null;
+  allowedYears: number[];
+  openOrderNo: string | null;
+  refusal: OrderRefusal | 'no-price-rule' | 'open-order' | null;
+  userMessage: string | null;
+}
+
+export interface OrderDeps extends CertificateDeps { random: Random }
+
+/** Renewal orders: pricing, creation with the one-open-order rule, payment credit and the other transitions. */
+export class OrderService {
+  private readonly orders = new OrderRepository();
+  private readonly prices = new PriceRuleRepository();
+  private readonly bindings = new BindingRepository();
+  private readonly certificates = new CertificateRepository();
+
+  constructor(private readonly deps: OrderDeps) {}
+
+  private get db(): DataSource {
+    return this.deps.db;
+  }
+
+  async createOrder(input: { openid: string; items: OrderItem[]; at: Date }): Promise<OrderWithLines> {
+    const { openid, items, at } = input;
+    validateItems(items);
+    const sandbox = this.deps.config.wechat.mode === 'sandbox';
+    const certificateIds = items.map((i) => i.certificateId);
+    try {
+      return await inTransaction(this.db, async (tx) => {
+        const lines: NewOrderLine[] = [];
+        for (const item of items) {
+          const binding = await this.bindings.findActive(tx, item.certificateId, openid);
+          const cert = binding && (sandbox || !binding.sandbox) ? await this.certificates.findById(tx, item.certificateId) : null;
+          if (!cert) throw new OrderRefusedError('not-bound', item.certificateId, '该证书未绑定到您的微信，请先绑定证书', `certificate ${item.certificateId} is not actively bound to this openid`);
+          const refused = this.refusalFor(cert, at);
+          if (refused) throw refused;
+          const rule = await this.prices.require(tx, cert.project, cert.certType, at);
+          lines.push({ certificateId: cert.id, years: item.years, unitPriceFen: rule.unitPriceFen, amountFen: lineAmountFen(rule, item.years), priceRuleId: rule.id });
+        }
+        // A clear answer in the usual case; the unique open_key still decides when two orders race.
+        const open = await this.orders.openOrdersOf(tx, certificateIds);
+        if (open.length) throw this.openOrderError(open[0].certificateId, open[0].order, openid);
+        const years = new Set(items.map((i) => i.years)).size === 1 ? items[0].years : null;
+        return this.orders.insert(tx, {
+          orderNo: newOrderNumber(this.deps.random, at), openid, totalFen: totalFen(lines.map((l) => l.amountFen)), currency: 'CNY',
+          years, expiresAt: new Date(at.getTime() + ORDER_TTL_MS), sandbox, createdAt: at,
+        }, lines);
+      });
+    } catch (err) {
+      // A racing order won the open_key (or InnoDB picked us as a deadlock victim of that race, retries spent).
+      if (!isUniqueViolation(err)) throw err;
+      const open = await this.orders.openOrdersOf(this.db.manager, certificateIds);
+      if (open.length) throw this.openOrderError(open[0].certificateId, open[0].order, openid);
+      throw err;
+    }
+  }
+
+  /** Why this bound certificate cannot be renewed at `at` (status, then the project's window); null when it can. */
+  private refusalFor(cert: Certificate, at: Date): OrderRefusedError | null {
+    const rules = certificateServiceFor(this.deps).rules;
+    if (cert.status === 'revoked') return new OrderRefusedError('revoked', cert.id, `该证书已吊销，无法续期。如有疑问请拨打客服热线 ${HOTLINE}`, `certificate ${cert.id} is revoked`);
+    if (cert.status === 'superseded') return new OrderRefusedError('superseded', cert.id, '该证书已完成续期，请在“我的数字证书”中查看新证书', `certificate ${cert.id} is superseded by ${cert.supersededById ?? '?'}`);
+    const state = rules.renewalState(cert.project, cert.notAfter, at);
+    if (state === 'open') return null;
+    const { opensAt, closesAt } = rules.renewalPeriod(cert.project, cert.notAfter);
+    if (state === 'not-yet') return new OrderRefusedError('renewal-not-yet', cert.id, `该证书 ${shanghaiDate(opensAt)} 起可以续期，请届时再来办理`, `renewal of ${cert.id} opens at ${opensAt.toISOString()}`);
+    return new OrderRefusedError('renewal-closed', cert.id, '已超过续期期限，请联系 CA 重新办理', `renewal of ${cert.id} closed at ${closesAt.toISOString()}`);
+  }
+
+  /**
+   * What the 续期缴费 page offers: every certificate bound to the handler, with whether it can be ordered now,
+   * the price and terms when it can, and the open order holding it (by number when it is this handler's).
+   * The same checks as createOrder, which still decides: this is for display only.
+   */
+  async renewalOptions(openid: string, at: Date): Promise<RenewalOption[]> {
+    const em = this.db.manager;
+    const sandbox = this.deps.config.wechat.mode === 'sandbox';
+    const mine = await this.bindings.certificatesOf(em, openid, { includeSandbox: sandbox });
+    const open = new Map((await this.orders.openOrdersOf(em, mine.map((m) => m.certificate.id))).map((o) => [o.certificateId, o.order]));
+    const options: RenewalOption[] = [];
+    for (const { certificate } of mine) {
+      const { opensAt, closesAt } = certificateServiceFor(this.deps).rules.renewalPeriod(certificate.project, certificate.notAfter);
+      const base = { certificate, opensAt, closesAt, unitPriceFen: null, allowedYears: [], openOrderNo: null, refusal: null, userMessage: null };
+      const held = open.get(certificate.id);
+      const refused = this.refusalFor(certificate, at);
+      const rule = refused ? null : await this.prices.findInForce(em, certificate.project, certificate.certType, at);
+      if (refused) options.push({ ...base, refusal: refused.reason, userMessage: refused.userMessage });
+      else if (!rule) options.push({ ...base, refusal: 'no-price-rule', userMessage: new NoPriceRuleError(certificate.project, certificate.certType, at).userMessage });
+      else if (held) {
+        const err = this.openOrderError(certificate.id, held, openid);
+        options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule), openOrderNo: err.orderNo, refusal: 'open-order', userMessage: err.userMessage });
+      } else options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule) });
+    }
+    return options;
+  }
+
+  private openOrderError(certificateId: number, order: Order, openid: string): OpenOrderExistsError {
+    return new OpenOrderExistsError(certificateId, order.openid === openid ? order.orderNo : null, `certificate ${certificateId} is in open order ${order.orderNo} (${order.state})`);
+  }
+
+  /** The handler's orders, newest first, with their lines (for the history page). */
+  async listOrders(openid: string, limit = 50): Promise<OrderWithLines[]> {
+    const em = this.db.manager;
+    return this.orders.withLines(em, await this.orders.listByOpenid(em, openid, limit));
+  }
+
+  /** One order of this handler; another handler's order is "not found", exactly like a missing one. */
+  async findOrder(orderNo: string, openid: string): Promise<OrderWithLines> {
+    const order = await this.orders.findByNo(this.db.manager, orderNo);
+    if (!order || order.openid !== openid) throw new NotFoundError('订单不存在', `order ${orderNo} not found for this openid`);
+    return (await this.orders.withLines(this.db.manager, [order]))[0];
+  }
+
+  /** Any order by number, for the payment side (notify, reconciliation, statement matcher); null when unknown. */
+  async getOrder(orderNo: string): Promise<OrderWithLines | null> {
+    const order = await this.orders.findByNo(this.db.manager, orderNo);
+    return order ? (await this.orders.withLines(this.db.manager, [order]))[0] : null;
+  }
+
+  /** The order without its lines: the payment path needs only its state and amount (one query, not two). */
+  getOrderHeader(orderNo: string): Promise<Order | null> {
+    return this.orders.findByNo(this.db.manager, orderNo);
+  }
+
+  /** The handler picks 微信支付 or 对公汇款; only while the order waits for payment. */
+  async choosePaymentMethod(orderNo: string, openid: string, method: PaymentMethod, at: Date): Promise<Order> {
+    const changed = await inTransaction(this.db, (tx) => this.orders.setPaymentMethod(tx, orderNo, openid, method, at));
+    const order = await this.findOrder(orderNo, openid);
+    if (!changed && order.paymentMethod !== method) throw new ConflictError('订单已支付或已关闭，无法更改支付方式', `order ${orderNo} is ${order.state}; payment method stays ${order.paymentMethod ?? 'unset'}`);
+    return order;
+  }
+
+  /**
+   * Credits a verified payment. One guarded UPDATE (state PENDING_PAYMENT and amount = total) decides, so
+   * any number of concurrent deliveries of the same payment credit it once. A payment that does not fit is
+   * never credited: wrong amount → PaymentAmountMismatchError; a CLOSED order → 'late-payment'; an order
+   * already paid by another transaction → 'duplicate-payment' (both mean money to give back).
+   */
+  async markPaid(orderNo: string, payment: Payment): Promise<{ outcome: MarkPaidOutcome; order: Order }> {
+    if (!Number.isSafeInteger(payment.amountFen) || payment.amountFen <= 0) throw new ValidationError('支付金额无效', `order ${orderNo}: amount ${payment.amountFen} is not a positive integer of fen`);
+    return inTransaction(this.db, async (tx) => {
+      const credited = await this.orders.transition(tx, orderNo, 'PENDING_PAYMENT', 'PAID', {
+        paymentMethod: payment.method, paidAmountFen: payment.amountFen, transactionId: payment.transactionId, paidAt: payment.paidAt,
+      }, payment.paidAt, { totalFen: payment.amountFen });
+      // On MySQL this is the transaction's first read, so it sees the winner's commit when we lost the race.
+      const order = await this.orders.findByNo(tx, orderNo);
+      if (!order) throw new NotFoundError('订单不存在', `payment for unknown order ${orderNo}`);
+      if (credited) return { outcome: 'paid' as const, order };
+      if (order.state === 'PENDING_PAYMENT') throw new PaymentAmountMismatchError(orderNo, order.totalFen, payment.amountFen);
+      if (order.state === 'CLOSED') return { outcome: 'late-payment' as const, order };
+      return { outcome: order.transactionId === payment.transactionId ? 'already' as const : 'duplicate-payment' as const, order };
+    });
+  }
+
+  /** PENDING_PAYMENT → CLOSED (expired, or cancelled by the handler or the reconciliation job). */
+  close(orderNo: string, reason: CloseReason, at: Date): Promise<TransitionResult> {
+    return this.move(orderNo, 'PENDING_PAYMENT', 'CLOSED', { closedAt: at, closeReason: reason }, at);
+  }
+
+  /** The handler cancels their own unpaid order. */
+  async cancel(orderNo: string, openid: string, at: Date): Promise<TransitionResult> {
+    await this.findOrder(orderNo, openid);
+    return this.close(orderNo, 'cancelled', at);
+  }
+
+  /** PAID → FULFILLED: the renewed certificate was issued. */
+  fulfil(orderNo: string, at: Date): Promise<TransitionResult> {
+    return this.move(orderNo, 'PAID', 'FULFILLED', { fulfilledAt: at }, at);
+  }
+
+  /** PAID → REFUNDING: a refund was requested; the entitlement to renew ends now. */
+  startRefund(orderNo: string, at: Date): Promise<TransitionResult> {
+    return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at);
+  }
+
+  /** REFUNDING → REFUNDED: the refund notify (or query) confirmed it. */
+  markRefunded(orderNo: string, at: Date): Promise<TransitionResult> {
+    return this.move(orderNo, 'REFUNDING', 'REFUNDED', { refundedAt: at }, at);
+  }
+
+  /**
+   * Closes every order still waiting for payment past its expiry; returns the numbers closed by this call.
+   * A job that must close them at WeChat Pay first lists them with dueForExpiry, closes there, then calls close.
+   */
+  async expireDue(now: Date, limit = 500): Promise<string[]> {
+    const closed: string[] = [];
+    for (const orderNo of await this.dueForExpiry(now, limit)) {
+      const result = await this.move(orderNo, 'PENDING_PAYMENT', 'CLOSED', { closedAt: now, closeReason: 'expired' }, now, true);
+      if (result.changed) closed.push(orderNo);
+    }
+    return closed;
+  }
+
+  dueForExpiry(now: Date, limit = 500): Promise<string[]> {
+    return this.orders.dueForExpiry(this.db.manager, now, limit);
+  }
+
+  /**
+   * One guarded transition. Repeating one that already happened returns the order unchanged; one the table
+   * does not allow from the current state is an InvalidTransitionError (unless `lenient`, for sweeps that
+   * race with payments: an order paid meanwhile is simply left alone).
+   */
+  private async move(orderNo: string, from: OrderState, to: OrderState, patch: Partial<Order>, at: Date, lenient = false): Promise<TransitionResult> {
+    return inTransaction(this.db, async (tx) => {
+      const changed = await this.orders.transition(tx, orderNo, from, to, patch, at);
+      const order = await this.orders.findByNo(tx, orderNo);
+      if (!order) throw new NotFoundError('订单不存在', `order ${orderNo} not found`);
+      if (changed || order.state === to || lenient) return { changed, order };
+      throw new InvalidTransitionError(orderNo, order.state, to);
+    });
+  }
+}
+
+function validateItems(items: OrderItem[]): void {
+  if (!Array.isArray(items) || items.length === 0) throw new ValidationError('请选择要续期的证书', 'order has no items');
+  if (items.length > MAX_ITEMS) throw new ValidationError(`一次最多续期 ${MAX_ITEMS} 张证书`, `order has ${items.length} items`);
+  const ids = items.map((i) => i.certificateId);
+  if (ids.some((id) => !Number.isSafeInteger(id) || id <= 0)) throw new ValidationError('请选择要续期的证书', `invalid certificate ids ${ids.join(',')}`);
+  if (new Set(ids).size !== ids.length) throw new ValidationError('同一张证书只能选择一次', `duplicate certificate ids ${ids.join(',')}`);
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  const code = e.driverError?.code ?? e.code ?? '';
+  return code === 'ER_DUP_ENTRY' || code === 'ER_LOCK_DEADLOCK' || code.startsWith('SQLITE_CONSTRAINT');
+}

@@ -1,0 +1,27 @@
+import { type Deps } from '../../deps';
+import { PaymentService } from './service';
+
+export const ORDER_SWEEP_JOB = 'orders.sweep';
+const SWEEP_EVERY_MS = 60_000;
+
+/** The sweep's handler (registered by createApp, so every instance with workers can run it). */
+export function registerPaymentJobs(deps: Deps): void {
+  const payments = new PaymentService(deps);
+  deps.jobs.register(ORDER_SWEEP_JOB, async () => {
+    const { closed, credited } = await payments.closeExpired(new Date(deps.clock.nowMs()));
+    if (closed.length || credited.length) deps.logger.info({ closed: closed.length, credited: credited.length }, 'expired orders settled');
+  });
+}
+
+/**
+ * Enqueues the sweep once a minute. Every instance does it; the job id is the minute, so instances asking at
+ * the same time share one job (and a repeat is harmless: every step of the sweep is idempotent).
+ */
+export function scheduleOrderSweep(deps: Deps): () => void {
+  const timer = setInterval(() => {
+    const minute = Math.floor(deps.clock.nowMs() / SWEEP_EVERY_MS);
+    deps.jobs.enqueue(ORDER_SWEEP_JOB, {}, { jobId: `${ORDER_SWEEP_JOB}:${minute}`, attempts: 1 }).catch((err) => deps.logger.warn({ err }, 'could not enqueue the order sweep'));
+  }, SWEEP_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,131 @@
+import { type Deps } from '../../deps';
+import { ConflictError } from '../../lib/errors';
+import { openidTail } from '../../lib/logger';
+import { type Order } from '../orders/entities';
+import { type MarkPaidOutcome, OrderService } from '../orders/service';
+import { InvalidTransitionError } from '../orders/states';
+import { type JsapiPayParams, type WechatPayTransaction } from '../../providers/wechatpay';
+
+/** Why a verified transaction was not credited (the notify endpoint answers 4xx for these: retrying cannot help). */
+export class PaymentMismatch extends Error {
+  constructor(readonly reason: 'wrong-appid' | 'wrong-mchid' | 'unknown-order' | 'wrong-amount' | 'wrong-currency', detail: string) {
+    super(detail);
+  }
+}
+
+export type CreditResult =
+  | { kind: 'credited'; outcome: MarkPaidOutcome; order: Order }
+  | { kind: 'not-paid'; tradeState: string };
+
+/** A prepay_id lives 2 hours at WeChat Pay; kept a little less so a reused one never expires mid-payment. */
+const PREPAY_REUSE_MS = 110 * 60_000;
+
+/**
+ * WeChat Pay for renewal orders. The only ways an order becomes PAID through WeChat Pay are a verified notify
+ * and our own (signature-verified) order query; what the page says (get_brand_wcpay_request:ok, or the sandbox
+ * cashier's `wechatpay=ok`) is never proof. Every credit goes through OrderService.markPaid, guarded by state
+ * and amount; a payment that arrives for a closed order, or a second payment, is refunded, never kept silently.
+ */
+export class PaymentService {
+  readonly orders: OrderService;
+
+  constructor(private readonly deps: Deps) {
+    this.orders = new OrderService(deps);
+  }
+
+  /** getBrandWCPayRequest parameters for the handler's order, reusing a live prepay_id rather than creating one per tap. */
+  async jsapiParams(orderNo: string, openid: string): Promise<JsapiPayParams> {
+    const now = this.deps.clock.nowMs();
+    await this.orders.choosePaymentMethod(orderNo, openid, 'wechatpay', new Date(now));
+    const order = await this.orders.findOrder(orderNo, openid);
+    if (order.state !== 'PENDING_PAYMENT') throw new ConflictError('订单已支付或已关闭', `order ${orderNo} is ${order.state}`);
+    const key = `wxpay:prepay:${orderNo}`;
+    let prepayId = await this.deps.store.get(key);
+    if (!prepayId) {
+      ({ prepayId } = await this.deps.wechatpay.jsapiPrepay({
+        outTradeNo: order.orderNo,
+        description: `数字证书续期 ${order.lines.length} 张`,
+        amountFen: order.totalFen,
+        openid,
+        // WeChat Pay refuses payment after the order's own expiry: a late payment cannot happen through it.
+        expiresAtMs: Math.max(order.expiresAt.getTime(), now + 61_000),
+      }));
+      await this.deps.store.set(key, prepayId, { ttlMs: Math.min(PREPAY_REUSE_MS, Math.max(60_000, order.expiresAt.getTime() - now)) });
+    }
+    this.deps.logger.info({ openid: openidTail(openid), orderNo }, 'wechat pay parameters issued');
+    return this.deps.wechatpay.jsapiPayParams(prepayId);
+  }
+
+  /** Credits a transaction that a verified notify or our own verified query reported. */
+  async credit(tx: WechatPayTransaction): Promise<CreditResult> {
+    const pay = this.deps.wechatpay;
+    if (tx.appid !== pay.appId) throw new PaymentMismatch('wrong-appid', `appid ${tx.appid} is not ours`);
+    if (tx.mchid !== pay.mchId) throw new PaymentMismatch('wrong-mchid', `mchid ${tx.mchid} is not ours`);
+    const order = await this.orders.getOrderHeader(tx.out_trade_no);
+    if (!order) throw new PaymentMismatch('unknown-order', `out_trade_no ${tx.out_trade_no} is no order of ours`);
+    if (tx.trade_state !== 'SUCCESS') return { kind: 'not-paid', tradeState: tx.trade_state };
+    if (tx.amount?.currency !== 'CNY') throw new PaymentMismatch('wrong-currency', `currency ${tx.amount?.currency}`);
+    if (tx.amount.total !== order.totalFen) throw new PaymentMismatch('wrong-amount', `paid ${tx.amount.total} fen for an order of ${order.totalFen}`);
+    const paidAt = tx.success_time ? new Date(tx.success_time) : new Date(this.deps.clock.nowMs());
+    const transactionId = tx.transaction_id ?? `WX-${tx.out_trade_no}`;
+    const { outcome, order: after } = await this.orders.markPaid(order.orderNo, { method: 'wechatpay', amountFen: tx.amount.total, transactionId, paidAt });
+    if (outcome === 'late-payment' || outcome === 'duplicate-payment') {
+      // Money we cannot keep: give it back. The refund number is fixed per transaction, so a retried notify
+      // (or a failure here, answered 5xx so WeChat Pay retries) never refunds twice.
+      this.deps.logger.warn({ orderNo: order.orderNo, outcome }, 'payment not credited: refunding');
+      await pay.refund({
+        outTradeNo: order.orderNo, outRefundNo: `RF${transactionId}`.slice(0, 64), refundFen: tx.amount.total, totalFen: tx.amount.total,
+        reason: outcome === 'late-payment' ? '订单已关闭，款项原路退回' : '订单已支付，重复款项原路退回',
+      });
+    }
+    return { kind: 'credited', outcome, order: after };
+  }
+
+  /** The paid page asks WeChat Pay itself while the order still waits (the notify may be late or lost). */
+  async reconcile(orderNo: string): Promise<Order | null> {
+    const order = await this.orders.getOrder(orderNo);
+    if (!order || order.state !== 'PENDING_PAYMENT' || order.paymentMethod !== 'wechatpay') return order;
+    const tx = await this.deps.wechatpay.queryByOutTradeNo(orderNo);
+    if (tx?.trade_state === 'SUCCESS') return (await this.credit(tx)).kind === 'credited' ? this.orders.getOrder(orderNo) : order;
+    return order;
+  }
+
+  /**
+   * The sweep (a job every minute, and `npm run orders:reconcile`): every order past its expiry is settled with
+   * WeChat Pay before we close it — paid meanwhile → credited; otherwise closed there first, so it cannot be
+   * paid late, then closed here. Transfer orders are simply closed (a late transfer becomes an exception).
+   */
+  async closeExpired(now: Date): Promise<{ closed: string[]; credited: string[] }> {
+    const closed: string[] = [];
+    const credited: string[] = [];
+    for (const orderNo of await this.orders.dueForExpiry(now, 200)) {
+      const order = await this.orders.getOrder(orderNo);
+      if (!order || order.state !== 'PENDING_PAYMENT') continue;
+      if (order.paymentMethod === 'wechatpay') {
+        const tx = await this.deps.wechatpay.queryByOutTradeNo(orderNo);
+        if (tx?.trade_state === 'SUCCESS') {
+          await this.credit(tx);
+          credited.push(orderNo);
+          continue;
+        }
+        if (tx) {
+          try {
+            await this.deps.wechatpay.close(orderNo);
+          } catch (err) {
+            // Paid between our query and the close: credit it on the next sweep (or the notify does first).
+            if ((err as { wechatCode?: string }).wechatCode === 'ORDERPAID') continue;
+            throw err;
+          }
+        }
+      }
+      const result = await this.orders.close(orderNo, 'expired', now).catch((err: unknown) => {
+        // Paid (by a notify) while we were closing: the order is no longer ours to close.
+        if (err instanceof InvalidTransitionError) return { changed: false };
+        throw err;
+      });
+      if (result.changed) closed.push(orderNo);
+    }
+    return { closed, credited };
+  }
+}
+

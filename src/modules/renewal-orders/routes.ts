@@ -1,0 +1,124 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { In } from 'typeorm';
+import { type Deps } from '../../deps';
+import { AppError, NotFoundError } from '../../lib/errors';
+import { csrfToken, verifyCsrf } from '../../lib/http/csrf';
+import { readForm } from '../../lib/http/form';
+import { type RenderPage } from '../../lib/views';
+import { CertificateEntity } from '../certificates/entities';
+import { certificateServiceFor } from '../certificates/service';
+import { requireVerifiedHandler } from '../handlers/routes';
+import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
+import { OAuthService } from '../oauth/service';
+import { type OrderWithLines } from '../orders/repository';
+import { OpenOrderExistsError, type OrderItem, OrderService } from '../orders/service';
+import { TransferService } from '../transfers/service';
+import { isOrderNo, parseRenewForm } from './schemas';
+import { toOptionView, toOrderView, yuan } from './view-model';
+
+/**
+ * 续期缴费 (seed 四): choose certificates and terms, get a server-priced order, pay it by 微信支付 or 对公汇款;
+ * and the handler's order history. Orders are looked up by number AND openid: another handler's order is a
+ * 404, exactly like a missing one.
+ */
+export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
+  const router = new Router();
+  const auth = requireWechatUser(new OAuthService(deps));
+  const orders = new OrderService(deps);
+  const transfers = new TransferService(deps);
+  const rules = certificateServiceFor(deps).rules;
+  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const now = () => new Date(deps.clock.nowMs());
+  // Seed 四: the first order needs the handler's liveness check; the choice page is guarded too, so nobody picks
+  // certificates only to be refused on submit (GET goes to the check and comes back).
+  const verified = requireVerifiedHandler(deps);
+
+  const page = (ctx: Koa.Context, template: string, data: Record<string, unknown>) => {
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = render(template, { sandbox, user: wechatUserOf(ctx), ...data });
+  };
+
+  const renewForm = async (ctx: Koa.Context, data: { error?: string; errorOrderNo?: string; chosen?: OrderItem[]; preselect?: number }) => {
+    const options = (await orders.renewalOptions(wechatUserOf(ctx).openid, now())).map((o) => toOptionView(o, rules, now()));
+    const chosen = new Map((data.chosen ?? (data.preselect ? [{ certificateId: data.preselect, years: 1 }] : [])).map((i) => [i.certificateId, i.years]));
+    const orderable = options.filter((o) => o.orderable);
+    // With a single orderable certificate there is nothing to choose: it is ticked.
+    if (!data.chosen && orderable.length === 1) chosen.set(orderable[0].card.id, chosen.get(orderable[0].card.id) ?? 1);
+    page(ctx, 'h5/renew.njk', {
+      title: '续期缴费 - 数安CA管家', csrf: csrfToken(ctx, deps.random), options: [...orderable, ...options.filter((o) => !o.orderable)],
+      chosen: Object.fromEntries(chosen), hasOrderable: orderable.length > 0, error: data.error, errorOrderNo: data.errorOrderNo,
+    });
+  };
+
+  const ownOrder = async (ctx: Koa.Context): Promise<OrderWithLines> => {
+    const orderNo = String(ctx.params.orderNo);
+    if (!isOrderNo(orderNo)) throw new NotFoundError('订单不存在', 'malformed order number');
+    return orders.findOrder(orderNo, wechatUserOf(ctx).openid);
+  };
+
+  const certificatesOf = async (list: OrderWithLines[]) => {
+    const ids = [...new Set(list.flatMap((o) => o.lines.map((l) => l.certificateId)))];
+    const rows = ids.length ? await deps.db.getRepository(CertificateEntity).find({ where: { id: In(ids) } }) : [];
+    return new Map(rows.map((c) => [c.id, c]));
+  };
+
+  router.get('/h5/renew', auth, verified, async (ctx) => {
+    const cert = Number(ctx.query.cert);
+    await renewForm(ctx, { preselect: Number.isSafeInteger(cert) && cert > 0 ? cert : undefined });
+  });
+
+  router.post('/h5/renew', auth, requireRealUser(), verified, async (ctx) => {
+    const fields = await readForm(ctx);
+    verifyCsrf(ctx, fields);
+    let items: OrderItem[] | undefined;
+    try {
+      items = parseRenewForm(fields);
+      const order = await orders.createOrder({ openid: wechatUserOf(ctx).openid, items, at: now() });
+      ctx.redirect(`/h5/orders/${order.orderNo}?created=1`);
+    } catch (err) {
+      // Refusals go back to the form with the choice kept; anything else is the error page.
+      if (!(err instanceof AppError) || err.status >= 500 || err.status === 401) throw err;
+      ctx.status = err.status;
+      const errorOrderNo = err instanceof OpenOrderExistsError ? err.orderNo ?? undefined : undefined;
+      await renewForm(ctx, { error: err.userMessage, errorOrderNo, chosen: items ?? [] });
+    }
+  });
+
+  router.get('/h5/orders', auth, async (ctx) => {
+    const list = await orders.listOrders(wechatUserOf(ctx).openid);
+    const certs = await certificatesOf(list);
+    page(ctx, 'h5/orders.njk', { title: '我的订单 - 数安CA管家', orders: list.map((o) => toOrderView(o, certs, now())) });
+  });
+
+  router.get('/h5/orders/:orderNo', auth, async (ctx) => {
+    const order = await ownOrder(ctx);
+    page(ctx, 'h5/order.njk', {
+      title: '订单详情 - 数安CA管家', order: toOrderView(order, await certificatesOf([order]), now()), csrf: csrfToken(ctx, deps.random),
+      flash: ctx.query.created === '1' ? '订单已创建，请选择支付方式' : ctx.query.cancelled === '1' ? '订单已取消' : undefined,
+    });
+  });
+
+  router.post('/h5/orders/:orderNo/cancel', auth, requireRealUser(), async (ctx) => {
+    const fields = await readForm(ctx);
+    verifyCsrf(ctx, fields);
+    const order = await ownOrder(ctx);
+    await orders.cancel(order.orderNo, order.openid, now());
+    ctx.redirect(`/h5/orders/${order.orderNo}?cancelled=1`);
+  });
+
+  router.get('/h5/orders/:orderNo/transfer', auth, requireRealUser(), async (ctx) => {
+    const order = await ownOrder(ctx);
+    const view = toOrderView(order, await certificatesOf([order]), now());
+    // Only an order that can still be paid gets a code; the order page says what happened to the others.
+    if (!view.payable) return ctx.redirect(`/h5/orders/${order.orderNo}`);
+    const code = await transfers.codeFor(order.orderNo, order.openid, now());
+    const { transfer } = deps.config;
+    page(ctx, 'h5/order-transfer.njk', {
+      title: '对公汇款 - 数安CA管家', order: view, code: code.code, payer: code.organizationName, amountYuan: yuan(order.totalFen), payee: transfer,
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,171 @@
+import { type WechatPayConfig } from '../../config';
+import { type Clock, nowSeconds, type Random } from '../../lib/clock';
+import { ValidationError } from '../../lib/errors';
+import { type Logger } from '../../lib/logger';
+import { type WechatPayKeys } from './keys';
+import { buildAuthorization, MAX_SKEW_SECONDS, nonceStr, rsaVerify, signedMessage, signJsapiPayParams } from './sign';
+import { type JsapiPrepayInput, OUT_TRADE_NO, type RefundInput, type WechatPayClient, WechatPayError, type WechatPayRefund, type WechatPayTransaction } from './types';
+
+export interface WechatPayClientOptions {
+  config: WechatPayConfig;
+  keys: WechatPayKeys;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  fetch?: typeof fetch;
+  /** WeChat Pay normally answers within a second; a hung call must not hold a page or a job. */
+  timeoutMs?: number;
+}
+
+type Json = Record<string, unknown>;
+
+/** time_expire as WeChat Pay writes times: RFC 3339 in Beijing time, e.g. 2026-11-26T10:00:00+08:00. */
+export function rfc3339Beijing(ms: number): string {
+  return `${new Date(ms + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
+}
+
+function refundOf(j: Json): WechatPayRefund {
+  return { ...(j as unknown as WechatPayRefund), status: (j.status ?? j.refund_status) as WechatPayRefund['status'] };
+}
+
+/**
+ * WeChat Pay APIv3 over HTTPS with our own request signing (see README: wechatpay-node-v3 hard-codes the base
+ * URL, drops prepay_id, uses Math.random nonces, mis-signs encoded paths and never verifies responses).
+ * Every 2xx answer must carry a valid Wechatpay-Signature from a key in the ring, within 5 minutes; anything else
+ * is refused before a caller can act on it.
+ */
+export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayClient {
+  const { config, keys, clock, random, logger } = opts;
+  const doFetch = opts.fetch ?? globalThis.fetch;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const merchant = { mchId: config.mchId, serialNo: config.serialNo, privateKey: keys.merchantPrivateKey };
+
+  function verifyResponse(path: string, res: Response, body: string): void {
+    const h = (n: string) => res.headers.get(n) ?? undefined;
+    const serial = h('wechatpay-serial');
+    const signature = h('wechatpay-signature');
+    const timestamp = h('wechatpay-timestamp');
+    const nonce = h('wechatpay-nonce');
+    const refuse = (why: string): never => {
+      logger.error({ alert: true, path, status: res.status, serial, why }, 'wechatpay response refused');
+      throw new WechatPayError('bad-response-signature', `${path}: response refused: ${why}`, undefined, res.status);
+    };
+    if (!serial || !signature || !timestamp || !nonce) refuse('unsigned');
+    const key = keys.verifiers.get(serial) ?? refuse(`unknown Wechatpay-Serial ${serial}`);
+    if (!/^\d{1,12}$/.test(timestamp!) || Math.abs(nowSeconds(clock) - Number(timestamp)) > MAX_SKEW_SECONDS) refuse('timestamp outside 5 minutes');
+    if (!rsaVerify(key, signedMessage(timestamp!, nonce!, body), signature!)) refuse('bad signature');
+  }
+
+  async function call(method: 'GET' | 'POST', path: string, payload?: Json): Promise<{ status: number; json: Json }> {
+    const body = payload === undefined ? '' : JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'User-Agent': 'shuan-ca-guanjia (node)',
+      Authorization: buildAuthorization(merchant, method, path, body, clock, random),
+    };
+    if (payload !== undefined) headers['Content-Type'] = 'application/json';
+    let res: Response;
+    let text: string;
+    try {
+      res = await doFetch(`${config.apiBase}${path}`, { method, headers, body: payload === undefined ? undefined : body, signal: AbortSignal.timeout(timeoutMs) });
+      text = await res.text();
+    } catch (err) {
+      logger.warn({ path, err: (err as Error).message }, 'wechatpay call failed in transport');
+      throw new WechatPayError('transport', `${method} ${path}: ${(err as Error).message}`, undefined, undefined, { cause: err });
+    }
+    if (res.status >= 200 && res.status < 300) {
+      verifyResponse(path, res, text);
+      if (!text) return { status: res.status, json: {} };
+      try {
+        return { status: res.status, json: JSON.parse(text) as Json };
+      } catch {
+        throw new WechatPayError('bad-response', `${method} ${path}: 2xx body is not JSON`, undefined, res.status);
+      }
+    }
+    // Error answers carry {code, message}; like the official SDKs we read them without a signature check,
+    // since nothing is ever credited on an error.
+    let code: string | undefined;
+    let message = '';
+    try {
+      const j = JSON.parse(text) as Json;
+      code = typeof j.code === 'string' ? j.code : undefined;
+      message = typeof j.message === 'string' ? j.message : '';
+    } catch { /* not JSON: keep the status */ }
+    logger.warn({ path, status: res.status, code, message }, 'wechatpay refused a call');
+    throw new WechatPayError('api', `${method} ${path}: HTTP ${res.status} ${code ?? ''} ${message}`.trim(), code, res.status);
+  }
+
+  const checkOutTradeNo = (no: string) => {
+    if (!OUT_TRADE_NO.test(no)) throw new ValidationError('订单号格式错误', `out_trade_no ${JSON.stringify(no)} is not [A-Za-z0-9_-]{6,32}`);
+  };
+  const mchQuery = `mchid=${encodeURIComponent(config.mchId)}`;
+
+  return {
+    mode: config.mode,
+    appId: config.appId,
+    mchId: config.mchId,
+
+    async jsapiPrepay(input: JsapiPrepayInput) {
+      checkOutTradeNo(input.outTradeNo);
+      if (!Number.isSafeInteger(input.amountFen) || input.amountFen < 1) throw new ValidationError('金额错误', `amountFen ${input.amountFen} is not a positive integer`);
+      if (input.expiresAtMs < clock.nowMs() + 60_000) throw new ValidationError('订单已过期', 'time_expire must be at least a minute ahead');
+      const { json } = await call('POST', '/v3/pay/transactions/jsapi', {
+        appid: config.appId,
+        mchid: config.mchId,
+        description: input.description.slice(0, 127),
+        out_trade_no: input.outTradeNo,
+        time_expire: rfc3339Beijing(input.expiresAtMs),
+        ...(input.attach ? { attach: input.attach } : {}),
+        notify_url: input.notifyUrl ?? config.notifyUrl,
+        amount: { total: input.amountFen, currency: 'CNY' },
+        payer: { openid: input.openid },
+      });
+      if (typeof json.prepay_id !== 'string' || !json.prepay_id) throw new WechatPayError('bad-response', 'jsapi prepay: no prepay_id');
+      return { prepayId: json.prepay_id };
+    },
+
+    jsapiPayParams(prepayId: string) {
+      return signJsapiPayParams(keys.merchantPrivateKey, config.appId, prepayId, String(nowSeconds(clock)), nonceStr(random));
+    },
+
+    async queryByOutTradeNo(outTradeNo: string) {
+      checkOutTradeNo(outTradeNo);
+      try {
+        const { json } = await call('GET', `/v3/pay/transactions/out-trade-no/${outTradeNo}?${mchQuery}`);
+        return json as unknown as WechatPayTransaction;
+      } catch (err) {
+        if (err instanceof WechatPayError && err.wechatCode === 'ORDER_NOT_EXIST') return undefined;
+        throw err;
+      }
+    },
+
+    async close(outTradeNo: string) {
+      checkOutTradeNo(outTradeNo);
+      await call('POST', `/v3/pay/transactions/out-trade-no/${outTradeNo}/close`, { mchid: config.mchId });
+    },
+
+    async refund(input: RefundInput) {
+      checkOutTradeNo(input.outTradeNo);
+      if (!/^[A-Za-z0-9_\-|*@]{1,64}$/.test(input.outRefundNo)) throw new ValidationError('退款单号格式错误', 'out_refund_no');
+      if (!Number.isSafeInteger(input.refundFen) || input.refundFen < 1 || input.refundFen > input.totalFen) throw new ValidationError('退款金额错误', `refund ${input.refundFen} of ${input.totalFen}`);
+      const { json } = await call('POST', '/v3/refund/domestic/refunds', {
+        out_trade_no: input.outTradeNo,
+        out_refund_no: input.outRefundNo,
+        ...(input.reason ? { reason: input.reason.slice(0, 80) } : {}),
+        notify_url: input.notifyUrl ?? config.notifyUrl,
+        amount: { refund: input.refundFen, total: input.totalFen, currency: 'CNY' },
+      });
+      return refundOf(json);
+    },
+
+    async queryRefund(outRefundNo: string) {
+      try {
+        const { json } = await call('GET', `/v3/refund/domestic/refunds/${encodeURIComponent(outRefundNo)}`);
+        return refundOf(json);
+      } catch (err) {
+        if (err instanceof WechatPayError && err.wechatCode === 'RESOURCE_NOT_EXISTS') return undefined;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
+import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
+import { type ListeningInstance, startListening } from '../helpers/listening';
+
+/**
+ * 经办人活体鉴别认证 in a phone-sized Chromium, in sandbox mode: sandbox WeChat login → consent → form → the
+ * sandbox FaceID page (通过) → back to our callback → 认证成功 with masked values. Screenshots at 375 px.
+ */
+jest.setTimeout(60_000);
+
+let handle: TestBackendHandle;
+let app: ListeningInstance;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  handle = await createTestBackend();
+  app = await startListening(handle);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await app?.close();
+  await handle?.drop();
+});
+
+async function loggedInPhone(path: string): Promise<Page> {
+  const ctx = await phoneContext(browser);
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  await page.goto(`${app.url}${path}`);
+  await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
+  await page.getByRole('button', { name: '新建并授权' }).click();
+  await page.waitForURL(`${app.url}${path}`);
+  return page;
+}
+
+describe('handler liveness in a phone browser (sandbox FaceID)', () => {
+  it('When a handler agrees, fills the form and passes the sandbox check, then the success page shows the masked name and ID number', async () => {
+    const page = await loggedInPhone('/h5/handler');
+    await page.getByRole('button', { name: '同意并继续' }).waitFor();
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'handler-consent-375');
+
+    await page.getByRole('button', { name: '同意并继续' }).click();
+    await page.waitForURL(`${app.url}/h5/handler/form`);
+    await page.locator('#name').fill('张三');
+    await page.locator('#idNumber').fill('110105194912310021');
+    await page.getByRole('button', { name: '开始人脸核验' }).click();
+    await page.locator('[data-error-id]').waitFor();
+    expect(await page.locator('[data-error-id]').innerText()).toContain('校验位不正确');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'handler-form-error-375');
+
+    await page.locator('#idNumber').fill('11010519491231002X');
+    await page.getByRole('button', { name: '开始人脸核验' }).click();
+    await page.waitForURL(/\/sandbox\/faceid\/h5\//);
+    await page.locator('#fi-start').click();
+    await page.locator('#fi-pass').click();
+    await page.locator('#fi-done').click();
+    await page.waitForURL(/\/h5\/handler\/callback\?ref=/);
+    await page.locator('[data-masked-id]').waitFor();
+    expect(await page.locator('[data-masked-name]').innerText()).toBe('张*');
+    expect(await page.locator('[data-masked-id]').innerText()).toBe('1****************X');
+    expect(await page.content()).not.toContain('11010519491231002X');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'handler-success-375');
+  });
+});

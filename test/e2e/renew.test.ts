@@ -1,0 +1,96 @@
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { inTransaction } from '../../src/lib/db/transaction';
+import { BindingRepository } from '../../src/modules/binding/repository';
+import { certificateServiceFor } from '../../src/modules/certificates/service';
+import { HandlerRepository } from '../../src/modules/handlers/repository';
+import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
+import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
+import { type ListeningInstance, startListening } from '../helpers/listening';
+import { issueCertificate } from '../helpers/pki-fixtures';
+
+/** 续期缴费 on a phone (sandbox mode): choose certificates and years, the order, 对公汇款 with its code, history. */
+jest.setTimeout(90_000);
+const DAY = 86_400_000;
+const OPENID = 'oE2ERenewHandler';
+
+let handle: TestBackendHandle;
+let app: ListeningInstance;
+let browser: Browser;
+let ctx: BrowserContext;
+
+beforeAll(async () => {
+  handle = await createTestBackend();
+  app = await startListening(handle);
+  browser = await launchChromium();
+  // The handler exists in the sandbox WeChat, passed the liveness check, and bound two certificates of one unit.
+  app.deps.sandboxWechat!.ensureUser(OPENID, '陈经办');
+  const now = Date.now();
+  for (const [i, days] of [[1, 20], [2, 25]] as const) {
+    const mediaSerial = `66000000${String(now % 10000000).padStart(7, '0')}${i}`;
+    const issued = await issueCertificate(app.deps.ca, { mediaSerial, organization: '梅州市住房公积金管理中心梅江区办事处', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + days * DAY) });
+    const cert = await certificateServiceFor(app.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
+    await inTransaction(app.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: OPENID, source: 'capc', sandbox: true }, new Date(now)));
+  }
+  await inTransaction(app.deps.db, (em) => new HandlerRepository().upsertVerified(em, {
+    openid: OPENID, nameSealed: 'sealed', nameMasked: '陈*', idNumberSealed: 'sealed', idNumberIndex: 'idx-e2e-renew', idNumberMasked: '4414**********0011',
+    method: 'liveness', attemptId: 1, verifiedAt: new Date(now), purgeAfter: new Date(now + 5 * 365 * DAY), sandbox: true,
+  }, new Date(now)));
+  ctx = await phoneContext(browser);
+});
+
+afterAll(async () => {
+  await ctx?.close();
+  await browser?.close();
+  await app?.close();
+  await handle?.drop();
+});
+
+async function fits(page: Page) {
+  expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+}
+
+describe('续期缴费 at 375 px', () => {
+  it('When the handler ticks both certificates for 2 years, then the preview and the order say 800.00, 对公汇款 shows a 6-digit code, and 我的订单 lists it', async () => {
+    const page = await ctx.newPage();
+    await page.goto(`${app.url}/h5/renew`);
+    await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
+    await page.locator('button.sa-user', { hasText: '陈经办' }).click();
+    await page.waitForURL(`${app.url}/h5/renew`);
+    const boxes = page.locator('input.cam-opt__check');
+    expect(await boxes.count()).toBe(2);
+    await expect(page.locator('[data-price]').first().innerText()).resolves.toContain('200.00 元/年');
+    for (let i = 0; i < 2; i++) {
+      const box = boxes.nth(i);
+      if (!(await box.isChecked())) await box.check();
+      await page.locator(`#y_${(await box.getAttribute('name'))!.slice(2)}`).selectOption('2');
+    }
+    await expect(page.locator('#preview-total').innerText()).resolves.toBe('800.00');
+    await fits(page);
+    await screenshot(page, 'renew-375');
+
+    await page.getByRole('button', { name: '确认续期，生成订单' }).click();
+    await page.waitForURL(/\/h5\/orders\/R\d{8}[A-Z0-9]{16}\?created=1$/);
+    await expect(page.locator('[data-total]').innerText()).resolves.toBe('¥800.00');
+    await expect(page.locator('.cam-hero').innerText()).resolves.toContain('待支付');
+    expect(await page.locator('[data-pay=wechat]').isVisible()).toBe(true);
+    await fits(page);
+    await screenshot(page, 'order-375');
+
+    await page.locator('[data-pay=transfer]').click();
+    await page.waitForURL(/\/transfer$/);
+    const code = await page.locator('#transfer-code').inputValue();
+    expect(code).toMatch(/^\d{6}$/);
+    await expect(page.locator('[data-amount]').innerText()).resolves.toBe('¥800.00');
+    await expect(page.locator('[data-warning]').innerText()).resolves.toContain('只能备注 6 位数字');
+    await page.locator('#copy-code').click();
+    await page.locator('#copy-done').waitFor({ state: 'visible' });
+    await fits(page);
+    await screenshot(page, 'transfer-375');
+
+    await page.goto(`${app.url}/h5/orders`);
+    expect(await page.locator('[data-order]').count()).toBe(1);
+    await expect(page.locator('[data-order]').first().innerText()).resolves.toContain('¥800.00');
+    await fits(page);
+    await screenshot(page, 'orders-375');
+  });
+});

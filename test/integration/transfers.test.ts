@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CliIo } from '../../src/cli/bootstrap';
+import { importStatement } from '../../src/cli/import-statement';
+import { inTransaction } from '../../src/lib/db/transaction';
+import { BindingRepository } from '../../src/modules/binding/repository';
+import { type Certificate } from '../../src/modules/certificates/entities';
+import { certificateServiceFor } from '../../src/modules/certificates/service';
+import { OrderService } from '../../src/modules/orders/service';
+import { StatementEntryEntity } from '../../src/modules/transfers/entities';
+import { TransferService } from '../../src/modules/transfers/service';
+import { parseStatementCsv } from '../../src/modules/transfers/statement-file';
+import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { issueCertificate } from '../helpers/pki-fixtures';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+/** 对公汇款: transfer codes on real orders, and bank statement imports crediting them (or not) on the real database. */
+const DAY = 86_400_000;
+let handle: TestBackendHandle;
+let instance: TestInstance;
+let orders: OrderService;
+let transfers: TransferService;
+let seq = 0;
+
+beforeAll(async () => {
+  handle = await createTestBackend();
+  instance = await startInstance(handle, { startJobs: false });
+  orders = new OrderService(instance.deps);
+  transfers = new TransferService(instance.deps);
+});
+afterAll(async () => {
+  await instance?.close();
+  await handle?.drop();
+});
+
+async function orderFor(openid: string, organization: string): Promise<{ orderNo: string; totalFen: number; cert: Certificate }> {
+  const now = Date.now();
+  const mediaSerial = `6600${String(++seq).padStart(4, '0')}${String(now % 100000000).padStart(8, '0')}`;
+  const issued = await issueCertificate(instance.deps.ca, { mediaSerial, organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
+  const cert = await certificateServiceFor(instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
+  await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: false }, new Date()));
+  const order = await orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 2 }], at: new Date() });
+  return { orderNo: order.orderNo, totalFen: order.totalFen, cert };
+}
+
+function io(): CliIo & { lines: string[] } {
+  const lines: string[] = [];
+  return { env: { APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...handle.env }, lines, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) };
+}
+
+const csv = (rows: string[][]) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'statement-')), 'statement.csv');
+  writeFileSync(file, ['交易日期,付款人名称,付款账号,付款行,金额,附言,流水号', ...rows.map((r) => r.join(','))].join('\n'));
+  return file;
+};
+
+describe(`对公汇款 (${backend})`, () => {
+  it('When a handler asks for the transfer code twice, then the same 6-digit code comes back and the order is set to transfer', async () => {
+    const { orderNo } = await orderFor('oTransferCode', '梅州市转账码测试有限公司');
+    const first = await transfers.codeFor(orderNo, 'oTransferCode', new Date());
+    expect(first.code).toMatch(/^\d{6}$/);
+    expect((await transfers.codeFor(orderNo, 'oTransferCode', new Date())).code).toBe(first.code);
+    expect((await orders.findOrder(orderNo, 'oTransferCode')).paymentMethod).toBe('transfer');
+    await expect(transfers.codeFor(orderNo, 'oSomeoneElse', new Date())).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('When a statement is imported, then exact matches are credited, every doubtful line is an exception with its reason, and a second import changes nothing', async () => {
+    const good = await orderFor('oStmt1', '梅州市示范建设工程（集团）有限公司');
+    const goodCode = (await transfers.codeFor(good.orderNo, 'oStmt1', new Date())).code;
+    const other = await orderFor('oStmt2', '梅州市另一单位有限公司');
+    const otherCode = (await transfers.codeFor(other.orderNo, 'oStmt2', new Date())).code;
+    const closed = await orderFor('oStmt3', '梅州市已关闭订单有限公司');
+    const closedCode = (await transfers.codeFor(closed.orderNo, 'oStmt3', new Date())).code;
+    await orders.cancel(closed.orderNo, 'oStmt3', new Date());
+    const yuan = (fen: number) => (fen / 100).toFixed(2);
+    const run = `${Date.now()}`;
+    const file = csv([
+      ['2026-11-25', '梅州市示范建设工程(集团)有限公司', '4400100', '建设银行', yuan(good.totalFen), goodCode, `S${run}-1`],
+      ['2026-11-25', '梅州市另一单位有限公司', '4400200', '工商银行', yuan(other.totalFen - 1), otherCode, `S${run}-2`],
+      ['2026-11-25', '梅州市另一单位有限公司', '4400200', '工商银行', yuan(other.totalFen), `${otherCode} 续期`, `S${run}-3`],
+      ['2026-11-25', '梅州市财政局零余额账户', '4400300', '中国银行', yuan(other.totalFen), otherCode, `S${run}-4`],
+      ['2026-11-25', '梅州市某某公司', '4400200', '工商银行', yuan(other.totalFen), otherCode, `S${run}-5`],
+      ['2026-11-25', '梅州市另一单位有限公司', '4400200', '工商银行', yuan(other.totalFen), '000000', `S${run}-6`],
+      ['2026-11-25', '梅州市已关闭订单有限公司', '4400400', '农业银行', yuan(closed.totalFen), closedCode, `S${run}-7`],
+      ['2026-11-25', '梅州市示范建设工程(集团)有限公司', '4400100', '建设银行', yuan(good.totalFen), goodCode, `S${run}-1`],
+      ['2026-11-25', '梅州市缺流水号有限公司', '4400500', '建设银行', '1.00', '123456', ''],
+    ]);
+    const first = io();
+    expect(await importStatement(first, [file])).toEqual({ credited: 1, exceptions: 6, skipped: 1, rejected: 1 });
+    const report = first.lines.join('\n');
+    expect(report).toContain(`line 2: 入账 ${good.orderNo}`);
+    for (const [line, reason] of [[3, 'amount-mismatch'], [4, 'remark-not-code'], [5, 'fiscal-payer'], [6, 'name-mismatch'], [7, 'unknown-code'], [8, 'late-payment']] as const) {
+      expect(report).toMatch(new RegExp(`line ${line}: 异常 ${reason}`));
+    }
+    expect(report).toContain('line 9: 已导入过，跳过');
+    expect(report).toContain('line 10: 格式错误：缺少银行流水号');
+
+    expect((await orders.getOrder(good.orderNo))!.state).toBe('PAID');
+    expect((await orders.getOrder(other.orderNo))!.state).toBe('PENDING_PAYMENT');
+    expect((await orders.getOrder(closed.orderNo))!.state).toBe('CLOSED');
+
+    const again = io();
+    expect(await importStatement(again, [file])).toEqual({ credited: 0, exceptions: 0, skipped: 8, rejected: 1 });
+    const rows = await instance.deps.db.getRepository(StatementEntryEntity).find();
+    expect(rows.filter((r) => r.bankSerial.startsWith(`S${run}`))).toHaveLength(7);
+  });
+
+  it('When the same statement is imported twice at the same moment, then the order is credited once', async () => {
+    const { orderNo, totalFen } = await orderFor('oStmtRace', '梅州市并发导入有限公司');
+    const code = (await transfers.codeFor(orderNo, 'oStmtRace', new Date())).code;
+    const line = { line: 2, date: '2026-11-25', payerName: '梅州市并发导入有限公司', payerAccount: '1', payerBank: '建设银行', amount: (totalFen / 100).toFixed(2), remark: code, bankSerial: `RACE${Date.now()}` };
+    const results = await Promise.all([1, 2, 3].map(() => transfers.importLines([line], 'race.csv', new Date())));
+    expect(results.flat().filter((o) => o.result === 'credited').length).toBeGreaterThanOrEqual(1);
+    expect((await orders.getOrder(orderNo))!.state).toBe('PAID');
+    expect(await instance.deps.db.getRepository(StatementEntryEntity).count({ where: { bankSerial: line.bankSerial } })).toBe(1);
+  });
+
+  it('When the sample statement in the repository is read, then its columns are understood', () => {
+    const parsed = parseStatementCsv(readFileSync(join(__dirname, '../fixtures/statements/sample.csv')));
+    expect(parsed.rejected).toEqual([]);
+    expect(parsed.lines[0]).toMatchObject({ line: 2, payerName: '梅州市示范建设工程有限公司', amount: '400.00', remark: '381902', bankSerial: 'CCB20261125000001' });
+  });
+});
