@@ -201,18 +201,22 @@ export class OrderService {
    */
   async markPaid(orderNo: string, payment: Payment): Promise<{ outcome: MarkPaidOutcome; order: Order }> {
     if (!Number.isSafeInteger(payment.amountFen) || payment.amountFen <= 0) throw new ValidationError('支付金额无效', `order ${orderNo}: amount ${payment.amountFen} is not a positive integer of fen`);
-    return inTransaction(this.db, async (tx) => {
+    // No explicit transaction: PENDING_PAYMENT → PAID is one guarded UPDATE (PAID is still an open state, so the
+    // order lines are not touched), atomic on its own; the read after it only classifies the outcome. This path
+    // takes every payment notify, and BEGIN/COMMIT would be two more round trips each.
+    const tx = this.db.manager;
+    {
       const credited = await this.orders.transition(tx, orderNo, 'PENDING_PAYMENT', 'PAID', {
         paymentMethod: payment.method, paidAmountFen: payment.amountFen, transactionId: payment.transactionId, paidAt: payment.paidAt,
       }, payment.paidAt, { totalFen: payment.amountFen });
-      // On MySQL this is the transaction's first read, so it sees the winner's commit when we lost the race.
+      // A separate statement: it sees the winner's committed row when we lost the race.
       const order = await this.orders.findByNo(tx, orderNo);
       if (!order) throw new NotFoundError('订单不存在', `payment for unknown order ${orderNo}`);
       if (credited) return { outcome: 'paid' as const, order };
       if (order.state === 'PENDING_PAYMENT') throw new PaymentAmountMismatchError(orderNo, order.totalFen, payment.amountFen);
       if (order.state === 'CLOSED') return { outcome: 'late-payment' as const, order };
       return { outcome: order.transactionId === payment.transactionId ? 'already' as const : 'duplicate-payment' as const, order };
-    });
+    }
   }
 
   /** PENDING_PAYMENT → CLOSED (expired, or cancelled by the handler or the reconciliation job). */

@@ -1,8 +1,8 @@
 import { type Deps } from '../../deps';
-import { ConflictError } from '../../lib/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors';
 import { openidTail } from '../../lib/logger';
 import { type Order } from '../orders/entities';
-import { type MarkPaidOutcome, OrderService } from '../orders/service';
+import { type MarkPaidOutcome, OrderService, PaymentAmountMismatchError } from '../orders/service';
 import { InvalidTransitionError } from '../orders/states';
 import { type JsapiPayParams, type WechatPayTransaction } from '../../providers/wechatpay';
 
@@ -61,14 +61,20 @@ export class PaymentService {
     const pay = this.deps.wechatpay;
     if (tx.appid !== pay.appId) throw new PaymentMismatch('wrong-appid', `appid ${tx.appid} is not ours`);
     if (tx.mchid !== pay.mchId) throw new PaymentMismatch('wrong-mchid', `mchid ${tx.mchid} is not ours`);
-    const order = await this.orders.getOrderHeader(tx.out_trade_no);
-    if (!order) throw new PaymentMismatch('unknown-order', `out_trade_no ${tx.out_trade_no} is no order of ours`);
-    if (tx.trade_state !== 'SUCCESS') return { kind: 'not-paid', tradeState: tx.trade_state };
+    if (tx.trade_state !== 'SUCCESS') {
+      if (!(await this.orders.getOrderHeader(tx.out_trade_no))) throw new PaymentMismatch('unknown-order', `out_trade_no ${tx.out_trade_no} is no order of ours`);
+      return { kind: 'not-paid', tradeState: tx.trade_state };
+    }
     if (tx.amount?.currency !== 'CNY') throw new PaymentMismatch('wrong-currency', `currency ${tx.amount?.currency}`);
-    if (tx.amount.total !== order.totalFen) throw new PaymentMismatch('wrong-amount', `paid ${tx.amount.total} fen for an order of ${order.totalFen}`);
     const paidAt = tx.success_time ? new Date(tx.success_time) : new Date(this.deps.clock.nowMs());
     const transactionId = tx.transaction_id ?? `WX-${tx.out_trade_no}`;
-    const { outcome, order: after } = await this.orders.markPaid(order.orderNo, { method: 'wechatpay', amountFen: tx.amount.total, transactionId, paidAt });
+    // markPaid itself refuses an unknown order and a wrong amount (its UPDATE is guarded by both): no read first.
+    const { outcome, order: after } = await this.orders.markPaid(tx.out_trade_no, { method: 'wechatpay', amountFen: tx.amount.total, transactionId, paidAt }).catch((err: unknown) => {
+      if (err instanceof NotFoundError) throw new PaymentMismatch('unknown-order', `out_trade_no ${tx.out_trade_no} is no order of ours`);
+      if (err instanceof PaymentAmountMismatchError || err instanceof ValidationError) throw new PaymentMismatch('wrong-amount', err.detail ?? 'amount differs from the order');
+      throw err;
+    });
+    const order = after;
     if (outcome === 'late-payment' || outcome === 'duplicate-payment') {
       // Money we cannot keep: give it back. The refund number is fixed per transaction, so a retried notify
       // (or a failure here, answered 5xx so WeChat Pay retries) never refunds twice.
