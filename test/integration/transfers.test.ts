@@ -122,3 +122,13 @@ describe(`对公汇款 (${backend})`, () => {
     expect(parsed.lines[0]).toMatchObject({ line: 2, payerName: '梅州市示范建设工程有限公司', amount: '400.00', remark: '381902', bankSerial: 'CCB20261125000001' });
   });
 });
+
+describe(`对公汇款 deadline (${backend})`, () => {
+  it('When 对公汇款 is chosen, then the order waits 7 days for the transfer instead of the 2 hours of WeChat Pay', async () => {
+    const { orderNo } = await orderFor('oTransferWait', '梅州市等待汇款有限公司');
+    const at = new Date();
+    await transfers.codeFor(orderNo, 'oTransferWait', at);
+    const order = await orders.getOrder(orderNo);
+    expect(order!.expiresAt.getTime()).toBe(at.getTime() + 7 * DAY);
+  });
+});

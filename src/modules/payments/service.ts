@@ -48,7 +48,8 @@ export class PaymentService {
         amountFen: order.totalFen,
         openid,
         // WeChat Pay refuses payment after the order's own expiry: a late payment cannot happen through it.
-        expiresAtMs: Math.max(order.expiresAt.getTime(), now + 61_000),
+        // At most the prepay's own 2 hours (a transfer order may wait days; its WeChat Pay part does not).
+        expiresAtMs: Math.max(Math.min(order.expiresAt.getTime(), now + 2 * 3_600_000), now + 61_000),
       }));
       await this.deps.store.set(key, prepayId, { ttlMs: Math.min(PREPAY_REUSE_MS, Math.max(60_000, order.expiresAt.getTime() - now)) });
     }

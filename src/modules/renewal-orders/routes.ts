@@ -109,11 +109,13 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
   });
 
   router.get('/h5/orders/:orderNo/transfer', auth, requireRealUser(), async (ctx) => {
+    const before = await ownOrder(ctx);
+    // Only an order that can still be paid gets a code; the order page says what happened to the others.
+    if (!toOrderView(before, await certificatesOf([before]), now()).payable) return ctx.redirect(`/h5/orders/${before.orderNo}`);
+    const code = await transfers.codeFor(before.orderNo, before.openid, now());
+    // Re-read: choosing 对公汇款 gives the order the longer deadline a bank transfer needs.
     const order = await ownOrder(ctx);
     const view = toOrderView(order, await certificatesOf([order]), now());
-    // Only an order that can still be paid gets a code; the order page says what happened to the others.
-    if (!view.payable) return ctx.redirect(`/h5/orders/${order.orderNo}`);
-    const code = await transfers.codeFor(order.orderNo, order.openid, now());
     const { transfer } = deps.config;
     page(ctx, 'h5/order-transfer.njk', {
       title: '对公汇款 - 数安CA管家', order: view, code: code.code, payer: code.organizationName, amountYuan: yuan(order.totalFen), payee: transfer,

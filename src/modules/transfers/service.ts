@@ -11,6 +11,9 @@ import { yuanToFen } from './normalise';
 import { type StatementEntry, StatementEntryEntity, type TransferCode, TransferCodeEntity } from './entities';
 import { drawTransferCode } from './transfer-code';
 
+/** How long a transfer order waits for the money to arrive (and be imported) before the sweep closes it. */
+export const TRANSFER_WAIT_MS = 7 * 86_400_000;
+
 export interface LineOutcome {
   line: number;
   bankSerial: string;
@@ -50,8 +53,13 @@ export class TransferService {
       const code = await drawTransferCode(this.deps.random, (c) => this.codeTaken(c));
       try {
         const row = { orderId: order.id, orderNo, code, openCode: code, organizationName: organizations[0], createdAt: at };
-        const result = await this.deps.db.getRepository(TransferCodeEntity).insert(row);
-        return { ...row, id: Number(result.identifiers[0].id) };
+        const id = await inTransaction(this.deps.db, async (em) => {
+          const result = await em.insert(TransferCodeEntity, row);
+          // A bank transfer takes days, not the 2 hours a WeChat Pay order lives: the order waits for it.
+          await em.update(OrderEntity, { id: order.id, state: 'PENDING_PAYMENT' }, { expiresAt: new Date(at.getTime() + TRANSFER_WAIT_MS), updatedAt: at });
+          return Number(result.identifiers[0].id);
+        });
+        return { ...row, id };
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= 3) throw err;
         const raced = await this.deps.db.getRepository(TransferCodeEntity).findOne({ where: { orderId: order.id } });

@@ -1,0 +1,90 @@
+import { type Browser, type BrowserContext } from 'playwright-core';
+import { inTransaction } from '../../src/lib/db/transaction';
+import { BindingRepository } from '../../src/modules/binding/repository';
+import { certificateServiceFor } from '../../src/modules/certificates/service';
+import { OrderService } from '../../src/modules/orders/service';
+import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
+import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
+import { type ListeningInstance, startListening } from '../helpers/listening';
+import { issueCertificate } from '../helpers/pki-fixtures';
+
+/**
+ * The payment journey on a phone, all in sandbox mode: a bound handler opens 续期缴费, is sent to the liveness
+ * check first (consent → form → sandbox FaceID → verified), orders one certificate for a year at the seed's
+ * price, pays in the sandbox cashier, and the result page shows the order paid — on the server's word, which
+ * came from the verified notify.
+ */
+jest.setTimeout(90_000);
+const DAY = 86_400_000;
+const OPENID = 'oE2EPayHandler';
+
+let handle: TestBackendHandle;
+let app: ListeningInstance;
+let browser: Browser;
+let ctx: BrowserContext;
+
+beforeAll(async () => {
+  handle = await createTestBackend();
+  app = await startListening(handle);
+  browser = await launchChromium();
+  app.deps.sandboxWechat!.ensureUser(OPENID, '梁经办');
+  const now = Date.now();
+  const mediaSerial = `77000000${String(now % 10000000).padStart(7, '0')}1`;
+  const issued = await issueCertificate(app.deps.ca, { mediaSerial, organization: '梅州市支付旅程有限公司', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 20 * DAY) });
+  const cert = await certificateServiceFor(app.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
+  await inTransaction(app.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: OPENID, source: 'capc', sandbox: true }, new Date(now)));
+  ctx = await phoneContext(browser);
+});
+
+afterAll(async () => {
+  await ctx?.close();
+  await browser?.close();
+  await app?.close();
+  await handle?.drop();
+});
+
+describe('Phone: liveness → 续期缴费 → WeChat Pay (sandbox cashier) → paid', () => {
+  it('When a bound handler renews for the first time, then the liveness check comes first and the paid order shows 支付成功', async () => {
+    const page = await ctx.newPage();
+    await page.goto(`${app.url}/h5/renew`);
+    await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
+    await page.locator('button.sa-user', { hasText: '梁经办' }).click();
+
+    // First business step: the handler check, with its own consent screen.
+    await page.waitForURL(/\/h5\/handler/);
+    await page.getByRole('button', { name: '同意并继续' }).click();
+    await page.waitForURL(`${app.url}/h5/handler/form`);
+    await page.locator('#name').fill('梁经办');
+    await page.locator('#idNumber').fill('11010519491231002X');
+    await page.getByRole('button', { name: '开始人脸核验' }).click();
+    await page.waitForURL(/\/sandbox\/faceid\/h5\//);
+    await page.locator('#fi-start').click();
+    await page.locator('#fi-pass').click();
+    await page.locator('#fi-done').click();
+    await page.waitForURL(/\/h5\/handler\/callback\?ref=/);
+    await page.locator('[data-next]').click();
+    await page.waitForURL(`${app.url}/h5/renew`);
+
+    // Order one certificate for one year at the seed's price.
+    const box = page.locator('input.cam-opt__check').first();
+    if (!(await box.isChecked())) await box.check();
+    await page.getByRole('button', { name: '确认续期，生成订单' }).click();
+    await page.waitForURL(/\/h5\/orders\/R\w+\?created=1$/);
+    const orderNo = /\/h5\/orders\/(R\w+)/.exec(page.url())![1];
+    await page.locator('[data-total]').waitFor();
+    expect(await page.locator('[data-total]').innerText()).toBe('¥200.00');
+
+    // 微信支付: in sandbox mode the cashier stands in for WeixinJSBridge.
+    await page.locator('[data-pay=wechat]').click();
+    await page.waitForURL(/\/sandbox\/wechatpay\/cashier\?/);
+    expect(await page.content()).toContain('200.00');
+    await screenshot(page, 'pay-cashier-375');
+    await page.locator('#wp-confirm').click();
+    await page.waitForURL(new RegExp(`/h5/orders/${orderNo}/paid`));
+    // The page refreshes itself until the server has the verified notify.
+    await page.locator('[data-state="paid"]').waitFor({ timeout: 15_000 });
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'pay-paid-375');
+    expect((await new OrderService(app.deps).getOrder(orderNo))!).toMatchObject({ state: 'PAID', paymentMethod: 'wechatpay', paidAmountFen: 20000 });
+  });
+});
