@@ -80,6 +80,14 @@ describe(`WeChat Pay for renewal orders (${backend})`, () => {
     await until(async () => (await orders.getOrder(orderNo))!.state === 'PAID');
     expect((await orders.getOrder(orderNo))!).toMatchObject({ state: 'PAID', paymentMethod: 'wechatpay' });
     expect((await phone.get(`/h5/orders/${orderNo}/paid?wechatpay=ok`)).text).toContain('data-state="paid"');
+
+    // After the commit, the handler gets the 订单支付成功 template message (once, whatever the retries).
+    const sent = () => app.deps.sandboxWechat!.callsTo('cgi-bin/message/template/send').filter((c) => (c.request as { touser?: string }).touser === 'oPayer');
+    await until(async () => sent().length > 0);
+    expect(sent()[0].request).toMatchObject({
+      client_msg_id: `paid-${orderNo}`, url: `${app.url}/h5/orders/${orderNo}`,
+      data: { character_string1: { value: orderNo }, amount2: { value: '200.00元' }, thing3: { value: '数字证书续期1张' } },
+    });
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { type Deps } from '../../deps';
+import { registerOrderNoticeJobs } from './notices';
 import { PaymentService } from './service';
 
 export const ORDER_SWEEP_JOB = 'orders.sweep';
@@ -6,6 +7,7 @@ const SWEEP_EVERY_MS = 60_000;
 
 /** The sweep's handler (registered by createApp, so every instance with workers can run it). */
 export function registerPaymentJobs(deps: Deps): void {
+  registerOrderNoticeJobs(deps);
   const payments = new PaymentService(deps);
   deps.jobs.register(ORDER_SWEEP_JOB, async () => {
     const { closed, credited } = await payments.closeExpired(new Date(deps.clock.nowMs()));

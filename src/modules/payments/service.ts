@@ -5,6 +5,7 @@ import { type Order } from '../orders/entities';
 import { type MarkPaidOutcome, OrderService, PaymentAmountMismatchError } from '../orders/service';
 import { InvalidTransitionError } from '../orders/states';
 import { type JsapiPayParams, type WechatPayTransaction } from '../../providers/wechatpay';
+import { enqueueOrderPaidNotice } from './notices';
 
 /** Why a verified transaction was not credited (the notify endpoint answers 4xx for these: retrying cannot help). */
 export class PaymentMismatch extends Error {
@@ -76,6 +77,7 @@ export class PaymentService {
       throw err;
     });
     const order = after;
+    if (outcome === 'paid') await enqueueOrderPaidNotice(this.deps, order.orderNo);
     if (outcome === 'late-payment' || outcome === 'duplicate-payment') {
       // Money we cannot keep: give it back. The refund number is fixed per transaction, so a retried notify
       // (or a failure here, answered 5xx so WeChat Pay retries) never refunds twice.

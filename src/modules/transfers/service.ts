@@ -10,9 +10,18 @@ import { decide, type MatchDecision, type OpenTransferOrder, type StatementLine 
 import { yuanToFen } from './normalise';
 import { type StatementEntry, StatementEntryEntity, type TransferCode, TransferCodeEntity } from './entities';
 import { drawTransferCode } from './transfer-code';
+import { enqueueOrderPaidNotice, enqueueTransferRejectedNotice } from '../payments/notices';
 
 /** How long a transfer order waits for the money to arrive (and be imported) before the sweep closes it. */
 export const TRANSFER_WAIT_MS = 7 * 86_400_000;
+
+/** What the handler is told (a template's thing field: 20 characters at most) when their transfer is not credited. */
+const REJECTION_NOTICE: Record<string, string> = {
+  'amount-mismatch': '汇款金额与订单金额不符',
+  'name-mismatch': '付款单位与证书单位不符',
+  'fiscal-payer': '不支持财政或国库账户汇款',
+  'late-payment': '订单已关闭，款项将退回',
+};
 
 export interface LineOutcome {
   line: number;
@@ -133,6 +142,10 @@ export class TransferService {
       if (!isUniqueViolation(err)) throw err;
       return { ...base, result: 'skipped' };
     }
+    // Notices after the line is on record, so a re-import (skipped) never sends a second one.
+    if (outcome.result === 'credited' && outcome.orderNo) await enqueueOrderPaidNotice(this.deps, outcome.orderNo);
+    const why = outcome.reason ? REJECTION_NOTICE[outcome.reason] : undefined;
+    if (outcome.result === 'exception' && outcome.orderNo && why) await enqueueTransferRejectedNotice(this.deps, outcome.orderNo, line.bankSerial, why);
     return outcome;
   }
 

@@ -1,0 +1,64 @@
+import { type Deps } from '../../deps';
+import { openidTail } from '../../lib/logger';
+import { WechatApiError } from '../../providers/wechat-api/errors';
+import { formatDateTime } from '../certificates/view-model';
+import { OrderService } from '../orders/service';
+
+export const ORDER_PAID_NOTICE_JOB = 'orders.paid-notice';
+export const TRANSFER_REJECTED_NOTICE_JOB = 'orders.transfer-rejected-notice';
+
+/** `character_string` fields take at most 32 ASCII characters; `thing` fields 20 characters. */
+const ascii32 = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 32);
+const thing20 = (s: string) => [...s].slice(0, 20).join('');
+const yuan = (fen: number) => `${(fen / 100).toFixed(2)}元`;
+
+/** Queued after the commit that changed the order (never inside it): a message must not announce a rolled-back credit. */
+export function enqueueOrderPaidNotice(deps: Deps, orderNo: string): Promise<void> {
+  return deps.jobs.enqueue(ORDER_PAID_NOTICE_JOB, { orderNo }, { jobId: `${ORDER_PAID_NOTICE_JOB}:${orderNo}` });
+}
+
+export function enqueueTransferRejectedNotice(deps: Deps, orderNo: string, bankSerial: string, reason: string): Promise<void> {
+  return deps.jobs.enqueue(TRANSFER_REJECTED_NOTICE_JOB, { orderNo, bankSerial, reason }, { jobId: `${TRANSFER_REJECTED_NOTICE_JOB}:${bankSerial}` });
+}
+
+/**
+ * Template messages about orders (类目模板: 订单支付成功 with character_string1 订单号, amount2 金额, thing3 商品,
+ * time4 支付时间; 汇款未通过 with character_string1 订单号, amount2 金额, thing3 原因). client_msg_id makes a retried
+ * job a no-op at WeChat. A user who no longer follows (43004) cannot get it: the order page shows the state anyway.
+ */
+export function registerOrderNoticeJobs(deps: Deps): void {
+  const orders = new OrderService(deps);
+  const templates = deps.config.wechat.templates ?? {};
+  const send = async (openid: string, templateId: string, clientMsgId: string, orderNo: string, data: Record<string, string>) => {
+    try {
+      await deps.wechatApi.sendTemplateMessage({
+        touser: openid, template_id: templateId, client_msg_id: ascii32(clientMsgId),
+        url: `${deps.config.publicBaseUrl}/h5/orders/${encodeURIComponent(orderNo)}`,
+        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, { value: v }])),
+      });
+    } catch (err) {
+      if (err instanceof WechatApiError && !err.retryable) {
+        deps.logger.info({ openid: openidTail(openid), orderNo, errcode: err.errcode }, 'order notice not delivered (user unreachable); the order page shows it');
+        return;
+      }
+      throw err;
+    }
+  };
+
+  deps.jobs.register(ORDER_PAID_NOTICE_JOB, async (payload) => {
+    const order = await orders.getOrder(String(payload.orderNo));
+    if (!order || !templates.orderPaid || (order.state !== 'PAID' && order.state !== 'FULFILLED')) return;
+    await send(order.openid, templates.orderPaid, `paid-${order.orderNo}`, order.orderNo, {
+      character_string1: ascii32(order.orderNo), amount2: yuan(order.paidAmountFen ?? order.totalFen),
+      thing3: thing20(`数字证书续期${order.lines.length}张`), time4: formatDateTime(order.paidAt ?? new Date(deps.clock.nowMs())),
+    });
+  });
+
+  deps.jobs.register(TRANSFER_REJECTED_NOTICE_JOB, async (payload) => {
+    const order = await orders.getOrder(String(payload.orderNo));
+    if (!order || !templates.transferRejected) return;
+    await send(order.openid, templates.transferRejected, `rej-${String(payload.bankSerial)}`, order.orderNo, {
+      character_string1: ascii32(order.orderNo), amount2: yuan(order.totalFen), thing3: thing20(String(payload.reason)),
+    });
+  });
+}
