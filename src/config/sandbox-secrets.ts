@@ -32,25 +32,38 @@ const rsaPrivateKeyPem = () => generateKeyPairSync('rsa', { modulusLength: 2048 
 
 const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
+/**
+ * One generator per secret, so a file from an older version gets only what it lacks: the two RSA keys are the
+ * slow part of start-up and must not be made again on every start just to be thrown away.
+ */
+const GENERATORS: { [K in keyof SandboxSecrets]: () => SandboxSecrets[K] } = {
+  wechatAppId: () => `wx${randomToken(cryptoRandom, 16, LOWER_ALNUM)}`,
+  wechatAppSecret: () => randomToken(cryptoRandom, 32),
+  wechatToken: () => randomToken(cryptoRandom, 32),
+  wechatEncodingAesKey: () => randomToken(cryptoRandom, 43),
+  sessionSecret: () => randomBytes(32).toString('base64url'),
+  caKeyEncryptionKey: () => randomBytes(32).toString('base64'),
+  faceidSecretId: () => `AKIDsandbox${randomToken(cryptoRandom, 25)}`,
+  faceidSecretKey: () => randomToken(cryptoRandom, 32),
+  piiEncryptionKey: () => `s1:${randomBytes(32).toString('base64')}`,
+  piiHmacKey: () => randomBytes(32).toString('base64'),
+  wechatPayMchId: () => `19${randomToken(cryptoRandom, 8, '0123456789')}`,
+  wechatPayMerchantSerialNo: () => randomBytes(20).toString('hex').toUpperCase(),
+  wechatPayMerchantPrivateKey: rsaPrivateKeyPem,
+  wechatPayApiV3Key: () => randomToken(cryptoRandom, 32),
+  wechatPayPlatformPrivateKey: rsaPrivateKeyPem,
+  wechatPayPublicKeyId: () => `PUB_KEY_ID_01${randomToken(cryptoRandom, 28, '0123456789')}`,
+};
+
+/** Fills in every secret `existing` lacks. */
+function completeSecrets(existing: Partial<SandboxSecrets>): SandboxSecrets {
+  const out: Record<string, string> = { ...existing } as Record<string, string>;
+  for (const [name, make] of Object.entries(GENERATORS)) out[name] ??= make();
+  return out as unknown as SandboxSecrets;
+}
+
 export function generateSandboxSecrets(): SandboxSecrets {
-  return {
-    wechatAppId: `wx${randomToken(cryptoRandom, 16, LOWER_ALNUM)}`,
-    wechatAppSecret: randomToken(cryptoRandom, 32),
-    wechatToken: randomToken(cryptoRandom, 32),
-    wechatEncodingAesKey: randomToken(cryptoRandom, 43),
-    sessionSecret: randomBytes(32).toString('base64url'),
-    caKeyEncryptionKey: randomBytes(32).toString('base64'),
-    faceidSecretId: `AKIDsandbox${randomToken(cryptoRandom, 25)}`,
-    faceidSecretKey: randomToken(cryptoRandom, 32),
-    piiEncryptionKey: `s1:${randomBytes(32).toString('base64')}`,
-    piiHmacKey: randomBytes(32).toString('base64'),
-    wechatPayMchId: `19${randomToken(cryptoRandom, 8, '0123456789')}`,
-    wechatPayMerchantSerialNo: randomBytes(20).toString('hex').toUpperCase(),
-    wechatPayMerchantPrivateKey: rsaPrivateKeyPem(),
-    wechatPayApiV3Key: randomToken(cryptoRandom, 32),
-    wechatPayPlatformPrivateKey: rsaPrivateKeyPem(),
-    wechatPayPublicKeyId: `PUB_KEY_ID_01${randomToken(cryptoRandom, 28, '0123456789')}`,
-  };
+  return completeSecrets({});
 }
 
 export function ensureSandboxSecrets(dataDir: string): SandboxSecrets {
@@ -58,8 +71,8 @@ export function ensureSandboxSecrets(dataDir: string): SandboxSecrets {
   mkdirSync(dataDir, { recursive: true });
   const existing = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Partial<SandboxSecrets> : {};
   // Keep what exists (changing it would orphan sessions and the CA's keys); fill in what a newer version added.
-  const secrets = { ...generateSandboxSecrets(), ...existing };
-  if (Object.keys(existing).length === Object.keys(secrets).length) return secrets;
+  const secrets = completeSecrets(existing);
+  if (Object.keys(GENERATORS).every((k) => k in existing)) return secrets;
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }

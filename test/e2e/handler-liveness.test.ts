@@ -1,5 +1,5 @@
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
+import { horizontalOverflow, launchChromium, passSandboxLiveness, phoneContext, screenshot } from '../helpers/browser';
 import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
 
@@ -55,13 +55,7 @@ describe('handler liveness in a phone browser (sandbox FaceID)', () => {
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await screenshot(page, 'handler-form-error-375');
 
-    await page.locator('#idNumber').fill('11010519491231002X');
-    await page.getByRole('button', { name: '开始人脸核验' }).click();
-    await page.waitForURL(/\/sandbox\/faceid\/h5\//);
-    await page.locator('#fi-start').click();
-    await page.locator('#fi-pass').click();
-    await page.locator('#fi-done').click();
-    await page.waitForURL(/\/h5\/handler\/callback\?ref=/);
+    await passSandboxLiveness(page, '11010519491231002X');
     await page.locator('[data-masked-id]').waitFor();
     expect(await page.locator('[data-masked-name]').innerText()).toBe('张*');
     expect(await page.locator('[data-masked-id]').innerText()).toBe('1****************X');

@@ -1,12 +1,9 @@
 import { type Browser, type BrowserContext } from 'playwright-core';
-import { inTransaction } from '../../src/lib/db/transaction';
-import { BindingRepository } from '../../src/modules/binding/repository';
-import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { OrderService } from '../../src/modules/orders/service';
-import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
+import { horizontalOverflow, launchChromium, passSandboxLiveness, phoneContext, screenshot } from '../helpers/browser';
 import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
-import { issueCertificate } from '../helpers/pki-fixtures';
+import { boundCertificate } from '../helpers/pki-fixtures';
 
 /**
  * The payment journey on a phone, all in sandbox mode: a bound handler opens 续期缴费, is sent to the liveness
@@ -29,10 +26,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   app.deps.sandboxWechat!.ensureUser(OPENID, '梁经办');
   const now = Date.now();
-  const mediaSerial = `77000000${String(now % 10000000).padStart(7, '0')}1`;
-  const issued = await issueCertificate(app.deps.ca, { mediaSerial, organization: '梅州市支付旅程有限公司', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 20 * DAY) });
-  const cert = await certificateServiceFor(app.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
-  await inTransaction(app.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: OPENID, source: 'capc', sandbox: true }, new Date(now)));
+  await boundCertificate(app.deps, OPENID, { organization: '梅州市支付旅程有限公司', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 20 * DAY), sandbox: true });
   ctx = await phoneContext(browser);
 });
 
@@ -55,13 +49,7 @@ describe('Phone: liveness → 续期缴费 → WeChat Pay (sandbox cashier) → 
     await page.getByRole('button', { name: '同意并继续' }).click();
     await page.waitForURL(`${app.url}/h5/handler/form`);
     await page.locator('#name').fill('梁经办');
-    await page.locator('#idNumber').fill('11010519491231002X');
-    await page.getByRole('button', { name: '开始人脸核验' }).click();
-    await page.waitForURL(/\/sandbox\/faceid\/h5\//);
-    await page.locator('#fi-start').click();
-    await page.locator('#fi-pass').click();
-    await page.locator('#fi-done').click();
-    await page.waitForURL(/\/h5\/handler\/callback\?ref=/);
+    await passSandboxLiveness(page, '11010519491231002X');
     await page.locator('[data-next]').click();
     await page.waitForURL(`${app.url}/h5/renew`);
 

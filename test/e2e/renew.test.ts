@@ -1,12 +1,10 @@
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { inTransaction } from '../../src/lib/db/transaction';
-import { BindingRepository } from '../../src/modules/binding/repository';
-import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { HandlerRepository } from '../../src/modules/handlers/repository';
 import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
 import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
-import { issueCertificate } from '../helpers/pki-fixtures';
+import { boundCertificate } from '../helpers/pki-fixtures';
 
 /** 续期缴费 on a phone (sandbox mode): choose certificates and years, the order, 对公汇款 with its code, history. */
 jest.setTimeout(90_000);
@@ -25,11 +23,8 @@ beforeAll(async () => {
   // The handler exists in the sandbox WeChat, passed the liveness check, and bound two certificates of one unit.
   app.deps.sandboxWechat!.ensureUser(OPENID, '陈经办');
   const now = Date.now();
-  for (const [i, days] of [[1, 20], [2, 25]] as const) {
-    const mediaSerial = `66000000${String(now % 10000000).padStart(7, '0')}${i}`;
-    const issued = await issueCertificate(app.deps.ca, { mediaSerial, organization: '梅州市住房公积金管理中心梅江区办事处', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + days * DAY) });
-    const cert = await certificateServiceFor(app.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
-    await inTransaction(app.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: OPENID, source: 'capc', sandbox: true }, new Date(now)));
+  for (const days of [20, 25]) {
+    await boundCertificate(app.deps, OPENID, { organization: '梅州市住房公积金管理中心梅江区办事处', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + days * DAY), at: new Date(now), sandbox: true });
   }
   await inTransaction(app.deps.db, (em) => new HandlerRepository().upsertVerified(em, {
     openid: OPENID, nameSealed: 'sealed', nameMasked: '陈*', idNumberSealed: 'sealed', idNumberIndex: 'idx-e2e-renew', idNumberMasked: '4414**********0011',

@@ -43,3 +43,17 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth);
 }
+
+/**
+ * On the handler form (/h5/handler/form, name already typed): types the ID number, starts the check and passes
+ * it on the sandbox FaceID page, and waits for our callback page.
+ */
+export async function passSandboxLiveness(page: Page, idNumber: string): Promise<void> {
+  await page.locator('#idNumber').fill(idNumber);
+  await page.getByRole('button', { name: '开始人脸核验' }).click();
+  await page.waitForURL(/\/sandbox\/faceid\/h5\//);
+  await page.locator('#fi-start').click();
+  await page.locator('#fi-pass').click();
+  await page.locator('#fi-done').click();
+  await page.waitForURL(/\/h5\/handler\/callback\?ref=/);
+}

@@ -5,6 +5,11 @@ import { parseCertificate } from '../../src/lib/pki/certificate';
 import { generateSoftKeyPair, signWithSoftKey, type SoftKeyPair } from '../../src/lib/pki/soft-keys';
 import { type CertificateSubject, type KeyAlgorithm, type ParsedCertificate } from '../../src/lib/pki/types';
 import { type CertificateAuthority } from '../../src/providers/ca/types';
+import { type Deps } from '../../src/deps';
+import { inTransaction } from '../../src/lib/db/transaction';
+import { BindingRepository } from '../../src/modules/binding/repository';
+import { type Certificate } from '../../src/modules/certificates/entities';
+import { certificateServiceFor } from '../../src/modules/certificates/service';
 
 /**
  * Real certificates for tests: a fresh key pair, a CSR signed by it, issued by a real CA (the app's built-in
@@ -95,4 +100,30 @@ export async function createTokenWithCertificate(
 /** Signs as the key agent's `sign` would (the convention of src/lib/pki/types.ts), base64. */
 export function signBase64(key: SoftKeyPair, dataBase64: string): string {
   return Buffer.from(signWithSoftKey(key.algorithm, key.privateKeyPkcs8Der, Buffer.from(dataBase64, 'base64'))).toString('base64');
+}
+
+let mediaSeq = 0;
+/** A 16-digit 介质编号 unique within the test run (process, sequence and time), for fixtures that need many. */
+export function uniqueMediaSerial(prefix = '90'): string {
+  return `${prefix}${String(process.pid % 1000).padStart(3, '0')}${String(++mediaSeq).padStart(5, '0')}${String(Date.now() % 1e6).padStart(6, '0')}`;
+}
+
+export interface KnownCertificateOptions extends IssueOptions {
+  /** When it was presented (default now). */
+  at?: Date;
+}
+
+/** A certificate the system knows: issued by the app's own CA and presented once at /capc/ (acceptPresented). */
+export async function knownCertificate(deps: Deps, opts: KnownCertificateOptions = {}): Promise<Certificate> {
+  const mediaSerial = opts.mediaSerial ?? uniqueMediaSerial();
+  const issued = await issueCertificate(deps.ca, { ...opts, mediaSerial });
+  return certificateServiceFor(deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: opts.at ?? new Date() });
+}
+
+/** …and bound to `openid`, as the handler's phone would have done at /h5/bind. */
+export async function boundCertificate(deps: Deps, openid: string, opts: KnownCertificateOptions & { sandbox?: boolean } = {}): Promise<Certificate> {
+  const cert = await knownCertificate(deps, opts);
+  const at = opts.at ?? new Date();
+  await inTransaction(deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: opts.sandbox ?? false }, at));
+  return cert;
 }

@@ -3,10 +3,9 @@ import { type BindingSource } from '../../src/modules/binding/entities';
 import { BindingRepository } from '../../src/modules/binding/repository';
 import { type Certificate } from '../../src/modules/certificates/entities';
 import { CertificateRepository } from '../../src/modules/certificates/repository';
-import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, TestClock, type SandboxWechatServer, type TestBackendHandle, type TestInstance, backend } from '../helpers/harness';
 import { type Agent, csrfOf, loginAs } from '../helpers/h5-login';
-import { issueCertificate } from '../helpers/pki-fixtures';
+import { knownCertificate as known } from '../helpers/pki-fixtures';
 
 /** 我的数字证书, its detail page and the H5 home's 待办事项, with a clock the test moves. */
 const DAY = 86_400_000;
@@ -29,13 +28,9 @@ afterAll(async () => {
 beforeEach(() => clock.set(Date.now()));
 
 /** A CA-issued certificate, presented once at /capc/ (so known to the system), valid for `days` from now. */
-async function knownCertificate(opts: { days?: number; organization?: string } = {}): Promise<Certificate> {
-  const mediaSerial = `8800${String(++seq).padStart(4, '0')}${String(Date.now() % 100000000).padStart(8, '0')}`;
+function knownCertificate(opts: { days?: number; organization?: string } = {}): Promise<Certificate> {
   const now = Date.now();
-  const issued = await issueCertificate(instance.deps.ca, {
-    mediaSerial, organization: opts.organization ?? `梅州证书列表单位${seq}`, notBefore: new Date(now - DAY), notAfter: new Date(now + (opts.days ?? 200) * DAY),
-  });
-  return certificateServiceFor(instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
+  return known(instance.deps, { organization: opts.organization ?? `梅州证书列表单位${++seq}`, notBefore: new Date(now - DAY), notAfter: new Date(now + (opts.days ?? 200) * DAY) });
 }
 
 async function bind(cert: Certificate, openid: string, opts: { sandbox?: boolean; source?: BindingSource } = {}): Promise<void> {

@@ -1,12 +1,9 @@
-import { inTransaction } from '../../src/lib/db/transaction';
-import { BindingRepository } from '../../src/modules/binding/repository';
-import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { OrderService } from '../../src/modules/orders/service';
 import { PaymentService } from '../../src/modules/payments/service';
 import { backend, createTestBackend, type SandboxWechatServer, type TestBackendHandle } from '../helpers/harness';
 import { csrfOf, loginAs } from '../helpers/h5-login';
 import { type ListeningInstance, startListening } from '../helpers/listening';
-import { issueCertificate } from '../helpers/pki-fixtures';
+import { boundCertificate } from '../helpers/pki-fixtures';
 
 /**
  * Paying a renewal order with WeChat Pay, on the app's sandbox WeChat Pay over real HTTP: the pay button, the
@@ -34,10 +31,7 @@ const sandboxPay = () => app.deps.sandboxWechatPay!;
 
 async function orderFor(openid: string): Promise<{ orderNo: string; totalFen: number }> {
   const now = Date.now();
-  const mediaSerial = `5500${String(++seq).padStart(4, '0')}${String(now % 100000000).padStart(8, '0')}`;
-  const issued = await issueCertificate(app.deps.ca, { mediaSerial, organization: `梅州支付测试单位${seq}`, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
-  const cert = await certificateServiceFor(app.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
-  await inTransaction(app.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: true }, new Date()));
+  const cert = await boundCertificate(app.deps, openid, { organization: `梅州支付测试单位${++seq}`, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY), sandbox: true });
   const order = await orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at: new Date() });
   return { orderNo: order.orderNo, totalFen: order.totalFen };
 }

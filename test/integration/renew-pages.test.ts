@@ -1,12 +1,10 @@
 import { inTransaction } from '../../src/lib/db/transaction';
-import { BindingRepository } from '../../src/modules/binding/repository';
 import { type Certificate, CertificateEntity } from '../../src/modules/certificates/entities';
-import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { HandlerRepository } from '../../src/modules/handlers/repository';
 import { OrderEntity } from '../../src/modules/orders/entities';
 import { backend, createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, TestClock, type SandboxWechatServer, type TestBackendHandle, type TestInstance } from '../helpers/harness';
 import { type Agent, csrfOf, loginAs } from '../helpers/h5-login';
-import { issueCertificate } from '../helpers/pki-fixtures';
+import { boundCertificate } from '../helpers/pki-fixtures';
 
 /** 续期缴费 pages through WeChat OAuth: options, order creation, the order and transfer pages, cancel, history. */
 const DAY = 86_400_000;
@@ -28,15 +26,11 @@ afterAll(async () => {
 });
 
 /** A real CA-issued certificate of one organisation, bound to `openid`, expiring in `days` (30: inside the renewal window). */
-async function bound(openid: string, opts: { days?: number; organization?: string } = {}): Promise<Certificate> {
+function bound(openid: string, opts: { days?: number; organization?: string } = {}): Promise<Certificate> {
   const now = clock.nowMs();
-  const mediaSerial = `7800${String(++seq).padStart(4, '0')}${String(now % 100000000).padStart(8, '0')}`;
-  const issued = await issueCertificate(instance.deps.ca, {
-    mediaSerial, organization: opts.organization ?? `梅州续期页面单位${seq}`, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + (opts.days ?? 30) * DAY),
+  return boundCertificate(instance.deps, openid, {
+    organization: opts.organization ?? `梅州续期页面单位${++seq}`, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + (opts.days ?? 30) * DAY), at: new Date(now),
   });
-  const cert = await certificateServiceFor(instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
-  await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: false }, new Date(now)));
-  return cert;
 }
 
 /** The handler passed the liveness check before (its own flow is tested in liveness.test.ts). */

@@ -2,16 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CliIo } from '../../src/cli/bootstrap';
 import { importStatement } from '../../src/cli/import-statement';
-import { inTransaction } from '../../src/lib/db/transaction';
-import { BindingRepository } from '../../src/modules/binding/repository';
 import { type Certificate } from '../../src/modules/certificates/entities';
-import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { OrderService } from '../../src/modules/orders/service';
 import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { TransferService } from '../../src/modules/transfers/service';
 import { parseStatementCsv } from '../../src/modules/transfers/statement-file';
 import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
-import { issueCertificate } from '../helpers/pki-fixtures';
+import { boundCertificate } from '../helpers/pki-fixtures';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -36,10 +33,7 @@ afterAll(async () => {
 
 async function orderFor(openid: string, organization: string): Promise<{ orderNo: string; totalFen: number; cert: Certificate }> {
   const now = Date.now();
-  const mediaSerial = `6600${String(++seq).padStart(4, '0')}${String(now % 100000000).padStart(8, '0')}`;
-  const issued = await issueCertificate(instance.deps.ca, { mediaSerial, organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
-  const cert = await certificateServiceFor(instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
-  await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: false }, new Date()));
+  const cert = await boundCertificate(instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
   const order = await orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 2 }], at: new Date() });
   return { orderNo: order.orderNo, totalFen: order.totalFen, cert };
 }

@@ -17,10 +17,22 @@ export function utcDatetime(date: Date): string {
 
 const TRANSIENT = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY']);
 
+type DriverError = { code?: string; errno?: number; driverError?: { code?: string; errno?: number } };
+const codeOf = (err: unknown) => (err as DriverError).driverError?.code ?? (err as DriverError).code ?? '';
+
 function isTransient(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  return TRANSIENT.has(e.driverError?.code ?? e.code ?? '');
+  return TRANSIENT.has(codeOf(err));
 }
+
+/** MySQL's ER_DUP_ENTRY (errno 1062) or SQLite's unique/primary-key constraint: someone wrote the same row first. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = codeOf(err);
+  const errno = (err as DriverError).driverError?.errno ?? (err as DriverError).errno;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || errno === 1062;
+}
+
+/** InnoDB chose this transaction as a deadlock victim. */
+export const isDeadlock = (err: unknown) => codeOf(err) === 'ER_LOCK_DEADLOCK';
 
 /**
  * Runs `fn` again when the database chose it as a deadlock victim (or a lock wait timed out): InnoDB may do that

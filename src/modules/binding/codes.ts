@@ -2,6 +2,7 @@ import { createHmac, hkdfSync } from 'node:crypto';
 import { type EntityManager, IsNull, MoreThan } from 'typeorm';
 import { type Deps } from '../../deps';
 import { randomToken } from '../../lib/clock';
+import { isUniqueViolation } from '../../lib/db/sql';
 import { inTransaction } from '../../lib/db/transaction';
 import { type BindingCode, BindingCodeEntity } from './entities';
 
@@ -113,10 +114,4 @@ export class BindingCodeService {
       .execute();
     return (result.affected ?? 0) === 1;
   }
-}
-
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  const code = e.driverError?.code ?? e.code ?? '';
-  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }

@@ -1,11 +1,12 @@
 import { type Deps } from '../../deps';
+import { isUniqueViolation } from '../../lib/db/sql';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ValidationError } from '../../lib/errors';
 import { createLimiter, FailureLimit } from '../../lib/http/rate-limit';
 import { openidTail } from '../../lib/logger';
 import { type Certificate } from '../certificates/entities';
 import { CertificateRepository } from '../certificates/repository';
-import { BINDING_CODE_TTL_MS, BindingCodeService, isUniqueViolation, looksLikeBindingCode, MAX_WRONG_MEDIA_TRIES, normaliseBindingCode } from './codes';
+import { BINDING_CODE_TTL_MS, BindingCodeService, looksLikeBindingCode, MAX_WRONG_MEDIA_TRIES, normaliseBindingCode } from './codes';
 import { type BindingCode } from './entities';
 import { BindingRepository } from './repository';
 

@@ -1,4 +1,5 @@
 import { type EntityManager, In, MoreThan, MoreThanOrEqual, IsNull, Not } from 'typeorm';
+import { isUniqueViolation } from '../../lib/db/sql';
 import { CertificateBindingEntity } from '../binding/entities';
 import { type Certificate, CertificateEntity } from '../certificates/entities';
 import { type Follower, FollowerEntity } from '../followers/entities';
@@ -14,13 +15,6 @@ export interface LegacyRow {
 
 /** How many rows one statement carries: well under SQLite's and MySQL's placeholder limits. */
 const CHUNK = 200;
-
-/** MySQL's ER_DUP_ENTRY or SQLite's unique constraint: somebody else wrote the same row first. */
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } };
-  const code = e.driverError?.code ?? e.code ?? '';
-  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || (e.driverError?.errno ?? e.errno) === 1062;
-}
 
 const rowKey = (r: Pick<LegacyRow, 'unionid' | 'keyKind' | 'keyValue'>) => `${r.unionid}\n${r.keyKind}\n${r.keyValue}`;
 

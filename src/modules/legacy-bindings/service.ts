@@ -1,9 +1,10 @@
 import { type Deps } from '../../deps';
+import { isUniqueViolation } from '../../lib/db/sql';
 import { type JobQueue } from '../../lib/jobs/types';
 import { openidTail } from '../../lib/logger';
 import { WechatApiError } from '../../providers/wechat-api/errors';
 import { BindingRepository } from '../binding/repository';
-import { isUniqueViolation, LegacyBindingRepository } from './repository';
+import { LegacyBindingRepository } from './repository';
 
 /** The text of the customer-service message and of the H5 home notice: the same words in both places. */
 export const restoredText = (count: number) => `已为您恢复 ${count} 张证书的绑定，可在「我的数字证书」查看`;

@@ -1,4 +1,5 @@
 import { type DataSource } from 'typeorm';
+import { isDeadlock, isUniqueViolation } from '../../lib/db/sql';
 import { type Random } from '../../lib/clock';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
@@ -111,7 +112,7 @@ export class OrderService {
       });
     } catch (err) {
       // A racing order won the open_key (or InnoDB picked us as a deadlock victim of that race, retries spent).
-      if (!isUniqueViolation(err)) throw err;
+      if (!isUniqueViolation(err) && !isDeadlock(err)) throw err;
       const open = await this.orders.openOrdersOf(this.db.manager, certificateIds);
       if (open.length) throw this.openOrderError(open[0].certificateId, open[0].order, openid);
       throw err;
@@ -186,7 +187,7 @@ export class OrderService {
   }
 
   /** The handler picks 微信支付 or 对公汇款; only while the order waits for payment. */
-  async choosePaymentMethod(orderNo: string, openid: string, method: PaymentMethod, at: Date): Promise<Order> {
+  async choosePaymentMethod(orderNo: string, openid: string, method: PaymentMethod, at: Date): Promise<OrderWithLines> {
     const changed = await inTransaction(this.db, (tx) => this.orders.setPaymentMethod(tx, orderNo, openid, method, at));
     const order = await this.findOrder(orderNo, openid);
     if (!changed && order.paymentMethod !== method) throw new ConflictError('订单已支付或已关闭，无法更改支付方式', `order ${orderNo} is ${order.state}; payment method stays ${order.paymentMethod ?? 'unset'}`);
@@ -284,10 +285,4 @@ function validateItems(items: OrderItem[]): void {
   const ids = items.map((i) => i.certificateId);
   if (ids.some((id) => !Number.isSafeInteger(id) || id <= 0)) throw new ValidationError('请选择要续期的证书', `invalid certificate ids ${ids.join(',')}`);
   if (new Set(ids).size !== ids.length) throw new ValidationError('同一张证书只能选择一次', `duplicate certificate ids ${ids.join(',')}`);
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  const code = e.driverError?.code ?? e.code ?? '';
-  return code === 'ER_DUP_ENTRY' || code === 'ER_LOCK_DEADLOCK' || code.startsWith('SQLITE_CONSTRAINT');
 }

@@ -37,8 +37,7 @@ export class PaymentService {
   /** getBrandWCPayRequest parameters for the handler's order, reusing a live prepay_id rather than creating one per tap. */
   async jsapiParams(orderNo: string, openid: string): Promise<JsapiPayParams> {
     const now = this.deps.clock.nowMs();
-    await this.orders.choosePaymentMethod(orderNo, openid, 'wechatpay', new Date(now));
-    const order = await this.orders.findOrder(orderNo, openid);
+    const order = await this.orders.choosePaymentMethod(orderNo, openid, 'wechatpay', new Date(now));
     if (order.state !== 'PENDING_PAYMENT') throw new ConflictError('订单已支付或已关闭', `order ${orderNo} is ${order.state}`);
     const key = `wxpay:prepay:${orderNo}`;
     let prepayId = await this.deps.store.get(key);
@@ -71,12 +70,11 @@ export class PaymentService {
     const paidAt = tx.success_time ? new Date(tx.success_time) : new Date(this.deps.clock.nowMs());
     const transactionId = tx.transaction_id ?? `WX-${tx.out_trade_no}`;
     // markPaid itself refuses an unknown order and a wrong amount (its UPDATE is guarded by both): no read first.
-    const { outcome, order: after } = await this.orders.markPaid(tx.out_trade_no, { method: 'wechatpay', amountFen: tx.amount.total, transactionId, paidAt }).catch((err: unknown) => {
+    const { outcome, order } = await this.orders.markPaid(tx.out_trade_no, { method: 'wechatpay', amountFen: tx.amount.total, transactionId, paidAt }).catch((err: unknown) => {
       if (err instanceof NotFoundError) throw new PaymentMismatch('unknown-order', `out_trade_no ${tx.out_trade_no} is no order of ours`);
       if (err instanceof PaymentAmountMismatchError || err instanceof ValidationError) throw new PaymentMismatch('wrong-amount', err.detail ?? 'amount differs from the order');
       throw err;
     });
-    const order = after;
     if (outcome === 'paid') await enqueueOrderPaidNotice(this.deps, order.orderNo);
     if (outcome === 'late-payment' || outcome === 'duplicate-payment') {
       // Money we cannot keep: give it back. The refund number is fixed per transaction, so a retried notify
@@ -87,7 +85,7 @@ export class PaymentService {
         reason: outcome === 'late-payment' ? '订单已关闭，款项原路退回' : '订单已支付，重复款项原路退回',
       });
     }
-    return { kind: 'credited', outcome, order: after };
+    return { kind: 'credited', outcome, order };
   }
 
   /** The paid page asks WeChat Pay itself while the order still waits (the notify may be late or lost). */

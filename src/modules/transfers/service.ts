@@ -1,9 +1,9 @@
 import { In, IsNull, Not } from 'typeorm';
+import { isUniqueViolation } from '../../lib/db/sql';
 import { type Deps } from '../../deps';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ValidationError } from '../../lib/errors';
 import { CertificateEntity } from '../certificates/entities';
-import { isUniqueViolation } from '../binding/codes';
 import { OrderEntity } from '../orders/entities';
 import { OrderService } from '../orders/service';
 import { decide, type MatchDecision, type OpenTransferOrder, type StatementLine } from './matcher';
@@ -47,8 +47,7 @@ export class TransferService {
 
   /** The order's transfer code (drawn once; asking again returns the same one). */
   async codeFor(orderNo: string, openid: string, at: Date): Promise<TransferCode> {
-    await this.orders.choosePaymentMethod(orderNo, openid, 'transfer', at);
-    const order = await this.orders.findOrder(orderNo, openid);
+    const order = await this.orders.choosePaymentMethod(orderNo, openid, 'transfer', at);
     const existing = await this.deps.db.getRepository(TransferCodeEntity).findOne({ where: { orderId: order.id } });
     if (existing) return existing;
     if (order.state !== 'PENDING_PAYMENT') throw new ConflictError('订单已支付或已关闭', `order ${orderNo} is ${order.state}`);

@@ -90,10 +90,3 @@ export const SandboxCaIssuedEntity = new EntitySchema<SandboxCaIssued>({
     { name: 'uq_sandbox_ca_issued_serial', columns: ['serialHex'] },
   ],
 });
-
-/** MySQL's ER_DUP_ENTRY or SQLite's unique constraint: another instance wrote the same row first. */
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } };
-  const code = e.driverError?.code ?? e.code;
-  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || (e.driverError?.errno ?? e.errno) === 1062;
-}

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { isUniqueViolation } from '../../lib/db/sql';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, type Name } from '@peculiar/asn1-x509';
 import { type DataSource } from 'typeorm';
@@ -12,7 +13,7 @@ import { verifySignature } from '../../lib/pki/signature';
 import { createSoftSigner, generateSoftKeyPair } from '../../lib/pki/soft-keys';
 import { type CertificateSubject, type KeyAlgorithm, type ParsedCertificate } from '../../lib/pki/types';
 import { buildCertificate, type CertificateSigner } from '../../lib/pki/x509-builder';
-import { isUniqueViolation, type SandboxCaAuthority, SandboxCaAuthorityEntity, type SandboxCaIssued, SandboxCaIssuedEntity } from './entities';
+import { type SandboxCaAuthority, SandboxCaAuthorityEntity, type SandboxCaIssued, SandboxCaIssuedEntity } from './entities';
 import { decryptPrivateKey, encryptPrivateKey, parseKeyEncryptionKey } from './key-protection';
 import {
   CaError, type CertificateAuthority, type CertificateStatus, type IssuedCertificate, type IssueRequest, type RevocationReason,
