@@ -34,7 +34,8 @@ export const TransferCodeEntity = new EntitySchema<TransferCode>({
   ],
 });
 
-export type StatementDecision = 'credited' | 'exception';
+/** processing: claimed by an import that has not settled it yet (see TransferService.claimLine). */
+export type StatementDecision = 'processing' | 'credited' | 'exception';
 
 /** A statement line once imported: the bank serial makes a second import of the same file change nothing. */
 export interface StatementEntry {

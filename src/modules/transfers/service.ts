@@ -15,6 +15,9 @@ import { enqueueOrderPaidNotice, enqueueTransferRejectedNotice } from '../paymen
 /** How long a transfer order waits for the money to arrive (and be imported) before the sweep closes it. */
 export const TRANSFER_WAIT_MS = 7 * 86_400_000;
 
+/** A line claimed this long ago and still not settled belongs to an import that died; another may take it. */
+const CLAIM_STALE_MS = 5 * 60_000;
+
 /** What the handler is told (a template's thing field: 20 characters at most) when their transfer is not credited. */
 const REJECTION_NOTICE: Record<string, string> = {
   'amount-mismatch': '汇款金额与订单金额不符',
@@ -90,7 +93,9 @@ export class TransferService {
   async importLines(lines: StatementLine[], source: string, at: Date): Promise<LineOutcome[]> {
     if (!lines.length) return [];
     const serials = lines.map((l) => l.bankSerial);
-    const seen = new Set((await this.deps.db.getRepository(StatementEntryEntity).find({ where: { bankSerial: In(serials) }, select: ['bankSerial'] })).map((e) => e.bankSerial));
+    // A line still "processing" is not counted as seen: claimLine decides whether its import is alive or died.
+    const settled = await this.deps.db.getRepository(StatementEntryEntity).find({ where: { bankSerial: In(serials), decision: Not('processing') }, select: ['bankSerial'] });
+    const seen = new Set(settled.map((e) => e.bankSerial));
     const outcomes: LineOutcome[] = [];
     for (const line of lines) {
       const open = await this.openOrderByCode(line.remark.normalize('NFKC').trim());
@@ -113,39 +118,60 @@ export class TransferService {
   private async apply(line: StatementLine, decision: MatchDecision, source: string, at: Date): Promise<LineOutcome> {
     const base = { line: line.line, bankSerial: line.bankSerial };
     if (decision.kind === 'duplicate') return { ...base, result: 'skipped' };
-    let entry: Omit<StatementEntry, 'id'> = {
-      bankSerial: line.bankSerial, lineDate: line.date.slice(0, 32), payerName: line.payerName.slice(0, 200), payerAccount: line.payerAccount.slice(0, 64),
-      payerBank: line.payerBank.slice(0, 200), amountFen: yuanToFen(line.amount), remark: line.remark.slice(0, 200),
-      decision: 'exception', reason: null, orderNo: decision.orderNo ?? null, source: `${source}:${line.line}`.slice(-200), importedAt: at,
-    };
-    let outcome: LineOutcome;
+    // Claim the line before acting on it: of two imports of one file at once, exactly one goes on, and the
+    // other cannot decide the same line again from a state the first one is changing (it would see the code
+    // released and record a false "unknown code").
+    const entryId = await this.claimLine(line, source, at);
+    if (entryId === null) return { ...base, result: 'skipped' };
     if (decision.kind === 'match') {
+      // markPaid has the last word: another line may have paid the order since the decision (duplicate-payment).
       const paid = await this.orders.markPaid(decision.orderNo, { method: 'transfer', amountFen: decision.amountFen, transactionId: `BANK-${line.bankSerial}`.slice(0, 64), paidAt: at });
       if (paid.outcome === 'paid' || paid.outcome === 'already') {
-        entry = { ...entry, decision: 'credited', orderNo: decision.orderNo };
         await this.deps.db.getRepository(TransferCodeEntity).update({ orderNo: decision.orderNo }, { openCode: null });
-        outcome = { ...base, result: 'credited', orderNo: decision.orderNo };
-      } else {
-        const message = paid.outcome === 'late-payment' ? '订单已关闭（超时或取消），款项需退回或人工处理' : '订单已由其他款项支付，款项需退回';
-        entry = { ...entry, reason: paid.outcome, orderNo: decision.orderNo };
-        outcome = { ...base, result: 'exception', orderNo: decision.orderNo, reason: paid.outcome, message };
+        await this.settleLine(entryId, { decision: 'credited', reason: null, orderNo: decision.orderNo });
+        await enqueueOrderPaidNotice(this.deps, decision.orderNo);
+        return { ...base, result: 'credited', orderNo: decision.orderNo };
       }
-    } else {
-      entry = { ...entry, reason: decision.reason };
-      outcome = { ...base, result: 'exception', orderNo: decision.orderNo, reason: decision.reason, message: decision.message };
+      const message = paid.outcome === 'late-payment' ? '订单已关闭（超时或取消），款项需退回或人工处理' : '订单已由其他款项支付，款项需退回';
+      return this.recordException(entryId, line, { ...base, result: 'exception', orderNo: decision.orderNo, reason: paid.outcome, message });
     }
-    try {
-      await inTransaction(this.deps.db, (em) => em.insert(StatementEntryEntity, entry));
-    } catch (err) {
-      // The same line imported at the same moment by another run: that run recorded it.
-      if (!isUniqueViolation(err)) throw err;
-      return { ...base, result: 'skipped' };
-    }
-    // Notices after the line is on record, so a re-import (skipped) never sends a second one.
-    if (outcome.result === 'credited' && outcome.orderNo) await enqueueOrderPaidNotice(this.deps, outcome.orderNo);
+    return this.recordException(entryId, line, { ...base, result: 'exception', orderNo: decision.orderNo, reason: decision.reason, message: decision.message });
+  }
+
+  private async recordException(entryId: number, line: StatementLine, outcome: LineOutcome): Promise<LineOutcome> {
+    await this.settleLine(entryId, { decision: 'exception', reason: outcome.reason ?? null, orderNo: outcome.orderNo ?? null });
+    // The notice goes after the line is on record, so a re-import (skipped) never sends a second one.
     const why = outcome.reason ? REJECTION_NOTICE[outcome.reason] : undefined;
-    if (outcome.result === 'exception' && outcome.orderNo && why) await enqueueTransferRejectedNotice(this.deps, outcome.orderNo, line.bankSerial, why);
+    if (outcome.orderNo && why) await enqueueTransferRejectedNotice(this.deps, outcome.orderNo, line.bankSerial, why);
     return outcome;
+  }
+
+  /**
+   * Records the line as being processed; null when another import holds it or has settled it. A claim left
+   * by an import that died mid-line is taken over after CLAIM_STALE_MS: crediting is idempotent by the bank
+   * serial (markPaid answers "already"), so going again is safe, and skipping it would lose the money.
+   */
+  private async claimLine(line: StatementLine, source: string, at: Date): Promise<number | null> {
+    const repo = this.deps.db.getRepository(StatementEntryEntity);
+    const entry: Omit<StatementEntry, 'id'> = {
+      bankSerial: line.bankSerial, lineDate: line.date.slice(0, 32), payerName: line.payerName.slice(0, 200), payerAccount: line.payerAccount.slice(0, 64),
+      payerBank: line.payerBank.slice(0, 200), amountFen: yuanToFen(line.amount), remark: line.remark.slice(0, 200),
+      decision: 'processing', reason: null, orderNo: null, source: `${source}:${line.line}`.slice(-200), importedAt: at,
+    };
+    try {
+      const result = await repo.insert(entry);
+      return Number(result.identifiers[0].id);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+    const held = await repo.findOne({ where: { bankSerial: line.bankSerial } });
+    if (!held || held.decision !== 'processing' || at.getTime() - held.importedAt.getTime() < CLAIM_STALE_MS) return null;
+    const taken = await repo.update({ id: held.id, decision: 'processing', importedAt: held.importedAt }, { importedAt: at, source: entry.source });
+    return taken.affected ? held.id : null;
+  }
+
+  private async settleLine(id: number, result: Pick<StatementEntry, 'decision' | 'reason' | 'orderNo'>): Promise<void> {
+    await this.deps.db.getRepository(StatementEntryEntity).update({ id }, result);
   }
 
   /** Lines waiting for a person (the operator console will list these). */
