@@ -4,6 +4,10 @@ import { SandboxCa1764200000000 } from './1764200000000-SandboxCa';
 import { Orders1764400000000 } from './1764400000000-Orders';
 import { Transfers1764500000000 } from './1764500000000-Transfers';
 import { Handlers1764600000000 } from './1764600000000-Handlers';
+import { HandlerAuthorisation1764700000000 } from './1764700000000-HandlerAuthorisation';
+import { HandlerDocuments1764800000000 } from './1764800000000-HandlerDocuments';
+import { WechatPayCertificates1764900000000 } from './1764900000000-WechatPayCertificates';
 
 /** Every migration, in order. Listed explicitly so the compiled build and tsx runs find the same set. */
-export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certificates1764300000000, Orders1764400000000, Transfers1764500000000, Handlers1764600000000];
+export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certificates1764300000000, Orders1764400000000, Transfers1764500000000, Handlers1764600000000,
+  HandlerAuthorisation1764700000000, HandlerDocuments1764800000000, WechatPayCertificates1764900000000];
