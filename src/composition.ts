@@ -56,6 +56,8 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
     throw new Error(`DATABASE_URL: cannot open the database (${config.database.kind}): ${(err as Error).message}`, { cause: err });
   }
   if (opts.migrate ?? true) await runMigrations(db, logger);
+  // Platform certificates other instances downloaded (download mode); the first download waits for start().
+  await wechatpay.certificates.attach(db);
 
   let store;
   let jobs;
@@ -101,6 +103,7 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
 /** Closes pools in the reverse order of opening; safe to call once at shutdown. */
 export async function closeDeps(deps: Deps): Promise<void> {
   deps.sandboxWechatPay?.stop();
+  deps.wechatpay.certificates.stop();
   await deps.jobs.close().catch((err) => deps.logger.warn({ err }, 'closing jobs failed'));
   await deps.store.close().catch((err) => deps.logger.warn({ err }, 'closing store failed'));
   if (deps.db.isInitialized) await deps.db.destroy().catch((err) => deps.logger.warn({ err }, 'closing database failed'));

@@ -43,9 +43,11 @@ export interface WechatPayConfig {
   /** Real mode: files read (and checked) when the deps open; sandbox mode: PEMs from the sandbox secrets. */
   privateKey: { file: string } | { pem: string };
   apiV3Key: string;
-  /** 微信支付公钥 and its ID (the sandbox always runs in this mode). */
+  /** 微信支付公钥 and its ID (the sandbox runs in this mode unless WECHATPAY_PLATFORM_CERTS=download). */
   publicKey?: { id: string; file: string } | { id: string; pem: string };
   platformCertsFile?: string;
+  /** WECHATPAY_PLATFORM_CERTS (inferred when unset: 'file' with a bundle, else 'off'). */
+  platformCerts?: 'download' | 'file' | 'off';
   apiBase: string;
   notifyUrl: string;
   /** Sandbox only: the sandbox WeChat Pay's own signing key. */
@@ -108,8 +110,14 @@ function wechatPayProblems(settings: Settings, isProduction: boolean): string[] 
   if ((settings.WECHATPAY_PUBLIC_KEY_FILE === undefined) !== (settings.WECHATPAY_PUBLIC_KEY_ID === undefined)) {
     problems.push('WECHATPAY_PUBLIC_KEY_FILE / WECHATPAY_PUBLIC_KEY_ID: set both (the key and the ID WeChat Pay sends in Wechatpay-Serial)');
   }
-  if (settings.WECHATPAY_PUBLIC_KEY_FILE === undefined && settings.WECHATPAY_PLATFORM_CERTS_FILE === undefined) {
-    problems.push('WECHATPAY_PUBLIC_KEY_FILE: required (with WECHATPAY_PUBLIC_KEY_ID), or WECHATPAY_PLATFORM_CERTS_FILE: nothing could verify WeChat Pay\'s signatures');
+  if (settings.WECHATPAY_PLATFORM_CERTS === 'file' && settings.WECHATPAY_PLATFORM_CERTS_FILE === undefined) {
+    problems.push('WECHATPAY_PLATFORM_CERTS_FILE: required with WECHATPAY_PLATFORM_CERTS=file (or use download)');
+  }
+  if (settings.WECHATPAY_PLATFORM_CERTS === 'off' && settings.WECHATPAY_PLATFORM_CERTS_FILE !== undefined) {
+    problems.push('WECHATPAY_PLATFORM_CERTS: off contradicts WECHATPAY_PLATFORM_CERTS_FILE (use file or download, or drop the file)');
+  }
+  if (settings.WECHATPAY_PUBLIC_KEY_FILE === undefined && settings.WECHATPAY_PLATFORM_CERTS_FILE === undefined && settings.WECHATPAY_PLATFORM_CERTS !== 'download') {
+    problems.push('WECHATPAY_PUBLIC_KEY_FILE: required (with WECHATPAY_PUBLIC_KEY_ID), or WECHATPAY_PLATFORM_CERTS_FILE, or WECHATPAY_PLATFORM_CERTS=download: nothing could verify WeChat Pay\'s signatures');
   }
   if (isProduction && settings.WECHATPAY_NOTIFY_URL && !settings.WECHATPAY_NOTIFY_URL.startsWith('https://')) {
     problems.push('WECHATPAY_NOTIFY_URL: must be https:// (WeChat Pay only notifies HTTPS addresses)');
@@ -165,6 +173,7 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
   problems.push(...wechatPayProblems(settings, isProduction));
   const payRealMode = isProduction || WECHATPAY_ANY.some((k) => settings[k] !== undefined);
   if (!payRealMode && !sandbox) problems.push('internal: the sandbox WeChat Pay needs the sandbox secrets from DATA_DIR');
+  if (!payRealMode && settings.WECHATPAY_PLATFORM_CERTS === 'file') problems.push('WECHATPAY_PLATFORM_CERTS: the sandbox WeChat Pay supports download or off');
   const liveness = buildLivenessConfig(settings, sandbox, settings.PORT);
   const pii = buildPiiConfig(settings, sandbox);
   problems.push(...liveness.problems, ...pii.problems);
@@ -207,6 +216,7 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
       apiV3Key: settings.WECHATPAY_APIV3_KEY!,
       publicKey: settings.WECHATPAY_PUBLIC_KEY_FILE ? { id: settings.WECHATPAY_PUBLIC_KEY_ID!, file: resolve(settings.WECHATPAY_PUBLIC_KEY_FILE) } : undefined,
       platformCertsFile: settings.WECHATPAY_PLATFORM_CERTS_FILE ? resolve(settings.WECHATPAY_PLATFORM_CERTS_FILE) : undefined,
+      platformCerts: settings.WECHATPAY_PLATFORM_CERTS ?? (settings.WECHATPAY_PLATFORM_CERTS_FILE ? 'file' : 'off'),
       apiBase: (settings.WECHATPAY_API_BASE ?? 'https://api.mch.weixin.qq.com').replace(/\/+$/, ''),
       notifyUrl: settings.WECHATPAY_NOTIFY_URL!,
     }
@@ -217,7 +227,11 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
       serialNo: sandbox!.wechatPayMerchantSerialNo,
       privateKey: { pem: sandbox!.wechatPayMerchantPrivateKey },
       apiV3Key: sandbox!.wechatPayApiV3Key,
-      publicKey: { id: sandbox!.wechatPayPublicKeyId, pem: createPublicKey(sandbox!.wechatPayPlatformPrivateKey).export({ type: 'spki', format: 'pem' }).toString() },
+      // WECHATPAY_PLATFORM_CERTS=download: the sandbox signs with platform certificates only and the app downloads them.
+      publicKey: settings.WECHATPAY_PLATFORM_CERTS === 'download'
+        ? undefined
+        : { id: sandbox!.wechatPayPublicKeyId, pem: createPublicKey(sandbox!.wechatPayPlatformPrivateKey).export({ type: 'spki', format: 'pem' }).toString() },
+      platformCerts: settings.WECHATPAY_PLATFORM_CERTS === 'download' ? 'download' : 'off',
       // Mounted in this very process and reached over loopback, like the sandbox WeChat API.
       apiBase: `http://127.0.0.1:${port}/sandbox/wechatpay`,
       notifyUrl: `${publicBaseUrl}/pay/wechat/notify`,

@@ -59,6 +59,8 @@ export const settingsSchema = z.object({
   WECHATPAY_PUBLIC_KEY_FILE: optionalString,
   WECHATPAY_PUBLIC_KEY_ID: z.preprocess(emptyToUndefined, z.string().regex(/^PUB_KEY_ID_[0-9A-Za-z]+$/, 'must look like PUB_KEY_ID_0114…').optional()),
   WECHATPAY_PLATFORM_CERTS_FILE: optionalString,
+  /** Platform certificates: download (GET /v3/certificates, kept refreshed), file (the bundle only) or off; unset: file when a bundle is given, else off. */
+  WECHATPAY_PLATFORM_CERTS: z.preprocess(emptyToUndefined, z.enum(['download', 'file', 'off']).optional()),
   WECHATPAY_API_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   WECHATPAY_NOTIFY_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).refine((v) => !v.includes('?'), 'must not carry a query string').optional()),
   /** Where the /capc/ page looks for the key agent on the user's own PC. */

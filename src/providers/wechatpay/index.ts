@@ -4,6 +4,7 @@ import { type Clock, type Random } from '../../lib/clock';
 import { type Logger } from '../../lib/logger';
 import { loadWechatPayKeys } from './keys';
 import { createNotifyVerifier, type NotifyVerifier } from './notify-verifier';
+import { PlatformCertificateKeeper } from './platform-certificates';
 import { createWechatPayClient } from './real';
 import { SandboxWechatPayState } from './sandbox-state';
 import { type JsapiPayParams } from './sign';
@@ -11,12 +12,16 @@ import { type WechatPayClient } from './types';
 
 export { NotifyRefused, type NotifyRefusalReason, type VerifiedNotify } from './notify-verifier';
 export { type JsapiPayParams } from './sign';
+export { type PlatformCertificate } from './certificates';
+export { PlatformCertificateKeeper, type PlatformCertsMode, type RefreshResult } from './platform-certificates';
 export * from './types';
 
 /** What the app gets as deps.wechatpay: the outgoing calls plus the notify verifier, built from the same keys. */
 export interface WechatPay extends WechatPayClient {
   /** Verify + decrypt a notify over its raw body; throws NotifyRefused (reason: bad-signature, unknown-serial, stale, bad-ciphertext, malformed). */
   verifyNotify: NotifyVerifier;
+  /** The platform certificates in the shared key ring: attach(db) after the database opens, start() once listening. */
+  certificates: PlatformCertificateKeeper;
 }
 
 export interface CreateWechatPayOptions {
@@ -27,16 +32,34 @@ export interface CreateWechatPayOptions {
   fetch?: typeof fetch;
 }
 
-/** Reads and checks the keys (a bad file throws SettingsError naming the setting), then builds client and verifier. */
+/**
+ * Reads and checks the keys (a bad file throws SettingsError naming the setting), then builds client, verifier
+ * and certificate keeper around ONE key ring (public key, file bundle, downloaded certificates by serial).
+ */
 export function createWechatPay(opts: CreateWechatPayOptions): WechatPay {
-  const keys = loadWechatPayKeys(opts.config, opts.clock.nowMs());
-  const client = createWechatPayClient({ ...opts, keys });
-  return Object.assign(client, { verifyNotify: createNotifyVerifier({ keys: keys.verifiers, apiV3Key: opts.config.apiV3Key, clock: opts.clock }) });
+  const { config, clock, logger } = opts;
+  const keys = loadWechatPayKeys(config, clock.nowMs(), () => clock.nowMs());
+  // The keeper downloads through the client, and the client asks the keeper about unknown serials.
+  let keeper: PlatformCertificateKeeper | undefined;
+  const client = createWechatPayClient({ ...opts, keys, onUnknownSerial: (serial) => keeper!.onUnknownSerial(serial) });
+  keeper = new PlatformCertificateKeeper({
+    mode: config.platformCerts ?? (config.platformCertsFile ? 'file' : 'off'),
+    mchId: config.mchId,
+    ring: keys.verifiers,
+    download: () => client.downloadCertificates(),
+    clock,
+    logger,
+  });
+  const onUnknownSerial = (serial: string) => void keeper!.onUnknownSerial(serial);
+  return Object.assign(client, {
+    verifyNotify: createNotifyVerifier({ keys: keys.verifiers, apiV3Key: config.apiV3Key, clock, onUnknownSerial }),
+    certificates: keeper,
+  });
 }
 
 /** The sandbox WeChat Pay for the configured sandbox merchant (sandbox mode only). */
 export function createSandboxWechatPayState(config: WechatPayConfig, logger: Logger, clock: Clock): SandboxWechatPayState {
-  if (config.mode !== 'sandbox' || !config.sandboxPlatformPrivateKeyPem || !config.publicKey || !('pem' in config.privateKey)) {
+  if (config.mode !== 'sandbox' || !config.sandboxPlatformPrivateKeyPem || !('pem' in config.privateKey)) {
     throw new Error('the sandbox WeChat Pay needs sandbox-mode WeChat Pay settings');
   }
   return new SandboxWechatPayState({
@@ -47,7 +70,7 @@ export function createSandboxWechatPayState(config: WechatPayConfig, logger: Log
     merchantPublicKey: createPublicKey(config.privateKey.pem),
     apiV3Key: config.apiV3Key,
     platformPrivateKey: createPrivateKey(config.sandboxPlatformPrivateKeyPem),
-    publicKeyId: config.publicKey.id,
+    publicKeyId: config.publicKey?.id,
   }, logger, () => clock.nowMs());
 }
 

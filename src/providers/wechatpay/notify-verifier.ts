@@ -28,6 +28,11 @@ export interface NotifyVerifierOptions {
   keys: WechatPayKeyRing;
   apiV3Key: string;
   clock: Clock;
+  /**
+   * Told (not awaited) when a notify names a serial the ring lacks: the keeper refreshes, rate-limited, and WeChat
+   * Pay's resend 15 s later verifies. A notify handler never waits on a download a forger could trigger.
+   */
+  onUnknownSerial?: (serial: string) => void;
 }
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -39,7 +44,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 
 
 /**
  * Verifies a WeChat Pay notify over its RAW body and returns the decrypted resource. Order of checks: headers
- * present, key by Wechatpay-Serial (unknown → refuse, never fetched on demand), 5-minute window, signature over
+ * present, key by Wechatpay-Serial (unknown → refuse; the keeper may refresh in the background, rate-limited), 5-minute window, signature over
  * `timestamp\nnonce\nbody\n`, then AEAD_AES_256_GCM with the tag checked. Deciding whether the content matches
  * an order (appid, mchid, amount, trade_state) is the caller's job.
  */
@@ -53,6 +58,7 @@ export function createNotifyVerifier(opts: NotifyVerifierOptions) {
     if (!serial || !signature || !timestamp || !nonce) throw new NotifyRefused('malformed', 'Wechatpay-* headers missing');
     const probe = signature.startsWith(SIGNTEST_PREFIX);
     const key = opts.keys.get(serial);
+    if (!key && !probe) opts.onUnknownSerial?.(serial);
     if (!key) throw new NotifyRefused('unknown-serial', `Wechatpay-Serial ${serial.slice(0, 64)} is not a configured key`, probe);
     if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowSeconds(opts.clock) - Number(timestamp)) > MAX_SKEW_SECONDS) {
       throw new NotifyRefused('stale', `Wechatpay-Timestamp ${timestamp.slice(0, 20)} is outside 5 minutes`, probe);

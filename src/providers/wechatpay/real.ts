@@ -3,7 +3,8 @@ import { type Clock, nowSeconds, type Random } from '../../lib/clock';
 import { ValidationError } from '../../lib/errors';
 import { type Logger } from '../../lib/logger';
 import { type WechatPayKeys } from './keys';
-import { buildAuthorization, MAX_SKEW_SECONDS, nonceStr, rsaVerify, signedMessage, signJsapiPayParams } from './sign';
+import { decryptCertificateList, isValidAt, type PlatformCertificate } from './certificates';
+import { buildAuthorization, MAX_SKEW_SECONDS, nonceStr, rsaVerify, sameSerial, signedMessage, signJsapiPayParams } from './sign';
 import { type JsapiPrepayInput, OUT_TRADE_NO, type RefundInput, type WechatPayClient, WechatPayError, type WechatPayRefund, type WechatPayTransaction } from './types';
 
 export interface WechatPayClientOptions {
@@ -15,6 +16,8 @@ export interface WechatPayClientOptions {
   fetch?: typeof fetch;
   /** WeChat Pay normally answers within a second; a hung call must not hold a page or a job. */
   timeoutMs?: number;
+  /** A signed answer names a serial the ring lacks: the keeper may refresh (it rate-limits) before we refuse. */
+  onUnknownSerial?: (serial: string) => Promise<void>;
 }
 
 type Json = Record<string, unknown>;
@@ -40,7 +43,11 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const merchant = { mchId: config.mchId, serialNo: config.serialNo, privateKey: keys.merchantPrivateKey };
 
-  function verifyResponse(path: string, res: Response, body: string): void {
+  /**
+   * The answer must be signed by a key in the ring (or, for the certificate download only, by a certificate
+   * decrypted from that very answer). An unknown serial first asks the keeper to refresh (rate-limited there).
+   */
+  async function verifyResponse(path: string, res: Response, body: string, fromBody?: PlatformCertificate[]): Promise<void> {
     const h = (n: string) => res.headers.get(n) ?? undefined;
     const serial = h('wechatpay-serial');
     const signature = h('wechatpay-signature');
@@ -50,13 +57,19 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
       logger.error({ alert: true, path, status: res.status, serial, why }, 'wechatpay response refused');
       throw new WechatPayError('bad-response-signature', `${path}: response refused: ${why}`, undefined, res.status);
     };
-    if (!serial || !signature || !timestamp || !nonce) refuse('unsigned');
-    const key = keys.verifiers.get(serial) ?? refuse(`unknown Wechatpay-Serial ${serial}`);
-    if (!/^\d{1,12}$/.test(timestamp!) || Math.abs(nowSeconds(clock) - Number(timestamp)) > MAX_SKEW_SECONDS) refuse('timestamp outside 5 minutes');
-    if (!rsaVerify(key, signedMessage(timestamp!, nonce!, body), signature!)) refuse('bad signature');
+    if (!serial || !signature || !timestamp || !nonce) return refuse('unsigned');
+    let key = keys.verifiers.get(serial) ?? fromBody?.find((c) => sameSerial(c.serialNo, serial) && isValidAt(c, clock.nowMs()))?.publicKey;
+    if (!key && !fromBody && opts.onUnknownSerial) {
+      await opts.onUnknownSerial(serial).catch(() => undefined);
+      key = keys.verifiers.get(serial);
+    }
+    if (!key) return refuse(`unknown Wechatpay-Serial ${serial.slice(0, 64)}`);
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowSeconds(clock) - Number(timestamp)) > MAX_SKEW_SECONDS) refuse('timestamp outside 5 minutes');
+    if (!rsaVerify(key, signedMessage(timestamp, nonce, body), signature)) refuse('bad signature');
   }
 
-  async function call(method: 'GET' | 'POST', path: string, payload?: Json): Promise<{ status: number; json: Json }> {
+  /** Signed request with a timeout; a 2xx answer is returned unverified (the caller verifies), anything else throws. */
+  async function send(method: 'GET' | 'POST', path: string, payload?: Json): Promise<{ res: Response; text: string }> {
     const body = payload === undefined ? '' : JSON.stringify(payload);
     const headers: Record<string, string> = {
       Accept: 'application/json',
@@ -73,15 +86,7 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
       logger.warn({ path, err: (err as Error).message }, 'wechatpay call failed in transport');
       throw new WechatPayError('transport', `${method} ${path}: ${(err as Error).message}`, undefined, undefined, { cause: err });
     }
-    if (res.status >= 200 && res.status < 300) {
-      verifyResponse(path, res, text);
-      if (!text) return { status: res.status, json: {} };
-      try {
-        return { status: res.status, json: JSON.parse(text) as Json };
-      } catch {
-        throw new WechatPayError('bad-response', `${method} ${path}: 2xx body is not JSON`, undefined, res.status);
-      }
-    }
+    if (res.status >= 200 && res.status < 300) return { res, text };
     // Error answers carry {code, message}; like the official SDKs we read them without a signature check,
     // since nothing is ever credited on an error.
     let code: string | undefined;
@@ -95,6 +100,39 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
     throw new WechatPayError('api', `${method} ${path}: HTTP ${res.status} ${code ?? ''} ${message}`.trim(), code, res.status);
   }
 
+  const parseJson = (method: string, path: string, status: number, text: string): Json => {
+    try {
+      const j: unknown = JSON.parse(text);
+      if (j && typeof j === 'object' && !Array.isArray(j)) return j as Json;
+    } catch { /* fall through */ }
+    throw new WechatPayError('bad-response', `${method} ${path}: 2xx body is not a JSON object`, undefined, status);
+  };
+
+  async function call(method: 'GET' | 'POST', path: string, payload?: Json): Promise<{ status: number; json: Json }> {
+    const { res, text } = await send(method, path, payload);
+    await verifyResponse(path, res, text);
+    return { status: res.status, json: text ? parseJson(method, path, res.status, text) : {} };
+  }
+
+  /**
+   * GET /v3/certificates through the same signed, timeout-bounded path. Every entry is decrypted (tag checked)
+   * and checked before the signature is; the answer may be signed by a ring key or by a certificate it carries.
+   * Returns the currently valid certificates; throws (nothing returned) when any part does not check.
+   */
+  async function downloadCertificates(): Promise<PlatformCertificate[]> {
+    const path = '/v3/certificates';
+    const { res, text } = await send('GET', path);
+    let all: PlatformCertificate[];
+    try {
+      all = decryptCertificateList(parseJson('GET', path, res.status, text), config.apiV3Key);
+    } catch (err) {
+      logger.error({ alert: true, path, err: (err as Error).message }, 'wechatpay platform certificates refused');
+      throw err;
+    }
+    await verifyResponse(path, res, text, all);
+    return all.filter((c) => isValidAt(c, clock.nowMs()));
+  }
+
   const checkOutTradeNo = (no: string) => {
     if (!OUT_TRADE_NO.test(no)) throw new ValidationError('订单号格式错误', `out_trade_no ${JSON.stringify(no)} is not [A-Za-z0-9_-]{6,32}`);
   };
@@ -102,6 +140,7 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
 
   return {
     mode: config.mode,
+    downloadCertificates,
     appId: config.appId,
     mchId: config.mchId,
 

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { type KeyObject } from 'node:crypto';
 import { type Logger } from '../../lib/logger';
 import { rfc3339Beijing } from './real';
+import { SandboxPlatformCertificates } from './sandbox-certificates';
 import { aesGcmEncrypt, rsaSign, signedMessage } from './sign';
 import { type RefundStatus, type TradeState } from './types';
 
 /**
  * The sandbox WeChat Pay's own state: one merchant (ours), its transactions and refunds, and every notify it
- * sent. Shared by the sandbox API server and the cashier page. Notifies are signed with the sandbox's own key
- * (under a 微信支付公钥 ID) and encrypted with the merchant's APIv3 key, exactly as WeChat Pay does.
+ * sent. Shared by the sandbox API server and the cashier page. Answers and notifies are signed with the sandbox's
+ * own key, under its 微信支付公钥 ID (public-key mode) or a platform certificate's serial (certificate mode, see
+ * sandbox-certificates.ts), and encrypted with the merchant's APIv3 key, exactly as WeChat Pay does.
  */
 export interface SandboxWechatPayIdentity {
   appId: string;
@@ -18,7 +20,8 @@ export interface SandboxWechatPayIdentity {
   merchantPublicKey: KeyObject;
   apiV3Key: string;
   platformPrivateKey: KeyObject;
-  publicKeyId: string;
+  /** Absent: the merchant is in platform-certificate mode only (WECHATPAY_PLATFORM_CERTS=download). */
+  publicKeyId?: string;
 }
 
 export interface SandboxTransaction {
@@ -73,6 +76,14 @@ export class SandboxWechatPayState {
   retryScheduleMs = SANDBOX_RETRY_SCHEDULE_MS;
   /** Tests set this to make the next API answer's body differ from what was signed. */
   tamperNextResponse = false;
+  /** Tests set this to break the GCM tag of the certificates in the next GET /v3/certificates answer (signed as sent). */
+  tamperNextCertificates = false;
+  /** The platform certificates (the first one for platformPrivateKey); GET /v3/certificates lists them. */
+  readonly certificates: SandboxPlatformCertificates;
+  /** Which key signs: the 微信支付公钥 (under publicKeyId) or the current platform certificate (under its serial). */
+  signWith: 'public-key' | 'certificate';
+  /** Tests: sign with this key under this serial instead (an impostor, or an unknown certificate). */
+  signingOverride?: { serial: string; key: KeyObject };
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pending = new Set<Promise<void>>();
 
@@ -81,7 +92,10 @@ export class SandboxWechatPayState {
     readonly logger: Logger,
     readonly nowMs: () => number = Date.now,
     private readonly fetchFn: typeof fetch = globalThis.fetch,
-  ) {}
+  ) {
+    this.certificates = new SandboxPlatformCertificates(id.platformPrivateKey, () => this.nowMs());
+    this.signWith = id.publicKeyId ? 'public-key' : 'certificate';
+  }
 
   newPrepayId(outTradeNo: string): string {
     const prepayId = `wx${rfc3339Beijing(this.nowMs()).replace(/\D/g, '').slice(0, 14)}${randomBytes(10).toString('hex')}`;
@@ -99,11 +113,14 @@ export class SandboxWechatPayState {
   signatureHeaders(body: string): Record<string, string> {
     const timestamp = String(Math.floor(this.nowMs() / 1000));
     const nonce = randomBytes(16).toString('hex');
+    const cert = this.certificates.signer;
+    const { serial, key } = this.signingOverride
+      ?? (this.signWith === 'public-key' && this.id.publicKeyId ? { serial: this.id.publicKeyId, key: this.id.platformPrivateKey } : { serial: cert.serialNo, key: cert.privateKey });
     return {
-      'Wechatpay-Serial': this.id.publicKeyId,
+      'Wechatpay-Serial': serial,
       'Wechatpay-Timestamp': timestamp,
       'Wechatpay-Nonce': nonce,
-      'Wechatpay-Signature': rsaSign(this.id.platformPrivateKey, signedMessage(timestamp, nonce, body)),
+      'Wechatpay-Signature': rsaSign(key, signedMessage(timestamp, nonce, body)),
       'Wechatpay-Signature-Type': 'WECHATPAY2-SHA256-RSA2048',
     };
   }

@@ -9,7 +9,7 @@ import { type SandboxWechatPayState } from './sandbox-state';
 import { MAX_SKEW_SECONDS, parseAuthorization, rsaVerify, signedMessage } from './sign';
 
 /**
- * The sandbox WeChat Pay: the APIv3 endpoints the client uses (jsapi prepay, query, close, refund) with WeChat
+ * The sandbox WeChat Pay: the APIv3 endpoints the client uses (jsapi prepay, query, close, refund, platform certificates) with WeChat
  * Pay's JSON shapes, HTTP statuses and error codes; requests must carry a valid merchant signature (else 401
  * SIGN_ERROR) and every answer is signed with the sandbox's own key. Plus the cashier page the H5 page opens
  * instead of WeixinJSBridge. Mounted at /sandbox/wechatpay in sandbox mode only.
@@ -41,7 +41,8 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   const router = new Router();
   const { id } = state;
 
-  function api(method: 'get' | 'post', path: string, handler: (ctx: Koa.Context, body: Json) => { status: number; json?: Json }) {
+  type Answer = { status: number; json?: Json };
+  function api(method: 'get' | 'post', path: string, handler: (ctx: Koa.Context, body: Json) => Answer | Promise<Answer>) {
     router[method](path, async (ctx) => {
       let status: number;
       let text = '';
@@ -63,7 +64,7 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
             refuse(400, 'PARAM_ERROR', '请求体不是合法的JSON');
           }
         }
-        const out = handler(ctx, body);
+        const out = await handler(ctx, body);
         status = out.status;
         text = out.json ? JSON.stringify(out.json) : '';
       } catch (err) {
@@ -174,6 +175,13 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   api('get', '/v3/refund/domestic/refunds/:no', (ctx) => {
     const r = state.refunds.get(ctx.params.no) ?? refuse(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return { status: 200, json: state.refundJson(r) };
+  });
+
+  // The platform certificates, each encrypted under the APIv3 key; signed like every answer.
+  api('get', '/v3/certificates', async () => {
+    const tamper = state.tamperNextCertificates;
+    state.tamperNextCertificates = false;
+    return { status: 200, json: await state.certificates.listJson(id.apiV3Key, tamper) };
   });
 
   router.get('/cashier', (ctx) => cashierPage(ctx));

@@ -101,30 +101,72 @@ export function aesGcmDecrypt(apiV3Key: string, nonce: string, associatedData: s
   return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8');
 }
 
+/** Serials compare upper-case and trimmed (WeChat Pay writes hex upper-case; some tools write it lower-case). */
+export const normalizeSerial = (serial: string) => serial.trim().toUpperCase();
+/** Same certificate serial, whether or not one side kept DER's leading 00 pad. */
+export const sameSerial = (a: string, b: string) => normalizeSerial(a).replace(/^0+(?=.)/, '') === normalizeSerial(b).replace(/^0+(?=.)/, '');
+
+export type VerifierSource = 'public-key' | 'file' | 'download';
+
+export interface VerifierEntry {
+  key: KeyObject;
+  source: VerifierSource;
+  /** Platform certificates only: the validity, checked at every lookup. */
+  notBeforeMs?: number;
+  notAfterMs?: number;
+}
+
 /**
  * The keys that verify WeChat Pay's signatures, keyed by what arrives in Wechatpay-Serial: the 微信支付公钥 ID
- * (PUB_KEY_ID_…) and/or platform certificate serials. One map for both, so a switch between modes needs no downtime.
+ * (PUB_KEY_ID_…) and/or platform certificate serials (from the file bundle or downloaded). One map for all, so a
+ * switch between modes needs no downtime; the notify verifier and the response check read the same instance.
+ * A certificate outside its validity is never returned, whatever else still holds it.
  */
 export class WechatPayKeyRing {
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new Map<string, VerifierEntry>();
 
-  add(serial: string, key: KeyObject): this {
-    this.keys.set(serial.trim().toUpperCase(), key);
+  constructor(private readonly nowMs: () => number = Date.now) {}
+
+  add(serial: string, key: KeyObject, entry: Omit<VerifierEntry, 'key'> = { source: 'public-key' }): this {
+    this.keys.set(normalizeSerial(serial), { ...entry, key });
     return this;
   }
 
   /** Adds a platform certificate under its serial unless it has expired (or is not yet valid) at `nowMs`. */
-  addCertificate(pem: string, nowMs: number): boolean {
+  addCertificate(pem: string, nowMs: number, source: VerifierSource = 'file'): boolean {
     const cert = new X509Certificate(pem);
-    if (Date.parse(cert.validFrom) > nowMs || Date.parse(cert.validTo) < nowMs) return false;
-    this.add(cert.serialNumber, cert.publicKey);
+    const notBeforeMs = Date.parse(cert.validFrom);
+    const notAfterMs = Date.parse(cert.validTo);
+    if (notBeforeMs > nowMs || notAfterMs < nowMs) return false;
+    this.add(cert.serialNumber, cert.publicKey, { source, notBeforeMs, notAfterMs });
     return true;
   }
 
-  get(serial: string | undefined): KeyObject | undefined {
-    return serial ? this.keys.get(serial.trim().toUpperCase()) : undefined;
+  entry(serial: string | undefined): VerifierEntry | undefined {
+    const e = serial ? this.keys.get(normalizeSerial(serial)) : undefined;
+    if (!e) return undefined;
+    const now = this.nowMs();
+    if ((e.notBeforeMs !== undefined && e.notBeforeMs > now) || (e.notAfterMs !== undefined && e.notAfterMs < now)) return undefined;
+    return e;
   }
 
+  get(serial: string | undefined): KeyObject | undefined {
+    return this.entry(serial)?.key;
+  }
+
+  has(serial: string): boolean {
+    return this.keys.has(normalizeSerial(serial));
+  }
+
+  /** Drops certificates past their notAfter; returns the serials dropped. Keys without a validity stay. */
+  prune(): string[] {
+    const now = this.nowMs();
+    const dropped = [...this.keys].filter(([, e]) => e.notAfterMs !== undefined && e.notAfterMs < now).map(([s]) => s);
+    for (const s of dropped) this.keys.delete(s);
+    return dropped;
+  }
+
+  /** Every serial held (including a certificate not yet valid). */
   get serials(): string[] {
     return [...this.keys.keys()];
   }

@@ -1,4 +1,5 @@
 import { UpstreamError } from '../../lib/errors';
+import { type PlatformCertificate } from './certificates';
 import { type JsapiPayParams } from './sign';
 
 /** Order numbers we send: WeChat allows more characters, but `|` and `*` break path signing (see research notes). */
@@ -73,6 +74,8 @@ export interface WechatPayClient {
   close(outTradeNo: string): Promise<void>;
   refund(input: RefundInput): Promise<WechatPayRefund>;
   queryRefund(outRefundNo: string): Promise<WechatPayRefund | undefined>;
+  /** GET /v3/certificates: the currently valid platform certificates, decrypted, checked and signature-verified. */
+  downloadCertificates(): Promise<PlatformCertificate[]>;
 }
 
 export type WechatPayErrorKind = 'api' | 'transport' | 'bad-response-signature' | 'bad-response';
