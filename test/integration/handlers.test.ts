@@ -192,7 +192,8 @@ describe(`handler liveness pages (${backend})`, () => {
     const sixth = await submitForm(agent, PERSON);
     expect(sixth.status).toBe(429);
     expect(sixth.text).toContain('今日认证次数已达上限（5 次）');
-    expect(sixth.text).toContain('95105813');
+    expect(sixth.text).toContain('改为上传证件人工审核');
+    expect(sixth.text).toContain('href="/h5/handler/documents"');
     expect(await app.deps.db.getRepository(HandlerAttemptEntity).count({ where: { openid: 'oHandlerLimit' } })).toBe(5);
   });
 

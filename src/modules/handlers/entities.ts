@@ -66,8 +66,8 @@ export interface VerifiedHandler {
   idNumberSealed: string;
   idNumberIndex: string;
   idNumberMasked: string;
-  method: 'liveness';
-  /** The attempt that passed. */
+  method: 'liveness' | 'documents';
+  /** The attempt that passed (method liveness), or the approved document submission (method documents). */
   attemptId: number;
   verifiedAt: Date;
   /**

@@ -63,7 +63,7 @@ export class HandlerService {
     const untilDayEnd = (day + 1) * 86_400_000 - CHINA_OFFSET_MS - nowMs;
     const count = await store.incr(`handler-liveness:day:${day}:${input.openid}`, untilDayEnd + 3_600_000);
     if (count > DAILY_ATTEMPT_LIMIT) {
-      throw new TooManyRequestsError(`今日认证次数已达上限（${DAILY_ATTEMPT_LIMIT} 次），请明天再试，或致电客服 95105813 申请人工审核`, `handler liveness daily limit for ${input.openid.slice(-6)}`);
+      throw new TooManyRequestsError(`今日认证次数已达上限（${DAILY_ATTEMPT_LIMIT} 次），请明天再试，或改为上传证件人工审核（无需人脸识别）`, `handler liveness daily limit for ${input.openid.slice(-6)}`);
     }
     const at = this.now();
     const attempt = await inTransaction(this.deps.db, (em) => this.repo.insertAttempt(em, {
