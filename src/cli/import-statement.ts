@@ -1,24 +1,46 @@
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { ValidationError } from '../lib/errors';
 import { TransferService } from '../modules/transfers/service';
-import { parseStatementCsv } from '../modules/transfers/statement-file';
+import { type ParsedStatement, parseStatementCsv } from '../modules/transfers/statement-file';
+import { MAX_XLSX_BYTES, parseStatementXlsx } from '../modules/transfers/statement-xlsx';
 import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
 
+/** CSV or XLSX by the file's extension; a workbook saved as .csv is named for what it is instead of read as text. */
+export async function readStatement(file: string, bytes: Buffer, opts: { sheet?: string }): Promise<ParsedStatement> {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.xlsx') return parseStatementXlsx(bytes, opts);
+  if (ext === '.xls') throw new ValidationError('文件是旧版 Excel 97-2003（.xls）格式：请在 Excel 中另存为「Excel 工作簿（*.xlsx）」后再导入', 'legacy .xls');
+  if (bytes.subarray(0, 2).toString('latin1') === 'PK') throw new ValidationError('文件看起来是 Excel 工作簿：请把扩展名改为 .xlsx 后再导入', 'zip content in a .csv');
+  return parseStatementCsv(bytes);
+}
+
 /**
- * `npm run statements:import -- file.csv`: reads a bank statement export (format: README, "对公汇款") and
+ * `npm run statements:import -- file.csv|file.xlsx [--sheet=名称]`: reads a bank statement export (format: README, "对公汇款") and
  * credits the orders whose 6-digit code, amount and payer all match; everything doubtful becomes an exception
  * for a person. Prints one line per statement line. Safe to run twice: lines are known by their bank serial.
  */
 export async function importStatement(io: CliIo, argv: string[]): Promise<{ credited: number; exceptions: number; skipped: number; rejected: number }> {
   const file = argv.find((a) => !a.startsWith('--'));
-  if (!file) throw new CliError('Usage: npm run statements:import -- <statement.csv>');
+  const sheet = argv.find((a) => a.startsWith('--sheet='))?.slice('--sheet='.length);
+  if (!file) throw new CliError('Usage: npm run statements:import -- <statement.csv|statement.xlsx> [--sheet=<worksheet name>]');
   let bytes: Buffer;
   try {
+    // An oversized workbook is refused before it is read into memory.
+    if (extname(file).toLowerCase() === '.xlsx' && (await stat(file)).size > MAX_XLSX_BYTES) {
+      throw new Error(`larger than ${MAX_XLSX_BYTES / 1048576} MB (export a shorter date range)`);
+    }
     bytes = await readFile(file);
   } catch (err) {
     throw new CliError(`Cannot read ${file}: ${(err as Error).message}`);
   }
-  const parsed = parseStatementCsv(bytes);
+  let parsed: ParsedStatement;
+  try {
+    parsed = await readStatement(file, bytes, { sheet: sheet || undefined });
+  } catch (err) {
+    if (err instanceof ValidationError) throw new CliError(`${basename(file)}: ${err.userMessage}`);
+    throw err;
+  }
   return withDeps(io, { wechat: false }, async (deps) => {
     const outcomes = await new TransferService(deps).importLines(parsed.lines, basename(file), new Date(deps.clock.nowMs()));
     const report = [
