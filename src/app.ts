@@ -12,11 +12,13 @@ import { certificateRoutes } from './modules/certificates/routes';
 import { devWechatRoutes } from './modules/dev-wechat/routes';
 import { h5Routes } from './modules/h5/routes';
 import { handlerRoutes } from './modules/handlers/routes';
+import { handlerDocumentRoutes } from './modules/handler-documents/routes';
 import { renewalOrderRoutes } from './modules/renewal-orders/routes';
 import { registerLegacyJobs } from './modules/legacy-bindings/jobs';
 import { oauthRoutes } from './modules/oauth/routes';
 import { opsRoutes } from './modules/ops/routes';
 import { registerPaymentJobs } from './modules/payments/jobs';
+import { registerHandlerJobs } from './modules/handler-authorisation/jobs';
 import { paymentNotifyRoutes, paymentPageRoutes } from './modules/payments/routes';
 import { webhookRoutes } from './modules/wechat-webhook/routes';
 import { createSandboxWechatApiApp } from './providers/wechat-api/sandbox';
@@ -44,6 +46,7 @@ export function createApp(deps: Deps): Koa {
   for (const router of [opsRoutes(deps), webhookRoutes(deps), paymentNotifyRoutes(deps)]) app.use(router.routes()).use(router.allowedMethods());
   registerLegacyJobs(deps);
   registerPaymentJobs(deps);
+  registerHandlerJobs(deps);
 
   const weuiCss = readFileSync(WEUI_CSS);
   app.use(async (ctx, next) => {
@@ -69,7 +72,7 @@ export function createApp(deps: Deps): Koa {
   const pageRouters = [
     // Payment pages before the order pages: they own /h5/orders/:no/pay/wechat and /paid.
     paymentPageRoutes(deps, render),
-    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), capcRoutes(deps, render, capcStatic.version),
+    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), handlerDocumentRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), capcRoutes(deps, render, capcStatic.version),
   ];
   if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));

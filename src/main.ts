@@ -4,6 +4,7 @@ import { createApp } from './app';
 import { closeDeps, openDeps } from './composition';
 import { certificateServiceFor } from './modules/certificates/service';
 import { scheduleOrderSweep } from './modules/payments/jobs';
+import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { loadConfig } from './config/load';
 import { SettingsError } from './config/settings';
 import { createLogger } from './lib/logger';
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
   }
   await deps.jobs.start();
   const stopSweep = scheduleOrderSweep(deps);
+  const stopPurge = scheduleHandlerPurge(deps);
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -54,6 +56,8 @@ async function main(): Promise<void> {
 
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(config.port, config.host, ok));
   logger.info({ port: config.port, database: config.database.kind, cache: config.cache.kind, wechat: config.wechat.mode, env: config.env }, 'listening');
+  // WECHATPAY_PLATFORM_CERTS=download: first download now (the sandbox WeChat Pay answers only once we listen), then every 12 h.
+  const stopCertRefresh = deps.wechatpay.certificates.start();
   if (config.wechat.mode === 'sandbox') {
     console.log(`\n数安CA管家 (sandbox mode)\n  H5 home:          ${config.publicBaseUrl}/h5/\n  WeChat simulator: ${config.publicBaseUrl}/dev/wechat\n`);
   }
@@ -64,6 +68,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     stopSweep();
+    stopCertRefresh();
+    stopPurge();
     const force = setTimeout(() => server.closeAllConnections(), 10_000);
     // Keep-alive sockets become idle once their last response is sent: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 200);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createSoftToken, importKeyAndCertificate } from '../../src/key-agent/soft-token-admin';
 import { buildCsr } from '../../src/lib/pki/csr';
 import { parseCertificate } from '../../src/lib/pki/certificate';
@@ -26,6 +26,17 @@ export function withCheckDigit(first17: string): string {
   const weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
   const sum = [...first17].reduce((s, ch, i) => s + chars.indexOf(ch) * weights[i], 0);
   return first17 + chars[(31 - (sum % 31)) % 31];
+}
+
+/**
+ * The default 统一社会信用代码: one per organisation name, so certificates of differently named test units are
+ * different organisations (handler authorisation keys on the code), and the default name keeps the old code.
+ */
+export function creditCodeOf(organization?: string): string {
+  if (!organization) return withCheckDigit('91441400MA4UTEST1');
+  const chars = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+  const digest = createHash('sha256').update(organization).digest();
+  return withCheckDigit(`914414${[...digest.subarray(0, 11)].map((b) => chars[b % 31]).join('')}`);
 }
 
 export interface IssueOptions {
@@ -57,7 +68,7 @@ export async function issueCertificate(ca: CertificateAuthority, opts: IssueOpti
   const subject: CertificateSubject = {
     commonName: opts.commonName ?? '梅州测试经办人',
     organization: opts.organization ?? '梅州市测试科技有限公司',
-    creditCode: opts.creditCode ?? withCheckDigit('91441400MA4UTEST1'),
+    creditCode: opts.creditCode ?? creditCodeOf(opts.organization),
     country: 'CN',
   };
   const csrPem = await buildCsr({ subject, spkiDer: key.spkiDer, sign: async (tbs) => signWithSoftKey(algorithm, key.privateKeyPkcs8Der, tbs) });

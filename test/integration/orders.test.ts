@@ -10,6 +10,7 @@ import { NoPriceRuleError, PriceRuleRepository } from '../../src/modules/orders/
 import { OpenOrderExistsError, ORDER_TTL_MS, OrderRefusedError, OrderService, PaymentAmountMismatchError } from '../../src/modules/orders/service';
 import { InvalidTransitionError } from '../../src/modules/orders/states';
 import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { verifyHandler } from '../helpers/handlers';
 import { issueCertificate, TEST_PROJECT } from '../helpers/pki-fixtures';
 
 /** Price rules and renewal orders on the real database: creation rules, the one-open-order rule, payment credit, expiry. */
@@ -42,6 +43,7 @@ async function knownCertificate(opts: { days?: number; certType?: string } = {})
 async function bound(openid: string, opts: { days?: number; certType?: string } = {}): Promise<Certificate> {
   const cert = await knownCertificate(opts);
   await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: false }, new Date()));
+  await verifyHandler(instance.deps, openid);
   return cert;
 }
 
@@ -120,6 +122,7 @@ describe(`creating orders (${backend})`, () => {
 
     // A second handler bound to the same certificate is refused too, without learning the other's order number.
     await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: 'oOrderTwice2', source: 'capc', sandbox: false }, new Date()));
+    await verifyHandler(instance.deps, 'oOrderTwice2');
     const theirs = await refusal(orders.createOrder({ openid: 'oOrderTwice2', items: [{ certificateId: cert.id, years: 1 }], at: new Date() }));
     expect(theirs).toBeInstanceOf(OpenOrderExistsError);
     expect((theirs as OpenOrderExistsError).orderNo).toBeNull();

@@ -3,6 +3,7 @@ import { PaymentService } from '../../src/modules/payments/service';
 import { backend, createTestBackend, type SandboxWechatServer, type TestBackendHandle } from '../helpers/harness';
 import { csrfOf, loginAs } from '../helpers/h5-login';
 import { type ListeningInstance, startListening } from '../helpers/listening';
+import { verifyHandler } from '../helpers/handlers';
 import { boundCertificate } from '../helpers/pki-fixtures';
 
 /**
@@ -32,6 +33,7 @@ const sandboxPay = () => app.deps.sandboxWechatPay!;
 async function orderFor(openid: string): Promise<{ orderNo: string; totalFen: number }> {
   const now = Date.now();
   const cert = await boundCertificate(app.deps, openid, { organization: `梅州支付测试单位${++seq}`, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY), sandbox: true });
+  await verifyHandler(app.deps, openid);
   const order = await orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at: new Date() });
   return { orderNo: order.orderNo, totalFen: order.totalFen };
 }

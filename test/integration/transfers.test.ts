@@ -8,6 +8,7 @@ import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { TransferService } from '../../src/modules/transfers/service';
 import { parseStatementCsv } from '../../src/modules/transfers/statement-file';
 import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { verifyHandler } from '../helpers/handlers';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,7 @@ afterAll(async () => {
 async function orderFor(openid: string, organization: string): Promise<{ orderNo: string; totalFen: number; cert: Certificate }> {
   const now = Date.now();
   const cert = await boundCertificate(instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
+  await verifyHandler(instance.deps, openid);
   const order = await orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 2 }], at: new Date() });
   return { orderNo: order.orderNo, totalFen: order.totalFen, cert };
 }

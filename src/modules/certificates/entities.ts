@@ -31,6 +31,8 @@ export interface Certificate {
   supersededById: number | null;
   pairCertificateId: number | null;
   pem: string;
+  /** HMAC index (PiiVault.index, id-number) of the handler the CA's records register; see handler-authorisation. */
+  registeredHandlerIndex?: string | null;
   sandbox: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -60,6 +62,7 @@ export const CertificateEntity = new EntitySchema<Certificate>({
     supersededById: { name: 'superseded_by_id', type: Number, nullable: true },
     pairCertificateId: { name: 'pair_certificate_id', type: Number, nullable: true },
     pem: { type: 'text' },
+    registeredHandlerIndex: { name: 'registered_handler_index', type: String, length: 64, nullable: true },
     sandbox: { type: Boolean },
     createdAt: { name: 'created_at', type: Date },
     updatedAt: { name: 'updated_at', type: Date },

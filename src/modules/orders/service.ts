@@ -1,12 +1,16 @@
-import { type DataSource } from 'typeorm';
+import { type DataSource, type EntityManager } from 'typeorm';
 import { isDeadlock, isUniqueViolation } from '../../lib/db/sql';
 import { type Random } from '../../lib/clock';
+import { type PiiVault } from '../../lib/pii/vault';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
 import { BindingRepository } from '../binding/repository';
 import { CertificateRepository } from '../certificates/repository';
 import { type CertificateDeps, certificateServiceFor, shanghaiDate } from '../certificates/service';
 import { type Certificate } from '../certificates/entities';
+import { type HandlerRefusal, HandlerAuthorisationService } from '../handler-authorisation/service';
+import { type VerifiedHandler } from '../handlers/entities';
+import { HandlerRepository } from '../handlers/repository';
 import { type CloseReason, type Order, type PaymentMethod } from './entities';
 import { newOrderNumber } from './order-number';
 import { allowedYearsOf, lineAmountFen, NoPriceRuleError, PriceRuleRepository, totalFen } from './price-rules';
@@ -65,11 +69,13 @@ export interface RenewalOption {
   unitPriceFen: number | null;
   allowedYears: number[];
   openOrderNo: string | null;
-  refusal: OrderRefusal | 'no-price-rule' | 'open-order' | null;
+  refusal: OrderRefusal | HandlerRefusal | 'no-price-rule' | 'open-order' | null;
   userMessage: string | null;
+  /** Orderable, but the handler's authorisation goes to an operator first (经办人授权): what to tell them. */
+  note?: string;
 }
 
-export interface OrderDeps extends CertificateDeps { random: Random }
+export interface OrderDeps extends CertificateDeps { random: Random; pii: PiiVault }
 
 /** Renewal orders: pricing, creation with the one-open-order rule, payment credit and the other transitions. */
 export class OrderService {
@@ -77,8 +83,12 @@ export class OrderService {
   private readonly prices = new PriceRuleRepository();
   private readonly bindings = new BindingRepository();
   private readonly certificates = new CertificateRepository();
+  private readonly handlers = new HandlerRepository();
+  private readonly authorisation: HandlerAuthorisationService;
 
-  constructor(private readonly deps: OrderDeps) {}
+  constructor(private readonly deps: OrderDeps) {
+    this.authorisation = new HandlerAuthorisationService(deps);
+  }
 
   private get db(): DataSource {
     return this.deps.db;
@@ -89,15 +99,22 @@ export class OrderService {
     validateItems(items);
     const sandbox = this.deps.config.wechat.mode === 'sandbox';
     const certificateIds = items.map((i) => i.certificateId);
+    // Seed 四 and 经办人授权: only a verified person may order, and only for an organisation they may act for.
+    // Checked here, not only by the page's guard, so no route can skip it. Authorisation runs before the order's
+    // transaction, in its own: a refusal leaves a PENDING request for the operators, which a rollback would undo.
+    const certs: Certificate[] = [];
+    for (const item of items) certs.push(await this.orderableCertificate(this.db.manager, openid, item.certificateId, at));
+    const handler = await this.handlers.verifiedOf(this.db.manager, openid);
+    if (!handler || (handler.sandbox && !sandbox)) throw new ForbiddenError('首次办理需要进行经办人活体鉴别认证，请先完成认证', `order by ${openid.slice(-6)} without a verified handler`);
+    // A certificate someone is already paying for is not a reason to queue a request: say so first.
+    const held = await this.orders.openOrdersOf(this.db.manager, certificateIds);
+    if (held.length) throw this.openOrderError(held[0].certificateId, held[0].order, openid);
+    await this.authorisation.authorise(handler, certs, at);
     try {
       return await inTransaction(this.db, async (tx) => {
         const lines: NewOrderLine[] = [];
         for (const item of items) {
-          const binding = await this.bindings.findActive(tx, item.certificateId, openid);
-          const cert = binding && (sandbox || !binding.sandbox) ? await this.certificates.findById(tx, item.certificateId) : null;
-          if (!cert) throw new OrderRefusedError('not-bound', item.certificateId, '该证书未绑定到您的微信，请先绑定证书', `certificate ${item.certificateId} is not actively bound to this openid`);
-          const refused = this.refusalFor(cert, at);
-          if (refused) throw refused;
+          const cert = await this.orderableCertificate(tx, openid, item.certificateId, at);
           const rule = await this.prices.require(tx, cert.project, cert.certType, at);
           lines.push({ certificateId: cert.id, years: item.years, unitPriceFen: rule.unitPriceFen, amountFen: lineAmountFen(rule, item.years), priceRuleId: rule.id });
         }
@@ -105,6 +122,8 @@ export class OrderService {
         const open = await this.orders.openOrdersOf(tx, certificateIds);
         if (open.length) throw this.openOrderError(open[0].certificateId, open[0].order, openid);
         const years = new Set(items.map((i) => i.years)).size === 1 ? items[0].years : null;
+        // The person acted for these certificates: their records are kept until 5 years after the last expires.
+        await this.authorisation.extendRetention(tx, handler, certs, at);
         return this.orders.insert(tx, {
           orderNo: newOrderNumber(this.deps.random, at), openid, totalFen: totalFen(lines.map((l) => l.amountFen)), currency: 'CNY',
           years, expiresAt: new Date(at.getTime() + ORDER_TTL_MS), sandbox, createdAt: at,
@@ -117,6 +136,17 @@ export class OrderService {
       if (open.length) throw this.openOrderError(open[0].certificateId, open[0].order, openid);
       throw err;
     }
+  }
+
+  /** The certificate, when it is actively bound to this openid and can be renewed at `at`; else the refusal. */
+  private async orderableCertificate(em: EntityManager, openid: string, certificateId: number, at: Date): Promise<Certificate> {
+    const sandbox = this.deps.config.wechat.mode === 'sandbox';
+    const binding = await this.bindings.findActive(em, certificateId, openid);
+    const cert = binding && (sandbox || !binding.sandbox) ? await this.certificates.findById(em, certificateId) : null;
+    if (!cert) throw new OrderRefusedError('not-bound', certificateId, '该证书未绑定到您的微信，请先绑定证书', `certificate ${certificateId} is not actively bound to this openid`);
+    const refused = this.refusalFor(cert, at);
+    if (refused) throw refused;
+    return cert;
   }
 
   /** Why this bound certificate cannot be renewed at `at` (status, then the project's window); null when it can. */
@@ -141,6 +171,7 @@ export class OrderService {
     const sandbox = this.deps.config.wechat.mode === 'sandbox';
     const mine = await this.bindings.certificatesOf(em, openid, { includeSandbox: sandbox });
     const open = new Map((await this.orders.openOrdersOf(em, mine.map((m) => m.certificate.id))).map((o) => [o.certificateId, o.order]));
+    const handler = await this.handlers.verifiedOf(em, openid);
     const options: RenewalOption[] = [];
     for (const { certificate } of mine) {
       const { opensAt, closesAt } = certificateServiceFor(this.deps).rules.renewalPeriod(certificate.project, certificate.notAfter);
@@ -148,14 +179,21 @@ export class OrderService {
       const held = open.get(certificate.id);
       const refused = this.refusalFor(certificate, at);
       const rule = refused ? null : await this.prices.findInForce(em, certificate.project, certificate.certType, at);
+      const authorised = refused || !rule || held ? null : await this.previewAuthorisation(em, handler, certificate);
       if (refused) options.push({ ...base, refusal: refused.reason, userMessage: refused.userMessage });
+      else if (authorised?.kind === 'refused') options.push({ ...base, refusal: authorised.error.reason, userMessage: authorised.error.userMessage });
       else if (!rule) options.push({ ...base, refusal: 'no-price-rule', userMessage: new NoPriceRuleError(certificate.project, certificate.certType, at).userMessage });
       else if (held) {
         const err = this.openOrderError(certificate.id, held, openid);
         options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule), openOrderNo: err.orderNo, refusal: 'open-order', userMessage: err.userMessage });
-      } else options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule) });
+      } else options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule), note: authorised?.kind === 'needs-review' ? authorised.message : undefined });
     }
     return options;
+  }
+
+  /** The page's view of 经办人授权 (createOrder decides); without a verified handler the page's guard sends them to the check. */
+  private previewAuthorisation(em: EntityManager, handler: VerifiedHandler | null, certificate: Certificate) {
+    return handler ? this.authorisation.preview(em, handler, certificate) : Promise.resolve(null);
   }
 
   private openOrderError(certificateId: number, order: Order, openid: string): OpenOrderExistsError {

@@ -2,10 +2,15 @@ import { type Deps } from '../../deps';
 import { openidTail } from '../../lib/logger';
 import { WechatApiError } from '../../providers/wechat-api/errors';
 import { formatDateTime } from '../certificates/view-model';
+import { FollowerRepository } from '../followers/repository';
 import { OrderService } from '../orders/service';
+import { type OrderNoticeKind, OrderNoticeStore } from './undelivered-notices';
 
 export const ORDER_PAID_NOTICE_JOB = 'orders.paid-notice';
 export const TRANSFER_REJECTED_NOTICE_JOB = 'orders.transfer-rejected-notice';
+
+/** 43004 require subscribe: the user no longer follows the account, so no template message can reach them. */
+export const ERRCODE_REQUIRE_SUBSCRIBE = 43004;
 
 /** `character_string` fields take at most 32 ASCII characters; `thing` fields 20 characters. */
 const ascii32 = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 32);
@@ -24,21 +29,38 @@ export function enqueueTransferRejectedNotice(deps: Deps, orderNo: string, bankS
 /**
  * Template messages about orders (类目模板: 订单支付成功 with character_string1 订单号, amount2 金额, thing3 商品,
  * time4 支付时间; 汇款未通过 with character_string1 订单号, amount2 金额, thing3 原因). client_msg_id makes a retried
- * job a no-op at WeChat. A user who no longer follows (43004) cannot get it: the order page shows the state anyway.
+ * job a no-op at WeChat. A user who no longer follows (43004, or the followers table says so already: then WeChat is
+ * not asked) cannot get it: the notice is kept (undelivered-notices.ts) and the order page shows it instead. Such a
+ * refusal will not change on retry, so the job ends there; so does any other final refusal (logged).
  */
 export function registerOrderNoticeJobs(deps: Deps): void {
   const orders = new OrderService(deps);
+  const followers = new FollowerRepository();
+  const undelivered = new OrderNoticeStore(deps.db);
   const templates = deps.config.wechat.templates ?? {};
-  const send = async (openid: string, templateId: string, clientMsgId: string, orderNo: string, data: Record<string, string>) => {
+  interface Notice { kind: OrderNoticeKind; amountFen: number; detail: string; happenedAt: Date }
+  const keep = (openid: string, key: string, orderNo: string, notice: Notice) =>
+    undelivered.recordUndelivered({ noticeKey: key, orderNo, openid, ...notice, errcode: ERRCODE_REQUIRE_SUBSCRIBE, createdAt: new Date(deps.clock.nowMs()) });
+  const send = async (openid: string, templateId: string, clientMsgId: string, orderNo: string, data: Record<string, string>, notice: Notice) => {
+    const key = ascii32(clientMsgId);
+    const follower = await followers.findByOpenid(deps.db.manager, openid, { includeSandbox: deps.config.wechat.mode === 'sandbox' });
+    if (follower && !follower.subscribed) {
+      deps.logger.info({ openid: openidTail(openid), orderNo }, 'order notice not sent (no longer a follower); the order page shows it');
+      return keep(openid, key, orderNo, notice);
+    }
     try {
       await deps.wechatApi.sendTemplateMessage({
-        touser: openid, template_id: templateId, client_msg_id: ascii32(clientMsgId),
+        touser: openid, template_id: templateId, client_msg_id: key,
         url: `${deps.config.publicBaseUrl}/h5/orders/${encodeURIComponent(orderNo)}`,
         data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, { value: v }])),
       });
     } catch (err) {
+      if (err instanceof WechatApiError && err.errcode === ERRCODE_REQUIRE_SUBSCRIBE) {
+        deps.logger.info({ openid: openidTail(openid), orderNo, errcode: err.errcode }, 'order notice not delivered (43004 require subscribe); the order page shows it');
+        return keep(openid, key, orderNo, notice);
+      }
       if (err instanceof WechatApiError && !err.retryable) {
-        deps.logger.info({ openid: openidTail(openid), orderNo, errcode: err.errcode }, 'order notice not delivered (user unreachable); the order page shows it');
+        deps.logger.warn({ openid: openidTail(openid), orderNo, errcode: err.errcode }, 'order notice refused by WeChat; not retried');
         return;
       }
       throw err;
@@ -48,10 +70,12 @@ export function registerOrderNoticeJobs(deps: Deps): void {
   deps.jobs.register(ORDER_PAID_NOTICE_JOB, async (payload) => {
     const order = await orders.getOrder(String(payload.orderNo));
     if (!order || !templates.orderPaid || (order.state !== 'PAID' && order.state !== 'FULFILLED')) return;
+    const amountFen = order.paidAmountFen ?? order.totalFen;
+    const product = thing20(`数字证书续期${order.lines.length}张`);
+    const paidAt = order.paidAt ?? new Date(deps.clock.nowMs());
     await send(order.openid, templates.orderPaid, `paid-${order.orderNo}`, order.orderNo, {
-      character_string1: ascii32(order.orderNo), amount2: yuan(order.paidAmountFen ?? order.totalFen),
-      thing3: thing20(`数字证书续期${order.lines.length}张`), time4: formatDateTime(order.paidAt ?? new Date(deps.clock.nowMs())),
-    });
+      character_string1: ascii32(order.orderNo), amount2: yuan(amountFen), thing3: product, time4: formatDateTime(paidAt),
+    }, { kind: 'paid', amountFen, detail: product, happenedAt: paidAt });
   });
 
   deps.jobs.register(TRANSFER_REJECTED_NOTICE_JOB, async (payload) => {
@@ -59,6 +83,6 @@ export function registerOrderNoticeJobs(deps: Deps): void {
     if (!order || !templates.transferRejected) return;
     await send(order.openid, templates.transferRejected, `rej-${String(payload.bankSerial)}`, order.orderNo, {
       character_string1: ascii32(order.orderNo), amount2: yuan(order.totalFen), thing3: thing20(String(payload.reason)),
-    });
+    }, { kind: 'transfer-rejected', amountFen: order.totalFen, detail: String(payload.reason), happenedAt: new Date(deps.clock.nowMs()) });
   });
 }

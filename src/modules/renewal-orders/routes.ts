@@ -13,6 +13,7 @@ import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middl
 import { OAuthService } from '../oauth/service';
 import { type OrderWithLines } from '../orders/repository';
 import { OpenOrderExistsError, type OrderItem, OrderService } from '../orders/service';
+import { OrderNoticeStore, toNoticeView } from '../payments/undelivered-notices';
 import { TransferService } from '../transfers/service';
 import { isOrderNo, parseRenewForm } from './schemas';
 import { toOptionView, toOrderView, yuan } from './view-model';
@@ -28,6 +29,7 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
   const orders = new OrderService(deps);
   const transfers = new TransferService(deps);
   const rules = certificateServiceFor(deps).rules;
+  const notices = new OrderNoticeStore(deps.db);
   const sandbox = deps.config.wechat.mode === 'sandbox';
   const now = () => new Date(deps.clock.nowMs());
   // Seed 四: the first order needs the handler's liveness check; the choice page is guarded too, so nobody picks
@@ -89,15 +91,22 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
   router.get('/h5/orders', auth, async (ctx) => {
     const list = await orders.listOrders(wechatUserOf(ctx).openid);
     const certs = await certificatesOf(list);
-    page(ctx, 'h5/orders.njk', { title: '我的订单 - 数安CA管家', orders: list.map((o) => toOrderView(o, certs, now())) });
+    // Notices WeChat could not deliver (43004) point at their order until it is opened.
+    const unseen = (await notices.unseenOf(wechatUserOf(ctx).openid)).map(toNoticeView);
+    page(ctx, 'h5/orders.njk', { title: '我的订单 - 数安CA管家', orders: list.map((o) => toOrderView(o, certs, now())), notices: unseen });
   });
 
   router.get('/h5/orders/:orderNo', auth, async (ctx) => {
     const order = await ownOrder(ctx);
+    // What a template message would have said, had the user still followed (43004); shown once, a rejected
+    // transfer for as long as the order still waits for money.
+    const shown = await notices.visibleFor(order.orderNo, order.openid, order.state === 'PENDING_PAYMENT');
     page(ctx, 'h5/order.njk', {
       title: '订单详情 - 数安CA管家', order: toOrderView(order, await certificatesOf([order]), now()), csrf: csrfToken(ctx, deps.random),
       flash: ctx.query.created === '1' ? '订单已创建，请选择支付方式' : ctx.query.cancelled === '1' ? '订单已取消' : undefined,
+      notices: shown.map(toNoticeView),
     });
+    await notices.markSeen(shown.filter((n) => !n.seenAt).map((n) => n.id), now());
   });
 
   router.post('/h5/orders/:orderNo/cancel', auth, requireRealUser(), async (ctx) => {

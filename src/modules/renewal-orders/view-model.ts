@@ -40,7 +40,17 @@ export interface OptionView {
   openOrderNo: string | null;
   /** Past the renewal window: only the CA can help (a new application). */
   contactCa: boolean;
+  /** 经办人授权: a badge when this person may not (yet) act for the certificate's organisation. */
+  handlerBadge: { tone: string; label: string } | null;
+  /** Orderable, with something to know first (the order will go to 客服审核). */
+  note: string | null;
 }
+
+const HANDLER_BADGES: Readonly<Record<string, { tone: string; label: string }>> = {
+  'handler-pending': { tone: 'warn', label: '经办人待审核' },
+  'handler-rejected': { tone: 'revoked', label: '经办人未通过审核' },
+  'handler-not-registered': { tone: 'revoked', label: '非登记经办人' },
+};
 
 export function toOptionView(option: RenewalOption, rules: ProjectRules, now: Date): OptionView {
   return {
@@ -52,6 +62,8 @@ export function toOptionView(option: RenewalOption, rules: ProjectRules, now: Da
     reason: option.userMessage,
     openOrderNo: option.openOrderNo,
     contactCa: option.refusal === 'renewal-closed',
+    handlerBadge: (option.refusal && HANDLER_BADGES[option.refusal]) ?? null,
+    note: option.note ?? null,
   };
 }
 
