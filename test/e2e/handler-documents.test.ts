@@ -1,9 +1,8 @@
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import { HandlerDocumentService } from '../../src/modules/handler-documents/service';
-import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
-import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
+import { horizontalOverflow, screenshot } from '../helpers/browser';
 import { jpegLike, tinyPng } from '../helpers/images';
-import { type ListeningInstance, startListening } from '../helpers/listening';
+import { usePhoneApp } from '../helpers/use-phone-app';
 
 /**
  * The non-face alternative in a phone-sized Chromium (375 px, sandbox mode): from the liveness consent screen
@@ -12,34 +11,7 @@ import { type ListeningInstance, startListening } from '../helpers/listening';
  */
 jest.setTimeout(60_000);
 
-let handle: TestBackendHandle;
-let app: ListeningInstance;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  handle = await createTestBackend();
-  app = await startListening(handle);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await app?.close();
-  await handle?.drop();
-});
-
-async function loggedInPhone(path: string): Promise<Page> {
-  const ctx = await phoneContext(browser);
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  await page.goto(`${app.url}${path}`);
-  await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
-  await page.getByRole('button', { name: '新建并授权' }).click();
-  await page.waitForURL(`${app.url}${path}`);
-  return page;
-}
+const e2e = usePhoneApp();
 
 async function choosePhotos(page: Page) {
   await page.locator('#file-id-front').setInputFiles({ name: 'front.png', mimeType: 'image/png', buffer: tinyPng(320, 200, [96, 160, 220]) });
@@ -49,9 +21,9 @@ async function choosePhotos(page: Page) {
 
 describe('handler documents in a phone browser', () => {
   it('When a handler declines the face check, fills the form and uploads three photos, then the page shows 审核中; after approval it shows 已通过 and 续期缴费 opens', async () => {
-    const page = await loggedInPhone('/h5/handler');
+    const page = await e2e.loggedInPhone('/h5/handler');
     await page.getByRole('link', { name: '不同意人脸识别，改为上传证件人工审核' }).click();
-    await page.waitForURL(`${app.url}/h5/handler/documents`);
+    await page.waitForURL(`${e2e.app.url}/h5/handler/documents`);
     await page.getByRole('button', { name: '提交人工审核' }).waitFor();
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await screenshot(page, 'handler-documents-form-375');
@@ -81,19 +53,19 @@ describe('handler documents in a phone browser', () => {
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await screenshot(page, 'handler-documents-pending-375');
 
-    const service = new HandlerDocumentService(app.deps);
+    const service = new HandlerDocumentService(e2e.app.deps);
     const [submission] = await service.listPending();
     await service.approve(submission!.id, 'e2e');
     await page.reload();
     await page.locator('[data-state="approved"]').waitFor();
     expect(await page.locator('[data-status]').innerText()).toBe('已通过');
     await screenshot(page, 'handler-documents-approved-375');
-    await page.goto(`${app.url}/h5/renew`);
+    await page.goto(`${e2e.app.url}/h5/renew`);
     expect(new URL(page.url()).pathname).toBe('/h5/renew');
   });
 
   it('When the operator rejects a submission, then the handler sees 未通过 with the reason above the form to submit again', async () => {
-    const page = await loggedInPhone('/h5/handler/documents');
+    const page = await e2e.loggedInPhone('/h5/handler/documents');
     await page.locator('#name').fill('赵六');
     await page.locator('#idNumber').fill('11010519491231002X');
     await page.locator('#organisation').fill('梅州市某单位');
@@ -101,7 +73,7 @@ describe('handler documents in a phone browser', () => {
     await page.locator('#consent').check();
     await page.getByRole('button', { name: '提交人工审核' }).click();
     await page.locator('[data-state="pending"]').waitFor();
-    const service = new HandlerDocumentService(app.deps);
+    const service = new HandlerDocumentService(e2e.app.deps);
     const [submission] = await service.listPending();
     await service.reject(submission!.id, 'e2e', '授权委托书未加盖单位公章，请盖章后重新拍照上传');
     await page.reload();

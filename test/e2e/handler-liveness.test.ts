@@ -1,7 +1,5 @@
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { horizontalOverflow, launchChromium, passSandboxLiveness, phoneContext, screenshot } from '../helpers/browser';
-import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
-import { type ListeningInstance, startListening } from '../helpers/listening';
+import { horizontalOverflow, passSandboxLiveness, screenshot } from '../helpers/browser';
+import { usePhoneApp } from '../helpers/use-phone-app';
 
 /**
  * 经办人活体鉴别认证 in a phone-sized Chromium, in sandbox mode: sandbox WeChat login → consent → form → the
@@ -9,44 +7,17 @@ import { type ListeningInstance, startListening } from '../helpers/listening';
  */
 jest.setTimeout(60_000);
 
-let handle: TestBackendHandle;
-let app: ListeningInstance;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  handle = await createTestBackend();
-  app = await startListening(handle);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await app?.close();
-  await handle?.drop();
-});
-
-async function loggedInPhone(path: string): Promise<Page> {
-  const ctx = await phoneContext(browser);
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  await page.goto(`${app.url}${path}`);
-  await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
-  await page.getByRole('button', { name: '新建并授权' }).click();
-  await page.waitForURL(`${app.url}${path}`);
-  return page;
-}
+const e2e = usePhoneApp();
 
 describe('handler liveness in a phone browser (sandbox FaceID)', () => {
   it('When a handler agrees, fills the form and passes the sandbox check, then the success page shows the masked name and ID number', async () => {
-    const page = await loggedInPhone('/h5/handler');
+    const page = await e2e.loggedInPhone('/h5/handler');
     await page.getByRole('button', { name: '同意并继续' }).waitFor();
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await screenshot(page, 'handler-consent-375');
 
     await page.getByRole('button', { name: '同意并继续' }).click();
-    await page.waitForURL(`${app.url}/h5/handler/form`);
+    await page.waitForURL(`${e2e.app.url}/h5/handler/form`);
     await page.locator('#name').fill('张三');
     await page.locator('#idNumber').fill('110105194912310021');
     await page.getByRole('button', { name: '开始人脸核验' }).click();

@@ -1,9 +1,7 @@
-import { type Browser, type BrowserContext } from 'playwright-core';
 import { OrderService } from '../../src/modules/orders/service';
-import { horizontalOverflow, launchChromium, passSandboxLiveness, phoneContext, screenshot } from '../helpers/browser';
-import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
-import { type ListeningInstance, startListening } from '../helpers/listening';
+import { horizontalOverflow, passSandboxLiveness, screenshot } from '../helpers/browser';
 import { boundCertificate } from '../helpers/pki-fixtures';
+import { usePhoneApp } from '../helpers/use-phone-app';
 
 /**
  * The payment journey on a phone, all in sandbox mode: a bound handler opens 续期缴费, is sent to the liveness
@@ -15,43 +13,30 @@ jest.setTimeout(90_000);
 const DAY = 86_400_000;
 const OPENID = 'oE2EPayHandler';
 
-let handle: TestBackendHandle;
-let app: ListeningInstance;
-let browser: Browser;
-let ctx: BrowserContext;
+const e2e = usePhoneApp();
 
+// Runs after usePhoneApp's beforeAll (hooks run in the order they are registered): the app is up.
 beforeAll(async () => {
-  handle = await createTestBackend();
-  app = await startListening(handle);
-  browser = await launchChromium();
-  app.deps.sandboxWechat!.ensureUser(OPENID, '梁经办');
+  e2e.app.deps.sandboxWechat!.ensureUser(OPENID, '梁经办');
   const now = Date.now();
-  await boundCertificate(app.deps, OPENID, { organization: '梅州市支付旅程有限公司', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 20 * DAY), sandbox: true });
-  ctx = await phoneContext(browser);
-});
-
-afterAll(async () => {
-  await ctx?.close();
-  await browser?.close();
-  await app?.close();
-  await handle?.drop();
+  await boundCertificate(e2e.app.deps, OPENID, { organization: '梅州市支付旅程有限公司', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 20 * DAY), sandbox: true });
 });
 
 describe('Phone: liveness → 续期缴费 → WeChat Pay (sandbox cashier) → paid', () => {
   it('When a bound handler renews for the first time, then the liveness check comes first and the paid order shows 支付成功', async () => {
-    const page = await ctx.newPage();
-    await page.goto(`${app.url}/h5/renew`);
+    const page = await e2e.phone();
+    await page.goto(`${e2e.app.url}/h5/renew`);
     await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
     await page.locator('button.sa-user', { hasText: '梁经办' }).click();
 
     // First business step: the handler check, with its own consent screen.
     await page.waitForURL(/\/h5\/handler/);
     await page.getByRole('button', { name: '同意并继续' }).click();
-    await page.waitForURL(`${app.url}/h5/handler/form`);
+    await page.waitForURL(`${e2e.app.url}/h5/handler/form`);
     await page.locator('#name').fill('梁经办');
     await passSandboxLiveness(page, '11010519491231002X');
     await page.locator('[data-next]').click();
-    await page.waitForURL(`${app.url}/h5/renew`);
+    await page.waitForURL(`${e2e.app.url}/h5/renew`);
 
     // Order one certificate for one year at the seed's price.
     const box = page.locator('input.cam-opt__check').first();
@@ -73,6 +58,6 @@ describe('Phone: liveness → 续期缴费 → WeChat Pay (sandbox cashier) → 
     await page.locator('[data-state="paid"]').waitFor({ timeout: 15_000 });
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await screenshot(page, 'pay-paid-375');
-    expect((await new OrderService(app.deps).getOrder(orderNo))!).toMatchObject({ state: 'PAID', paymentMethod: 'wechatpay', paidAmountFen: 20000 });
+    expect((await new OrderService(e2e.app.deps).getOrder(orderNo))!).toMatchObject({ state: 'PAID', paymentMethod: 'wechatpay', paidAmountFen: 20000 });
   });
 });

@@ -1,43 +1,29 @@
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import { inTransaction } from '../../src/lib/db/transaction';
 import { HandlerRepository } from '../../src/modules/handlers/repository';
-import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
-import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
-import { type ListeningInstance, startListening } from '../helpers/listening';
+import { horizontalOverflow, screenshot } from '../helpers/browser';
 import { boundCertificate } from '../helpers/pki-fixtures';
+import { usePhoneApp } from '../helpers/use-phone-app';
 
 /** 续期缴费 on a phone (sandbox mode): choose certificates and years, the order, 对公汇款 with its code, history. */
 jest.setTimeout(90_000);
 const DAY = 86_400_000;
 const OPENID = 'oE2ERenewHandler';
 
-let handle: TestBackendHandle;
-let app: ListeningInstance;
-let browser: Browser;
-let ctx: BrowserContext;
+const e2e = usePhoneApp();
 
+// Runs after usePhoneApp's beforeAll (hooks run in the order they are registered): the app is up.
 beforeAll(async () => {
-  handle = await createTestBackend();
-  app = await startListening(handle);
-  browser = await launchChromium();
   // The handler exists in the sandbox WeChat, passed the liveness check, and bound two certificates of one unit.
-  app.deps.sandboxWechat!.ensureUser(OPENID, '陈经办');
+  e2e.app.deps.sandboxWechat!.ensureUser(OPENID, '陈经办');
   const now = Date.now();
   for (const days of [20, 25]) {
-    await boundCertificate(app.deps, OPENID, { organization: '梅州市住房公积金管理中心梅江区办事处', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + days * DAY), at: new Date(now), sandbox: true });
+    await boundCertificate(e2e.app.deps, OPENID, { organization: '梅州市住房公积金管理中心梅江区办事处', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + days * DAY), at: new Date(now), sandbox: true });
   }
-  await inTransaction(app.deps.db, (em) => new HandlerRepository().upsertVerified(em, {
+  await inTransaction(e2e.app.deps.db, (em) => new HandlerRepository().upsertVerified(em, {
     openid: OPENID, nameSealed: 'sealed', nameMasked: '陈*', idNumberSealed: 'sealed', idNumberIndex: 'idx-e2e-renew', idNumberMasked: '4414**********0011',
     method: 'liveness', attemptId: 1, verifiedAt: new Date(now), purgeAfter: new Date(now + 5 * 365 * DAY), sandbox: true,
   }, new Date(now)));
-  ctx = await phoneContext(browser);
-});
-
-afterAll(async () => {
-  await ctx?.close();
-  await browser?.close();
-  await app?.close();
-  await handle?.drop();
 });
 
 async function fits(page: Page) {
@@ -46,11 +32,7 @@ async function fits(page: Page) {
 
 describe('续期缴费 at 375 px', () => {
   it('When the handler ticks both certificates for 2 years, then the preview and the order say 800.00, 对公汇款 shows a 6-digit code, and 我的订单 lists it', async () => {
-    const page = await ctx.newPage();
-    await page.goto(`${app.url}/h5/renew`);
-    await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
-    await page.locator('button.sa-user', { hasText: '陈经办' }).click();
-    await page.waitForURL(`${app.url}/h5/renew`);
+    const page = await e2e.loggedInPhone('/h5/renew', { user: '陈经办' });
     const boxes = page.locator('input.cam-opt__check');
     expect(await boxes.count()).toBe(2);
     await expect(page.locator('[data-price]').first().innerText()).resolves.toContain('200.00 元/年');
@@ -82,7 +64,7 @@ describe('续期缴费 at 375 px', () => {
     await fits(page);
     await screenshot(page, 'transfer-375');
 
-    await page.goto(`${app.url}/h5/orders`);
+    await page.goto(`${e2e.app.url}/h5/orders`);
     expect(await page.locator('[data-order]').count()).toBe(1);
     await expect(page.locator('[data-order]').first().innerText()).resolves.toContain('¥800.00');
     await fits(page);

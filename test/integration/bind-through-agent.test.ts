@@ -5,11 +5,12 @@ import request from 'supertest';
 import { KeyAgentClient } from '../../src/key-agent/client';
 import { randomBytes } from 'node:crypto';
 import { createSoftToken } from '../../src/key-agent/soft-token-admin';
-import { backend, createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, type SandboxWechatServer, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
 import { csrfOf, loginAs } from '../helpers/h5-login';
 import { withCheckDigit } from '../helpers/pki-fixtures';
 import { createSoftHsm, describeWithSoftHsm, type SoftHsm } from '../helpers/softhsm';
 import { type AgentProcess, spawnKeyAgent } from '../unit/key-agent/fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
 /**
  * The whole binding journey as the PC and the phone do it, through the real key agent (a separate process, as
@@ -20,26 +21,13 @@ import { type AgentProcess, spawnKeyAgent } from '../unit/key-agent/fixtures';
 const BASE = 'http://cam.test';
 const DAY = 86_400_000;
 
-let handle: TestBackendHandle;
-let sandbox: SandboxWechatServer;
-let instance: TestInstance;
-
-beforeAll(async () => {
-  handle = await createTestBackend();
-  sandbox = await startSandboxWechat();
-  instance = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, PUBLIC_BASE_URL: BASE, TRUST_PROXY: 'true' }, startJobs: false });
-});
-afterAll(async () => {
-  await instance?.close();
-  await sandbox?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ wechat: true, env: { PUBLIC_BASE_URL: BASE, TRUST_PROXY: 'true' }, startJobs: false });
 
 /** The issuing desk: a key pair generated on the token, a certificate from our CA written to it and confirmed. */
 async function issueOnToken(client: KeyAgentClient, mediaSerial: string, pin: string, organization: string, algorithm: 'RSA-2048' | 'ECDSA-P256' | 'SM2') {
   const subject = { organization, creditCode: withCheckDigit('91441400MA4UAGNT1'), commonName: '经办人', country: 'CN' };
   const { keyId, csrPem } = await client.call('keygen.csr', { mediaSerial, pin, algorithm, subject });
-  const issued = await instance.deps.ca.issue({
+  const issued = await t.instance.deps.ca.issue({
     requestId: `agent-${randomBytes(6).toString('hex')}`, csrPem, subject, mediaSerial,
     profile: { project: '梅州市住房公积金', certType: '机构证书', usage: 'sign' },
     validity: { notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 365 * DAY) },
@@ -53,14 +41,14 @@ async function journey(client: KeyAgentClient, mediaSerial: string, pin: string,
   // PC: the page lists the key's certificates, gets a challenge, the agent signs it with the PIN.
   const { certificates } = await client.call('cert.list', { mediaSerial });
   const cert = certificates.find((c) => c.subjectDn.includes(organization))!;
-  const pc = request.agent(instance.app.callback());
+  const pc = request.agent(t.instance.app.callback());
   const challenge = (await pc.post('/capc/api/challenge').set('Content-Type', 'application/json').send({})).body;
   const { signatureBase64 } = await client.call('sign', { mediaSerial, certificateId: cert.certificateId, pin, dataBase64: challenge.dataBase64 });
   const coded = await pc.post('/capc/api/bind-code').set('Content-Type', 'application/json').send({ certificatePem: cert.pem, mediaSerial, signatureBase64 });
   expect(coded.status).toBe(200);
 
   // Phone: the code and the last 4 of the media serial.
-  const phone = await loginAs(instance.app, sandbox, openid, '10.9.0.1');
+  const phone = await loginAs(t.instance.app, t.sandbox, openid, '10.9.0.1');
   const form = await phone.get('/h5/bind');
   const done = await phone.post('/h5/bind').type('form').send({ _csrf: csrfOf(form.text), code: coded.body.code, last4: mediaSerial.slice(-4) });
   expect(done.text).toContain('绑定成功');

@@ -2,35 +2,24 @@ import { BindingCodeService } from '../../src/modules/binding/codes';
 import { CertificateBindingEntity } from '../../src/modules/binding/entities';
 import { type Certificate } from '../../src/modules/certificates/entities';
 import { certificateServiceFor } from '../../src/modules/certificates/service';
-import { createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, TestClock, type SandboxWechatServer, type TestBackendHandle, type TestInstance, backend } from '../helpers/harness';
+import { TestClock, backend } from '../helpers/harness';
 import { type Agent, csrfOf, loginAs } from '../helpers/h5-login';
 import { issueCertificate } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
-let handle: TestBackendHandle;
-let sandbox: SandboxWechatServer;
-let instance: TestInstance;
 const clock = new TestClock();
 let seq = 0;
 
-beforeAll(async () => {
-  handle = await createTestBackend();
-  sandbox = await startSandboxWechat();
-  instance = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, TRUST_PROXY: 'true' }, clock, startJobs: false });
-});
-afterAll(async () => {
-  await instance?.close();
-  await sandbox?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ wechat: true, env: { TRUST_PROXY: 'true' }, clock, startJobs: false });
 
 /** A certificate known to the system (presented once at /capc/), on a U-KEY with this media serial. */
 async function knownCertificate(mediaSerial = `90000000${String(++seq).padStart(4, '0')}${String(Date.now() % 10000).padStart(4, '0')}`): Promise<Certificate> {
-  const issued = await issueCertificate(instance.deps.ca, { mediaSerial, organization: `梅州测试单位${seq}` });
-  return certificateServiceFor(instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(clock.nowMs()) });
+  const issued = await issueCertificate(t.instance.deps.ca, { mediaSerial, organization: `梅州测试单位${seq}` });
+  return certificateServiceFor(t.instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(clock.nowMs()) });
 }
 
-const codes = () => new BindingCodeService(instance.deps);
-const phone = (openid: string, ip: string) => loginAs(instance.app, sandbox, openid, ip);
+const codes = () => new BindingCodeService(t.instance.deps);
+const phone = (openid: string, ip: string) => loginAs(t.instance.app, t.sandbox, openid, ip);
 let ipSeq = 0;
 const freshIp = () => `10.1.${Math.floor(++ipSeq / 250)}.${ipSeq % 250}`;
 
@@ -40,7 +29,7 @@ async function submit(agent: Agent, fields: { code?: string; last4: string }) {
 }
 
 const errorOf = (html: string) => /data-error>([^<]+)</.exec(html)?.[1];
-const activeBindings = async (certificateId: number) => instance.deps.db.getRepository(CertificateBindingEntity).find({ where: { certificateId } });
+const activeBindings = async (certificateId: number) => t.instance.deps.db.getRepository(CertificateBindingEntity).find({ where: { certificateId } });
 
 describe(`binding on the phone (${backend})`, () => {
   it('When the code and the last 4 of the media serial match, then the certificate is bound and listed in 我的数字证书', async () => {

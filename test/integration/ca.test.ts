@@ -5,28 +5,19 @@ import { SandboxCaAuthorityEntity } from '../../src/providers/ca/entities';
 import { decryptPrivateKey, parseKeyEncryptionKey } from '../../src/providers/ca/key-protection';
 import { BuiltInCa } from '../../src/providers/ca/sandbox';
 import { CaError } from '../../src/providers/ca/types';
-import { createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { createTestBackend, startInstance } from '../helpers/harness';
 import { makeIssueRequest, openssl } from '../helpers/pki';
+import { useTestApp } from '../helpers/use-test-app';
 
 describe('the built-in sandbox CA', () => {
-  let handle: TestBackendHandle;
-  let app: TestInstance;
-
-  beforeAll(async () => {
-    handle = await createTestBackend();
-    app = await startInstance(handle, { startJobs: false });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await handle?.drop();
-  });
+  const t = useTestApp({ startJobs: false });
 
   it.each<[KeyAlgorithm, string]>([['RSA-2048', 'RSA'], ['ECDSA-P256', 'RSA'], ['SM2', 'SM2']])(
     'When a %s leaf is issued, then `openssl verify` accepts it against the %s root and issuing CA',
     async (algorithm, family) => {
       const { request } = await makeIssueRequest(algorithm);
-      const issued = await app.deps.ca.issue(request);
-      const anchors = await app.deps.ca.trustAnchors();
+      const issued = await t.instance.deps.ca.issue(request);
+      const anchors = await t.instance.deps.ca.trustAnchors();
       const root = anchors.roots.find((p) => parseCertificate(p).subject.commonName!.includes(`(${family})`))!;
       if (algorithm !== 'SM2') {
         const r = await openssl(['verify', '-CAfile', { file: 'root.pem', content: root }, '-untrusted', { file: 'issuing.pem', content: issued.chainPem.join('') },
@@ -57,14 +48,14 @@ describe('the built-in sandbox CA', () => {
 
   it('When the same requestId is issued twice, then one certificate exists and the same one is returned', async () => {
     const { request } = await makeIssueRequest('SM2');
-    const [a, b] = await Promise.all([app.deps.ca.issue(request), app.deps.ca.issue(request)]);
-    const c = await app.deps.ca.issue(request);
+    const [a, b] = await Promise.all([t.instance.deps.ca.issue(request), t.instance.deps.ca.issue(request)]);
+    const c = await t.instance.deps.ca.issue(request);
     expect(b.certificatePem).toBe(a.certificatePem);
     expect(c.certificatePem).toBe(a.certificatePem);
-    const rows = await app.deps.db.query('SELECT COUNT(*) AS n FROM sandbox_ca_issued WHERE request_id = ?', [request.requestId]);
+    const rows = await t.instance.deps.db.query('SELECT COUNT(*) AS n FROM sandbox_ca_issued WHERE request_id = ?', [request.requestId]);
     expect(Number(rows[0].n)).toBe(1);
     const other = await makeIssueRequest('SM2', { requestId: request.requestId });
-    await expect(app.deps.ca.issue(other.request)).rejects.toMatchObject({ code: 'request-conflict' });
+    await expect(t.instance.deps.ca.issue(other.request)).rejects.toMatchObject({ code: 'request-conflict' });
   });
 
   it('When the CSR signature is bad or the certificate type unknown, then issue refuses with a clear CaError', async () => {
@@ -73,29 +64,29 @@ describe('the built-in sandbox CA', () => {
     const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     der[der.length - 3] ^= 1;
     const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
-    const err = await app.deps.ca.issue({ ...request, csrPem: tampered }).catch((e) => e);
+    const err = await t.instance.deps.ca.issue({ ...request, csrPem: tampered }).catch((e) => e);
     expect(err).toBeInstanceOf(CaError);
     expect(err).toMatchObject({ code: 'bad-csr', message: expect.stringMatching(/SM2 signature does not verify.*1234567812345678/) });
-    await expect(app.deps.ca.issue({ ...request, profile: { ...request.profile, certType: '不存在' } })).rejects.toMatchObject({ code: 'invalid-request' });
+    await expect(t.instance.deps.ca.issue({ ...request, profile: { ...request.profile, certType: '不存在' } })).rejects.toMatchObject({ code: 'invalid-request' });
   });
 
   it('When a certificate is revoked, then its status is revoked with the reason; unknown serials say unknown', async () => {
     const { request } = await makeIssueRequest('RSA-2048');
-    const issued = await app.deps.ca.issue(request);
-    expect(await app.deps.ca.status(issued.serialHex)).toEqual({ status: 'good' });
-    await app.deps.ca.revoke(issued.serialHex.toUpperCase(), 'keyCompromise');
-    await app.deps.ca.revoke(issued.serialHex, 'superseded'); // idempotent: the first reason stays
-    expect(await app.deps.ca.status(`00${issued.serialHex}`)).toMatchObject({ status: 'revoked', reason: 'keyCompromise', revokedAt: expect.any(Date) });
-    expect(await app.deps.ca.status('7fffffff')).toEqual({ status: 'unknown' });
-    await expect(app.deps.ca.revoke('7fffffff', 'unspecified')).rejects.toMatchObject({ code: 'unknown-serial' });
+    const issued = await t.instance.deps.ca.issue(request);
+    expect(await t.instance.deps.ca.status(issued.serialHex)).toEqual({ status: 'good' });
+    await t.instance.deps.ca.revoke(issued.serialHex.toUpperCase(), 'keyCompromise');
+    await t.instance.deps.ca.revoke(issued.serialHex, 'superseded'); // idempotent: the first reason stays
+    expect(await t.instance.deps.ca.status(`00${issued.serialHex}`)).toMatchObject({ status: 'revoked', reason: 'keyCompromise', revokedAt: expect.any(Date) });
+    expect(await t.instance.deps.ca.status('7fffffff')).toEqual({ status: 'unknown' });
+    await expect(t.instance.deps.ca.revoke('7fffffff', 'unspecified')).rejects.toMatchObject({ code: 'unknown-serial' });
   });
 
   it('When the CA keys are read from the database, then they are AES-GCM ciphertext bound to the authority name', async () => {
-    const rows = await app.deps.db.getRepository(SandboxCaAuthorityEntity).find();
+    const rows = await t.instance.deps.db.getRepository(SandboxCaAuthorityEntity).find();
     expect(rows.map((r) => r.name).sort()).toEqual([
       '数安 Sandbox Issuing CA (RSA)', '数安 Sandbox Issuing CA (SM2)', '数安 Sandbox Root CA (RSA)', '数安 Sandbox Root CA (SM2)',
     ]);
-    const kek = parseKeyEncryptionKey(app.config.ca.keyEncryptionKey);
+    const kek = parseKeyEncryptionKey(t.instance.config.ca.keyEncryptionKey);
     for (const row of rows) {
       const pkcs8 = Buffer.from(decryptPrivateKey(kek, row.name, row.encryptedKey));
       expect(row.encryptedKey).toMatch(/^v1\.[A-Za-z0-9+/=]+$/);
@@ -109,8 +100,8 @@ describe('the built-in sandbox CA', () => {
   it('When the app restarts, or two instances start at once on a fresh database, then there is one hierarchy', async () => {
     const fingerprints = async (i: { deps: { ca: { trustAnchors(): Promise<{ roots: string[] }> } } }) =>
       (await i.deps.ca.trustAnchors()).roots.map((p) => parseCertificate(p).fingerprintSha256);
-    const before = await fingerprints(app);
-    const again = await startInstance(handle, { startJobs: false });
+    const before = await fingerprints(t.instance);
+    const again = await startInstance(t.handle, { startJobs: false });
     try {
       expect(await fingerprints(again)).toEqual(before);
     } finally {
@@ -134,7 +125,7 @@ describe('the built-in sandbox CA', () => {
   });
 
   it('When the key encryption key is wrong, then the CA refuses to start with a message naming the setting', async () => {
-    const ca = new BuiltInCa({ db: app.deps.db, clock: app.deps.clock, logger: app.deps.logger, keyEncryptionKey: Buffer.alloc(32, 7).toString('base64') });
+    const ca = new BuiltInCa({ db: t.instance.deps.db, clock: t.instance.deps.clock, logger: t.instance.deps.logger, keyEncryptionKey: Buffer.alloc(32, 7).toString('base64') });
     await expect(ca.ensure()).rejects.toThrow(/CA_KEY_ENCRYPTION_KEY/);
   });
 });

@@ -9,10 +9,10 @@ import { loadKeyAgentConfig } from '../../src/key-agent/config';
 import { BindingCodeEntity } from '../../src/modules/binding/entities';
 import { CertificateEntity, CertificateReviewEntity } from '../../src/modules/certificates/entities';
 import { QR_OPTIONS } from '../../src/modules/capc/service';
-import { createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
 import { makeCa, makeLeaf } from '../helpers/pki';
 import { createTokenWithCertificate, issueCertificate, type IssuedFixture, signBase64 } from '../helpers/pki-fixtures';
 import { generateSoftKeyPair } from '../../src/lib/pki/soft-keys';
+import { useTestApp } from '../helpers/use-test-app';
 
 /**
  * /capc/: a PC page session asks for a challenge, the U-KEY signs it, the server checks the signature and the
@@ -24,12 +24,11 @@ const BASE = 'http://cam.test';
 const UNAMBIGUOUS_CODE = /^(?!.*[01OIL])[0-9A-Z]{8}$/;
 const DAY = 86_400_000;
 
-let handle: TestBackendHandle;
-let instance: TestInstance;
+const t = useTestApp({ env: { PUBLIC_BASE_URL: BASE, BIND_EXPIRED_GRACE_DAYS: '30' }, startJobs: false });
 let serialSeq = 0;
 
 type Agent = ReturnType<typeof request.agent>;
-const page = () => request.agent(instance.app.callback());
+const page = () => request.agent(t.instance.app.callback());
 const mediaSerial = () => `9${String(Date.now() % 1e9).padStart(9, '0')}${String(++serialSeq).padStart(6, '0')}`;
 
 async function challenge(agent: Agent): Promise<{ dataBase64: string; text: string; expiresAt: string }> {
@@ -47,16 +46,6 @@ async function bind(agent: Agent, fixture: Pick<IssuedFixture, 'key' | 'certific
   const c = await challenge(agent);
   return postBind(agent, { certificatePem: fixture.certificatePem, mediaSerial: media, signatureBase64: signBase64(fixture.key, c.dataBase64) });
 }
-
-beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle, { env: { PUBLIC_BASE_URL: BASE, BIND_EXPIRED_GRACE_DAYS: '30' }, startJobs: false });
-});
-
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
-});
 
 describe('/capc/ page', () => {
   it('When the page is opened (with or without the slash), then it is served with a policy that lets it reach only the site and the key agent', async () => {
@@ -79,7 +68,7 @@ describe('/capc/ page', () => {
 
 describe('/capc/ binding code', () => {
   it('When a valid key signs the challenge, then an 8-character code from the unambiguous alphabet comes back with a QR of the phone page that does not carry the code', async () => {
-    const issued = await issueCertificate(instance.deps.ca, { organization: '梅州市正常科技有限公司' });
+    const issued = await issueCertificate(t.instance.deps.ca, { organization: '梅州市正常科技有限公司' });
     const media = mediaSerial();
     const res = await bind(page(), issued, media);
     expect(res.status).toBe(200);
@@ -96,26 +85,26 @@ describe('/capc/ binding code', () => {
     expect(certificate).toMatchObject({ organization: '梅州市正常科技有限公司', project: '梅州市住房公积金', certType: '机构证书', mediaSerialMasked: `****${media.slice(-4)}`, expired: false });
     expect(res.headers['cache-control']).toBe('no-store');
 
-    const row = await instance.deps.db.manager.findOneByOrFail(CertificateEntity, { fingerprintSha256: issued.cert.fingerprintSha256 });
+    const row = await t.instance.deps.db.manager.findOneByOrFail(CertificateEntity, { fingerprintSha256: issued.cert.fingerprintSha256 });
     expect(row).toMatchObject({ mediaSerial: media, sandbox: true });
-    const codes = await instance.deps.db.manager.findBy(BindingCodeEntity, { certificateId: row.id });
+    const codes = await t.instance.deps.db.manager.findBy(BindingCodeEntity, { certificateId: row.id });
     expect(codes).toHaveLength(1);
     expect(JSON.stringify(codes[0])).not.toContain(code);
   });
 
   it('When a code is asked for again, then a new code replaces the previous one', async () => {
-    const issued = await issueCertificate(instance.deps.ca);
+    const issued = await issueCertificate(t.instance.deps.ca);
     const agent = page();
     const first = await bind(agent, issued);
     const second = await bind(agent, issued);
     expect(second.status).toBe(200);
     expect(second.body.code).not.toBe(first.body.code);
-    const row = await instance.deps.db.manager.findOneByOrFail(CertificateEntity, { fingerprintSha256: issued.cert.fingerprintSha256 });
-    expect(await instance.deps.db.manager.countBy(BindingCodeEntity, { certificateId: row.id })).toBe(1);
+    const row = await t.instance.deps.db.manager.findOneByOrFail(CertificateEntity, { fingerprintSha256: issued.cert.fingerprintSha256 });
+    expect(await t.instance.deps.db.manager.countBy(BindingCodeEntity, { certificateId: row.id })).toBe(1);
   });
 
   it('When a signed challenge is presented twice, then the second presentation is refused (single use)', async () => {
-    const issued = await issueCertificate(instance.deps.ca);
+    const issued = await issueCertificate(t.instance.deps.ca);
     const agent = page();
     const c = await challenge(agent);
     const body = { certificatePem: issued.certificatePem, mediaSerial: mediaSerial(), signatureBase64: signBase64(issued.key, c.dataBase64) };
@@ -126,7 +115,7 @@ describe('/capc/ binding code', () => {
   });
 
   it('When another browser session presents a signature over this session\'s challenge, then it is refused and the owner can still use it', async () => {
-    const issued = await issueCertificate(instance.deps.ca);
+    const issued = await issueCertificate(t.instance.deps.ca);
     const owner = page();
     const c = await challenge(owner);
     const body = { certificatePem: issued.certificatePem, mediaSerial: mediaSerial(), signatureBase64: signBase64(issued.key, c.dataBase64) };
@@ -140,11 +129,11 @@ describe('/capc/ binding code', () => {
   });
 
   it('When the challenge is signed by another key than the certificate\'s, then no code is issued', async () => {
-    const issued = await issueCertificate(instance.deps.ca);
+    const issued = await issueCertificate(t.instance.deps.ca);
     const res = await bind(page(), { certificatePem: issued.certificatePem, key: generateSoftKeyPair('ECDSA-P256') });
     expect(res.status).toBe(403);
     expect(res.body.error.message).toContain('签名验证失败');
-    expect(await instance.deps.db.manager.findOneBy(CertificateEntity, { fingerprintSha256: issued.cert.fingerprintSha256 })).toBeNull();
+    expect(await t.instance.deps.db.manager.findOneBy(CertificateEntity, { fingerprintSha256: issued.cert.fingerprintSha256 })).toBeNull();
   });
 
   it('When the certificate does not chain to a trusted root, then it is refused', async () => {
@@ -156,33 +145,33 @@ describe('/capc/ binding code', () => {
   });
 
   it('When the certificate is revoked, then it is refused', async () => {
-    const issued = await issueCertificate(instance.deps.ca);
-    await instance.deps.ca.revoke(issued.cert.serialHex, 'keyCompromise');
+    const issued = await issueCertificate(t.instance.deps.ca);
+    await t.instance.deps.ca.revoke(issued.cert.serialHex, 'keyCompromise');
     const res = await bind(page(), issued);
     expect(res.status).toBe(403);
     expect(res.body.error.message).toContain('该证书已吊销');
   });
 
   it('When the certificate expired longer ago than the grace period, then it is refused', async () => {
-    const issued = await issueCertificate(instance.deps.ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 31 * DAY) });
+    const issued = await issueCertificate(t.instance.deps.ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 31 * DAY) });
     const res = await bind(page(), issued);
     expect(res.status).toBe(403);
     expect(res.body.error.message).toMatch(/该证书已过期超过 30 天.*请联系客服/);
   });
 
   it('When the certificate expired within the grace period, then a code is issued (it can still be renewed)', async () => {
-    const issued = await issueCertificate(instance.deps.ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 10 * DAY) });
+    const issued = await issueCertificate(t.instance.deps.ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 10 * DAY) });
     const res = await bind(page(), issued);
     expect(res.status).toBe(200);
     expect(res.body.certificate.expired).toBe(true);
   });
 
   it('When no project rule knows the certificate type, then it is queued for an operator and refused', async () => {
-    const issued = await issueCertificate(instance.deps.ca, { certType: '设备证书' });
+    const issued = await issueCertificate(t.instance.deps.ca, { certType: '设备证书' });
     const res = await bind(page(), issued);
     expect(res.status).toBe(403);
     expect(res.body.error.message).toContain('该证书类型暂不支持在线办理，已提交人工审核');
-    const review = await instance.deps.db.manager.findOneBy(CertificateReviewEntity, { fingerprintSha256: issued.cert.fingerprintSha256 });
+    const review = await t.instance.deps.db.manager.findOneBy(CertificateReviewEntity, { fingerprintSha256: issued.cert.fingerprintSha256 });
     expect(review).toMatchObject({ status: 'pending', seenCount: 1 });
   });
 
@@ -190,7 +179,7 @@ describe('/capc/ binding code', () => {
     const dir = mkdtempSync(join(tmpdir(), 'capc-tokens-'));
     let agent: KeyAgent | undefined;
     try {
-      const token = await createTokenWithCertificate(instance.deps.ca, { dir, pin: '246810', organization: '梅州市助手科技有限公司' });
+      const token = await createTokenWithCertificate(t.instance.deps.ca, { dir, pin: '246810', organization: '梅州市助手科技有限公司' });
       agent = createKeyAgent(loadKeyAgentConfig({ KEY_AGENT_PORT: '0', KEY_AGENT_BACKENDS: 'soft', KEY_AGENT_SOFT_TOKEN_DIR: dir, KEY_AGENT_ALLOWED_ORIGINS: BASE, LOG_LEVEL: 'silent' }));
       const { url } = await agent.listen();
       const client = new KeyAgentClient({ url, origin: BASE });
@@ -211,8 +200,8 @@ describe('/capc/ binding code', () => {
 
 describe('/capc/ describe', () => {
   it('When the page asks what the certificates on a key are, then each gets its project, type and state (or null when unreadable), and nothing is recorded', async () => {
-    const valid = await issueCertificate(instance.deps.ca, { certType: '个人证书', commonName: '赵六' });
-    const lapsed = await issueCertificate(instance.deps.ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 5 * DAY) });
+    const valid = await issueCertificate(t.instance.deps.ca, { certType: '个人证书', commonName: '赵六' });
+    const lapsed = await issueCertificate(t.instance.deps.ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 5 * DAY) });
     const garbage = `-----BEGIN CERTIFICATE-----\n${Buffer.from('garbage').toString('base64')}\n-----END CERTIFICATE-----\n`;
     const res = await page().post('/capc/api/describe').set('Content-Type', 'application/json').send({ certificates: [valid.certificatePem, lapsed.certificatePem, garbage] });
     expect(res.status).toBe(200);
@@ -221,7 +210,7 @@ describe('/capc/ describe', () => {
       expect.objectContaining({ certType: '机构证书', state: 'expired-grace' }),
       null,
     ]);
-    expect(await instance.deps.db.manager.findOneBy(CertificateEntity, { fingerprintSha256: valid.cert.fingerprintSha256 })).toBeNull();
+    expect(await t.instance.deps.db.manager.findOneBy(CertificateEntity, { fingerprintSha256: valid.cert.fingerprintSha256 })).toBeNull();
   });
 });
 

@@ -1,24 +1,15 @@
 import { type CliIo } from '../../src/cli/bootstrap';
 import { certReviews } from '../../src/cli/cert-reviews';
 import { CertificateRefusedError, certificateServiceFor } from '../../src/modules/certificates/service';
-import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
 import { issueCertificate } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
-let handle: TestBackendHandle;
-let instance: TestInstance;
-
-beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle, { startJobs: false });
-});
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ startJobs: false });
 
 function io(): CliIo & { lines: string[] } {
   const lines: string[] = [];
-  return { env: { APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...handle.env }, lines, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) };
+  return { env: { APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...t.handle.env }, lines, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) };
 }
 
 describe(`certs:reviews (${backend})`, () => {
@@ -27,8 +18,8 @@ describe(`certs:reviews (${backend})`, () => {
     await certReviews(empty, []);
     expect(empty.lines).toEqual(['No certificates wait for review.']);
 
-    const stranger = await issueCertificate(instance.deps.ca, { certType: '设备证书', organization: '梅州市设备单位', mediaSerial: '9000000000007777' });
-    const service = certificateServiceFor(instance.deps);
+    const stranger = await issueCertificate(t.instance.deps.ca, { certType: '设备证书', organization: '梅州市设备单位', mediaSerial: '9000000000007777' });
+    const service = certificateServiceFor(t.instance.deps);
     for (let i = 0; i < 2; i++) {
       await expect(service.acceptPresented({ pem: stranger.certificatePem, mediaSerial: '9000000000007777', at: new Date() }))
         .rejects.toMatchObject({ constructor: CertificateRefusedError, reason: 'needs-review' });

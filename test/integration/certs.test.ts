@@ -3,43 +3,32 @@ import { type BindingSource } from '../../src/modules/binding/entities';
 import { BindingRepository } from '../../src/modules/binding/repository';
 import { type Certificate } from '../../src/modules/certificates/entities';
 import { CertificateRepository } from '../../src/modules/certificates/repository';
-import { createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, TestClock, type SandboxWechatServer, type TestBackendHandle, type TestInstance, backend } from '../helpers/harness';
+import { TestClock, backend } from '../helpers/harness';
 import { type Agent, csrfOf, loginAs } from '../helpers/h5-login';
 import { knownCertificate as known } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
 /** 我的数字证书, its detail page and the H5 home's 待办事项, with a clock the test moves. */
 const DAY = 86_400_000;
-let handle: TestBackendHandle;
-let sandbox: SandboxWechatServer;
-let instance: TestInstance;
 const clock = new TestClock();
 let seq = 0;
 
-beforeAll(async () => {
-  handle = await createTestBackend();
-  sandbox = await startSandboxWechat();
-  instance = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, TRUST_PROXY: 'true' }, clock, startJobs: false });
-});
-afterAll(async () => {
-  await instance?.close();
-  await sandbox?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ wechat: true, env: { TRUST_PROXY: 'true' }, clock, startJobs: false });
 beforeEach(() => clock.set(Date.now()));
 
 /** A CA-issued certificate, presented once at /capc/ (so known to the system), valid for `days` from now. */
 function knownCertificate(opts: { days?: number; organization?: string } = {}): Promise<Certificate> {
   const now = Date.now();
-  return known(instance.deps, { organization: opts.organization ?? `梅州证书列表单位${++seq}`, notBefore: new Date(now - DAY), notAfter: new Date(now + (opts.days ?? 200) * DAY) });
+  return known(t.instance.deps, { organization: opts.organization ?? `梅州证书列表单位${++seq}`, notBefore: new Date(now - DAY), notAfter: new Date(now + (opts.days ?? 200) * DAY) });
 }
 
 async function bind(cert: Certificate, openid: string, opts: { sandbox?: boolean; source?: BindingSource } = {}): Promise<void> {
-  await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, {
+  await inTransaction(t.instance.deps.db, (em) => new BindingRepository().bind(em, {
     certificateId: cert.id, openid, source: opts.source ?? 'capc', sandbox: opts.sandbox ?? false,
   }, new Date(clock.nowMs())));
 }
 
-const phone = (openid: string): Promise<Agent> => loginAs(instance.app, sandbox, openid, `10.2.0.${(seq % 200) + 1}`);
+const phone = (openid: string): Promise<Agent> => loginAs(t.instance.app, t.sandbox, openid, `10.2.0.${(seq % 200) + 1}`);
 const cardOf = (html: string, id: number) => new RegExp(`<li class="cam-cert" data-cert="${id}">([\\s\\S]*?)</li>`).exec(html)?.[1];
 const badgeIn = (html: string) => /cam-badge_\w+">([^<]+)</.exec(html)?.[1];
 const todosOf = (html: string) => /<div class="weui-cells" data-todos>([\s\S]*?)<\/div>\s*\n\s*<div class="weui-cells__title">/.exec(html)?.[1] ?? '';
@@ -112,7 +101,7 @@ describe(`我的数字证书 (${backend})`, () => {
   it('When a certificate is revoked, then it says 已吊销 and no renewal is offered', async () => {
     const cert = await knownCertificate({ days: 20 });
     await bind(cert, 'oRevoked');
-    await new CertificateRepository().markRevoked(instance.deps.db.manager, cert.id, new Date(clock.nowMs()));
+    await new CertificateRepository().markRevoked(t.instance.deps.db.manager, cert.id, new Date(clock.nowMs()));
     const agent = await phone('oRevoked');
     const list = await agent.get('/h5/certs');
     expect(badgeIn(cardOf(list.text, cert.id)!)).toBe('已吊销');
@@ -183,7 +172,7 @@ describe(`证书详情 (${backend})`, () => {
     expect((await agent.get('/h5/certs?unbound=1')).text).toContain('已解除绑定');
     const second = await agent.post(`/h5/certs/${cert.id}/unbind`).type('form').set('Accept', 'text/html').send({ _csrf: csrf });
     expect(second.status).toBe(404);
-    expect(await new BindingRepository().findActive(instance.deps.db.manager, cert.id, 'oUnbindTwice')).toBeNull();
+    expect(await new BindingRepository().findActive(t.instance.deps.db.manager, cert.id, 'oUnbindTwice')).toBeNull();
   });
 
   it('When the id is unknown, not a number or another handler\'s, then the answer is the same 404', async () => {
@@ -203,6 +192,6 @@ describe(`证书详情 (${backend})`, () => {
     const agent = await phone('oCsrfUnbind');
     const res = await agent.post(`/h5/certs/${cert.id}/unbind`).type('form').set('Accept', 'text/html').send({ _csrf: 'forged' });
     expect(res.status).toBe(403);
-    expect(await new BindingRepository().findActive(instance.deps.db.manager, cert.id, 'oCsrfUnbind')).not.toBeNull();
+    expect(await new BindingRepository().findActive(t.instance.deps.db.manager, cert.id, 'oCsrfUnbind')).not.toBeNull();
   });
 });

@@ -15,9 +15,10 @@ import { addYears } from '../../src/modules/handlers/service';
 import { OrderService } from '../../src/modules/orders/service';
 import { idNumberFor, verifyHandler } from '../helpers/handlers';
 import { tinyPng } from '../helpers/images';
-import { backend, createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, type SandboxWechatServer, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
 import { csrfOf, loginAs } from '../helpers/h5-login';
 import { boundCertificate } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
 /**
  * 经办人授权 on the real database: the first verified handler of an organisation is recorded, later ones wait for
@@ -25,32 +26,23 @@ import { boundCertificate } from '../helpers/pki-fixtures';
  * retention follows the certificates acted for, and the daily purge deletes only what has expired.
  */
 const DAY = 86_400_000;
-let handle: TestBackendHandle;
-let sandbox: SandboxWechatServer;
-let instance: TestInstance;
 let orders: OrderService;
 let authorisation: HandlerAuthorisationService;
 let seq = 0;
 /** Fixed PII keys: the operator command opens its own dependencies and must index ID numbers as the app does. */
 const PII_ENV = { PII_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}`, PII_HMAC_KEY: randomBytes(32).toString('base64') };
 
+const t = useTestApp({ wechat: true, env: { ...PII_ENV, TRUST_PROXY: 'true' } });
+// Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
-  handle = await createTestBackend();
-  sandbox = await startSandboxWechat();
-  instance = await startInstance(handle, { env: { ...TEST_WECHAT, ...PII_ENV, WECHAT_API_BASE: sandbox.url, TRUST_PROXY: 'true' } });
-  orders = new OrderService(instance.deps);
-  authorisation = new HandlerAuthorisationService(instance.deps);
-});
-afterAll(async () => {
-  await instance?.close();
-  await sandbox?.close();
-  await handle?.drop();
+  orders = new OrderService(t.instance.deps);
+  authorisation = new HandlerAuthorisationService(t.instance.deps);
 });
 
 /** A certificate of `organization` (one 统一社会信用代码 per name), bound to `openid`, 30 days before expiry. */
 function bound(openid: string, organization: string, days = 30): Promise<Certificate> {
   const now = Date.now();
-  return boundCertificate(instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + days * DAY) });
+  return boundCertificate(t.instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + days * DAY) });
 }
 const orgName = () => `梅州授权测试单位${++seq}`;
 const order = (openid: string, cert: Certificate) => orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at: new Date() });
@@ -64,11 +56,11 @@ async function refusal(promise: Promise<unknown>): Promise<AppError> {
   throw new Error('expected a refusal');
 }
 
-const rowsOf = (cert: Certificate) => instance.deps.db.getRepository(HandlerAuthorisationEntity).find({ where: { orgKey: orgKeyOf(cert) }, order: { id: 'ASC' } });
+const rowsOf = (cert: Certificate) => t.instance.deps.db.getRepository(HandlerAuthorisationEntity).find({ where: { orgKey: orgKeyOf(cert) }, order: { id: 'ASC' } });
 
 async function cli(args: string[]): Promise<string[]> {
   const lines: string[] = [];
-  const io: CliIo = { env: { ...handle.env, ...PII_ENV, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: 'test-session-secret-0123456789abcdef', USER: 'tester' }, out: (l) => lines.push(l), err: (l) => lines.push(l) };
+  const io: CliIo = { env: { ...t.handle.env, ...PII_ENV, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: 'test-session-secret-0123456789abcdef', USER: 'tester' }, out: (l) => lines.push(l), err: (l) => lines.push(l) };
   await handlerReviews(io, args);
   return lines;
 }
@@ -76,21 +68,21 @@ async function cli(args: string[]): Promise<string[]> {
 describe(`handler authorisation (${backend})`, () => {
   it('When the first verified handler of an organisation orders, then they are recorded as its APPROVED handler and the order is created', async () => {
     const cert = await bound('oAuthFirst', orgName());
-    await verifyHandler(instance.deps, 'oAuthFirst');
+    await verifyHandler(t.instance.deps, 'oAuthFirst');
     await expect(order('oAuthFirst', cert)).resolves.toMatchObject({ state: 'PENDING_PAYMENT' });
     const rows = await rowsOf(cert);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ state: 'APPROVED', method: 'first', firstSlot: 1, decidedBy: 'system:first-handler', organization: cert.organization, creditCode: cert.creditCode });
-    expect(rows[0].idNumberIndex).toBe(instance.deps.pii.index(idNumberFor('oAuthFirst'), 'id-number'));
+    expect(rows[0].idNumberIndex).toBe(t.instance.deps.pii.index(idNumberFor('oAuthFirst'), 'id-number'));
   });
 
   it('When a second person of the same organisation orders, then it is refused as waiting for 客服审核 and one PENDING request is queued, however often they try', async () => {
     const org = orgName();
     const first = await bound('oAuthOrgA', org);
-    await verifyHandler(instance.deps, 'oAuthOrgA');
+    await verifyHandler(t.instance.deps, 'oAuthOrgA');
     await order('oAuthOrgA', first);
     const mine = await bound('oAuthOrgB', org);
-    await verifyHandler(instance.deps, 'oAuthOrgB');
+    await verifyHandler(t.instance.deps, 'oAuthOrgB');
     for (let i = 0; i < 2; i++) {
       const err = await refusal(order('oAuthOrgB', mine));
       expect(err).toBeInstanceOf(HandlerNotAuthorisedError);
@@ -104,10 +96,10 @@ describe(`handler authorisation (${backend})`, () => {
 
   it('When an operator approves the request (twice), then the queue shows it masked, the handler can order, and the second approval changes nothing', async () => {
     const org = orgName();
-    await verifyHandler(instance.deps, 'oAuthApproveA');
+    await verifyHandler(t.instance.deps, 'oAuthApproveA');
     await order('oAuthApproveA', await bound('oAuthApproveA', org));
     const cert = await bound('oAuthApproveB', org);
-    await verifyHandler(instance.deps, 'oAuthApproveB', { name: '李四' });
+    await verifyHandler(t.instance.deps, 'oAuthApproveB', { name: '李四' });
     await refusal(order('oAuthApproveB', cert));
     const pending = (await rowsOf(cert)).find((r) => r.state === 'PENDING')!;
 
@@ -127,10 +119,10 @@ describe(`handler authorisation (${backend})`, () => {
 
   it('When an operator rejects the request with a reason, then the handler is refused saying so, and rejecting again (or without a reason) changes nothing', async () => {
     const org = orgName();
-    await verifyHandler(instance.deps, 'oAuthRejectA');
+    await verifyHandler(t.instance.deps, 'oAuthRejectA');
     await order('oAuthRejectA', await bound('oAuthRejectA', org));
     const cert = await bound('oAuthRejectB', org);
-    await verifyHandler(instance.deps, 'oAuthRejectB');
+    await verifyHandler(t.instance.deps, 'oAuthRejectB');
     await refusal(order('oAuthRejectB', cert));
     const pending = (await rowsOf(cert)).find((r) => r.state === 'PENDING')!;
 
@@ -146,7 +138,7 @@ describe(`handler authorisation (${backend})`, () => {
   it('When the certificate has a registered handler, then only that person may order for it, even as the organisation\'s first handler', async () => {
     const org = orgName();
     const cert = await bound('oAuthStranger', org);
-    await verifyHandler(instance.deps, 'oAuthStranger');
+    await verifyHandler(t.instance.deps, 'oAuthStranger');
     const registered = idNumberFor('oAuthRegistered');
     expect(await cli(['--register', String(cert.id), '--id-number', registered])).toEqual([`Certificate ${cert.id}: registered handler set (${registered[0]}****************${registered[17]}).`]);
     const err = await refusal(order('oAuthStranger', cert));
@@ -154,8 +146,8 @@ describe(`handler authorisation (${backend})`, () => {
     expect(await rowsOf(cert)).toEqual([]);
 
     // The registered person binds the same certificate on their own phone.
-    await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: 'oAuthRegistered', source: 'capc', sandbox: false }, new Date()));
-    await verifyHandler(instance.deps, 'oAuthRegistered');
+    await inTransaction(t.instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: 'oAuthRegistered', source: 'capc', sandbox: false }, new Date()));
+    await verifyHandler(t.instance.deps, 'oAuthRegistered');
     await expect(order('oAuthRegistered', cert)).resolves.toMatchObject({ state: 'PENDING_PAYMENT' });
     expect(await rowsOf(cert)).toEqual([expect.objectContaining({ state: 'APPROVED', method: 'registered', firstSlot: null, openid: 'oAuthRegistered' })]);
     // So the stranger cannot become the unit's "first" handler through another of its certificates.
@@ -164,7 +156,7 @@ describe(`handler authorisation (${backend})`, () => {
     await expect(authorisation.registerHandler(cert.id, '123', new Date())).rejects.toMatchObject({ status: 400 });
     await expect(cli(['--register', '987654321', '--id-number', registered])).rejects.toThrow('No certificate with id 987654321');
     expect(await cli(['--unregister', String(cert.id)])).toEqual([`Certificate ${cert.id}: registered handler cleared.`]);
-    expect((await instance.deps.db.getRepository(CertificateEntity).findOneByOrFail({ id: cert.id })).registeredHandlerIndex).toBeNull();
+    expect((await t.instance.deps.db.getRepository(CertificateEntity).findOneByOrFail({ id: cert.id })).registeredHandlerIndex).toBeNull();
   });
 
   it('When two people claim to be an organisation\'s first handler at the same moment, then exactly one is APPROVED and the other waits for review', async () => {
@@ -172,8 +164,8 @@ describe(`handler authorisation (${backend})`, () => {
       const org = orgName();
       const a = await bound(`oAuthRaceA${round}`, org);
       const b = await bound(`oAuthRaceB${round}`, org);
-      await verifyHandler(instance.deps, `oAuthRaceA${round}`);
-      await verifyHandler(instance.deps, `oAuthRaceB${round}`);
+      await verifyHandler(t.instance.deps, `oAuthRaceA${round}`);
+      await verifyHandler(t.instance.deps, `oAuthRaceB${round}`);
       const results = await Promise.allSettled([order(`oAuthRaceA${round}`, a), order(`oAuthRaceB${round}`, b)]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
@@ -186,18 +178,18 @@ describe(`handler authorisation (${backend})`, () => {
 
   it('When a handler orders renewal of a certificate, then their verified record, the passing check and the authorisation are kept until 5 years after it expires', async () => {
     const cert = await bound('oAuthRetain', orgName(), 60);
-    const handler = await verifyHandler(instance.deps, 'oAuthRetain');
+    const handler = await verifyHandler(t.instance.deps, 'oAuthRetain');
     const until = addYears(cert.notAfter, 5);
     expect(handler.purgeAfter.getTime()).toBeLessThan(until.getTime());
     await order('oAuthRetain', cert);
-    const db = instance.deps.db;
+    const db = t.instance.deps.db;
     expect((await db.getRepository(VerifiedHandlerEntity).findOneByOrFail({ openid: 'oAuthRetain' })).purgeAfter.getTime()).toBe(until.getTime());
     expect((await db.getRepository(HandlerAttemptEntity).findOneByOrFail({ id: handler.attemptId })).purgeAfter.getTime()).toBe(until.getTime());
     expect((await rowsOf(cert))[0].purgeAfter.getTime()).toBe(until.getTime());
   });
 
   it('When a handler verified by documents orders renewal, then the approved submission and its images are kept until 5 years after expiry, and the daily purge deletes expired ones', async () => {
-    const documents = new HandlerDocumentService(instance.deps);
+    const documents = new HandlerDocumentService(t.instance.deps);
     const submit = (openid: string) => documents.submit({
       openid, consentedAt: new Date(),
       form: { name: '测试经办人', idNumber: idNumberFor(openid), organisation: '梅州材料单位', files: (['id-front', 'id-back', 'authorisation'] as const).map((kind) => ({ kind, contentType: 'image/png' as const, bytes: tinyPng() })) },
@@ -206,12 +198,12 @@ describe(`handler authorisation (${backend})`, () => {
     const approved = await submit('oAuthDocs');
     await documents.approve(approved.id, 'ops-test');
     await order('oAuthDocs', cert);
-    const db = instance.deps.db;
+    const db = t.instance.deps.db;
     expect((await db.getRepository(DocumentSubmissionEntity).findOneByOrFail({ id: approved.id })).purgeAfter.getTime()).toBe(addYears(cert.notAfter, 5).getTime());
 
     const stale = await submit('oAuthDocsStale');
     await db.getRepository(DocumentSubmissionEntity).update({ id: stale.id }, { purgeAfter: new Date(Date.now() - DAY) });
-    const purged = await purgeHandlerRecords(instance.deps, new Date());
+    const purged = await purgeHandlerRecords(t.instance.deps, new Date());
     expect(purged).toMatchObject({ submissions: 1, files: 3 });
     expect(await db.getRepository(DocumentSubmissionEntity).countBy({ id: stale.id })).toBe(0);
     expect(await db.getRepository(DocumentFileEntity).countBy({ submissionId: stale.id })).toBe(0);
@@ -219,21 +211,21 @@ describe(`handler authorisation (${backend})`, () => {
   });
 
   it('When the daily job handlers.purge runs, then records past their retention are deleted and every other record stays', async () => {
-    const db = instance.deps.db;
+    const db = t.instance.deps.db;
     const past = new Date(Date.now() - DAY);
     const oldCert = await bound('oAuthPurgeOld', orgName());
-    const oldHandler = await verifyHandler(instance.deps, 'oAuthPurgeOld');
+    const oldHandler = await verifyHandler(t.instance.deps, 'oAuthPurgeOld');
     await order('oAuthPurgeOld', oldCert);
     const keptCert = await bound('oAuthPurgeKept', orgName());
-    const kept = await verifyHandler(instance.deps, 'oAuthPurgeKept');
+    const kept = await verifyHandler(t.instance.deps, 'oAuthPurgeKept');
     await order('oAuthPurgeKept', keptCert);
     await db.getRepository(VerifiedHandlerEntity).update({ id: oldHandler.id }, { purgeAfter: past });
     await db.getRepository(HandlerAttemptEntity).update({ id: oldHandler.attemptId }, { purgeAfter: past });
     await db.getRepository(HandlerAuthorisationEntity).update({ orgKey: orgKeyOf(oldCert) }, { purgeAfter: past });
 
     // What the hourly timer of every instance does: only the first ask of the day enqueues the job.
-    expect(await enqueueDailyPurge(instance.deps)).toBe(true);
-    expect(await enqueueDailyPurge(instance.deps)).toBe(false);
+    expect(await enqueueDailyPurge(t.instance.deps)).toBe(true);
+    expect(await enqueueDailyPurge(t.instance.deps)).toBe(false);
     const deadline = Date.now() + 10_000;
     while ((await db.getRepository(VerifiedHandlerEntity).countBy({ id: oldHandler.id })) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 
@@ -247,11 +239,11 @@ describe(`handler authorisation (${backend})`, () => {
 
   it('When a handler waiting for approval opens 续期缴费, then the certificate shows 经办人待审核 and cannot be ticked; a newcomer is told their order goes to review', async () => {
     const org = orgName();
-    await verifyHandler(instance.deps, 'oAuthPageA');
+    await verifyHandler(t.instance.deps, 'oAuthPageA');
     await order('oAuthPageA', await bound('oAuthPageA', org));
     const cert = await bound('oAuthPageB', org);
-    await verifyHandler(instance.deps, 'oAuthPageB');
-    const agent = await loginAs(instance.app, sandbox, 'oAuthPageB', '10.7.0.1');
+    await verifyHandler(t.instance.deps, 'oAuthPageB');
+    const agent = await loginAs(t.instance.app, t.sandbox, 'oAuthPageB', '10.7.0.1');
     const before = await agent.get('/h5/renew');
     expect(before.text).toContain(MESSAGES.needsReview);
     expect(before.text).toContain(`id="c_${cert.id}"`);

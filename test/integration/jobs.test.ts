@@ -1,16 +1,7 @@
-import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
+import { useTestApp } from '../helpers/use-test-app';
 
-let handle: TestBackendHandle;
-let instance: TestInstance;
-
-beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle);
-});
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
-});
+const t = useTestApp();
 
 async function until(check: () => boolean, ms = 10_000) {
   const deadline = Date.now() + ms;
@@ -20,48 +11,48 @@ async function until(check: () => boolean, ms = 10_000) {
 describe(`job queue (${backend})`, () => {
   it('When a job is enqueued, then its handler runs with the payload', async () => {
     const seen: unknown[] = [];
-    instance.deps.jobs.register('test.echo', async (payload) => {
+    t.instance.deps.jobs.register('test.echo', async (payload) => {
       seen.push(payload);
     });
-    await instance.deps.jobs.enqueue('test.echo', { n: 1 });
+    await t.instance.deps.jobs.enqueue('test.echo', { n: 1 });
     await until(() => seen.length === 1);
     expect(seen).toEqual([{ n: 1 }]);
   });
 
   it('When a handler fails once, then the job is retried and succeeds', async () => {
     let attempts = 0;
-    instance.deps.jobs.register('test.flaky', async () => {
+    t.instance.deps.jobs.register('test.flaky', async () => {
       attempts += 1;
       if (attempts === 1) throw new Error('first try fails');
     });
-    await instance.deps.jobs.enqueue('test.flaky', {}, { attempts: 3 });
+    await t.instance.deps.jobs.enqueue('test.flaky', {}, { attempts: 3 });
     await until(() => attempts === 2, 15_000);
     expect(attempts).toBe(2);
   });
 
   it('When the same job id is enqueued twice while pending, then it runs once', async () => {
     let runs = 0;
-    instance.deps.jobs.register('test.once', async () => {
+    t.instance.deps.jobs.register('test.once', async () => {
       runs += 1;
     });
-    await Promise.all([instance.deps.jobs.enqueue('test.once', {}, { jobId: 'once:1', delayMs: 200 }), instance.deps.jobs.enqueue('test.once', {}, { jobId: 'once:1', delayMs: 200 })]);
+    await Promise.all([t.instance.deps.jobs.enqueue('test.once', {}, { jobId: 'once:1', delayMs: 200 }), t.instance.deps.jobs.enqueue('test.once', {}, { jobId: 'once:1', delayMs: 200 })]);
     await new Promise((r) => setTimeout(r, 1200));
     expect(runs).toBe(1);
   });
 
   it('When a job id is enqueued again after its job finished or failed for good, then it runs again', async () => {
     let runs = 0;
-    instance.deps.jobs.register('test.again', async (payload) => {
+    t.instance.deps.jobs.register('test.again', async (payload) => {
       runs += 1;
       if (payload.fail) throw new Error('fails for good');
     });
-    await instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
+    await t.instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
     await until(() => runs === 1);
     await new Promise((r) => setTimeout(r, 100));
-    await instance.deps.jobs.enqueue('test.again', { fail: true }, { jobId: 'again:1', attempts: 1 });
+    await t.instance.deps.jobs.enqueue('test.again', { fail: true }, { jobId: 'again:1', attempts: 1 });
     await until(() => runs === 2);
     await new Promise((r) => setTimeout(r, 100));
-    await instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
+    await t.instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
     await until(() => runs === 3);
     expect(runs).toBe(3);
   });

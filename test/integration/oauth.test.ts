@@ -2,8 +2,9 @@ import Router from '@koa/router';
 import request from 'supertest';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../../src/modules/oauth/middleware';
 import { OAuthService, safeTarget } from '../../src/modules/oauth/service';
-import { createTestBackend, type SandboxWechatServer, startInstance, startSandboxWechat, TEST_WECHAT, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { TEST_WECHAT } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
+import { useTestApp } from '../helpers/use-test-app';
 
 /**
  * WeChat OAuth (snsapi_base) as WeChat runs it: the test plays WeChat's part — it reads the authorize redirect,
@@ -12,9 +13,7 @@ import { type ListeningInstance, startListening } from '../helpers/listening';
 const MP_VERIFY = 'Xk7Qp2Lm9Za4';
 const BASE = 'http://cam.test';
 
-let handle: TestBackendHandle;
-let sandbox: SandboxWechatServer;
-let instance: TestInstance;
+const t = useTestApp({ wechat: true, env: { PUBLIC_BASE_URL: BASE, WECHAT_MP_VERIFY_CODE: MP_VERIFY }, startJobs: false });
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -36,30 +35,19 @@ function callbackPath(authorize: URL, code: string): string {
 
 async function login(agent: Agent, path: string, openid: string, opts: { snapshot?: boolean } = {}): Promise<request.Response> {
   const authorize = await startLogin(agent, path);
-  return agent.get(callbackPath(authorize, sandbox.state.issueOAuthCode(openid, opts)));
+  return agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid, opts)));
 }
 
-const newAgent = () => request.agent(instance.app.callback());
+const newAgent = () => request.agent(t.instance.app.callback());
 
+// Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
-  handle = await createTestBackend();
-  sandbox = await startSandboxWechat();
-  instance = await startInstance(handle, {
-    env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, PUBLIC_BASE_URL: BASE, WECHAT_MP_VERIFY_CODE: MP_VERIFY },
-    startJobs: false,
-  });
   // An action route behind both guards, as the bind/pay/invoice slices will mount them.
   const actions = new Router();
-  actions.post('/h5/test-action', requireWechatUser(new OAuthService(instance.deps)), requireRealUser(), (ctx) => {
+  actions.post('/h5/test-action', requireWechatUser(new OAuthService(t.instance.deps)), requireRealUser(), (ctx) => {
     ctx.body = { ok: true, openid: wechatUserOf(ctx).openid };
   });
-  instance.app.use(actions.routes());
-});
-
-afterAll(async () => {
-  await instance?.close();
-  await sandbox?.close();
-  await handle?.drop();
+  t.instance.app.use(actions.routes());
 });
 
 describe('OAuth (snsapi_base) for /h5/ pages', () => {
@@ -78,9 +66,9 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
     const agent = newAgent();
     const first = await agent.get('/h5/certs');
     const cookieBefore = String(first.headers['set-cookie']).match(/cam\.sid=([^;]+)/)?.[1];
-    const openid = sandbox.state.ensureUser().openid;
+    const openid = t.sandbox.state.ensureUser().openid;
     const authorize = authorizeRedirect(first);
-    const back = await agent.get(callbackPath(authorize, sandbox.state.issueOAuthCode(openid)));
+    const back = await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid)));
     expect(back.status).toBe(302);
     expect(back.headers.location).toBe('/h5/certs');
     const cookieAfter = String(back.headers['set-cookie']).match(/cam\.sid=([^;]+)/)?.[1];
@@ -96,7 +84,7 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
   it('When the state does not match the session, then the callback is refused with a Chinese error page and no login', async () => {
     const agent = newAgent();
     const authorize = await startLogin(agent, '/h5/');
-    const code = sandbox.state.issueOAuthCode(sandbox.state.ensureUser().openid);
+    const code = t.sandbox.state.issueOAuthCode(t.sandbox.state.ensureUser().openid);
     const res = await agent.get(`/oauth/callback?code=${code}&state=ForgedState${'x'.repeat(21)}`).set('Accept', 'text/html');
     expect(res.status).toBe(403);
     expect(res.text).toContain('登录校验失败');
@@ -109,28 +97,28 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
 
   it('When a state is presented a second time, then it is refused (single use)', async () => {
     const agent = newAgent();
-    const openid = sandbox.state.ensureUser().openid;
+    const openid = t.sandbox.state.ensureUser().openid;
     const authorize = await startLogin(agent, '/h5/');
-    expect((await agent.get(callbackPath(authorize, sandbox.state.issueOAuthCode(openid)))).status).toBe(302);
-    const replay = await agent.get(callbackPath(authorize, sandbox.state.issueOAuthCode(openid)));
+    expect((await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid)))).status).toBe(302);
+    const replay = await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid)));
     expect(replay.status).toBe(403);
   });
 
   it('When WeChat says the code was already used (40163), then the user is quietly sent to authorize again, at most twice, then shown an error', async () => {
     const agent = newAgent();
-    const openid = sandbox.state.ensureUser().openid;
+    const openid = t.sandbox.state.ensureUser().openid;
     let authorize = await startLogin(agent, '/h5/renew');
     for (let retry = 1; retry <= 2; retry++) {
-      const code = sandbox.state.issueOAuthCode(openid);
-      sandbox.state.redeemOAuthCode(code); // already exchanged once (back button, a replayed redirect)
+      const code = t.sandbox.state.issueOAuthCode(openid);
+      t.sandbox.state.redeemOAuthCode(code); // already exchanged once (back button, a replayed redirect)
       const res = await agent.get(callbackPath(authorize, code));
       const again = authorizeRedirect(res);
       expect(again.hostname).toBe('open.weixin.qq.com');
       expect(again.searchParams.get('state')).not.toBe(authorize.searchParams.get('state'));
       authorize = again;
     }
-    const code = sandbox.state.issueOAuthCode(openid);
-    sandbox.state.redeemOAuthCode(code);
+    const code = t.sandbox.state.issueOAuthCode(openid);
+    t.sandbox.state.redeemOAuthCode(code);
     const gaveUp = await agent.get(callbackPath(authorize, code)).set('Accept', 'text/html');
     expect(gaveUp.status).toBe(502);
     expect(gaveUp.text).toContain('授权已失效');
@@ -140,7 +128,7 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
     const agent = newAgent();
     const authorize = await startLogin(agent, '/h5/invoices');
     const again = authorizeRedirect(await agent.get(callbackPath(authorize, 'nosuchcode0123456789')));
-    const res = await agent.get(callbackPath(again, sandbox.state.issueOAuthCode(sandbox.state.ensureUser().openid)));
+    const res = await agent.get(callbackPath(again, t.sandbox.state.issueOAuthCode(t.sandbox.state.ensureUser().openid)));
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe('/h5/invoices');
   });
@@ -158,7 +146,7 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
 
   it('When a real user logs in, then the same action passes both guards', async () => {
     const agent = newAgent();
-    const openid = sandbox.state.ensureUser().openid;
+    const openid = t.sandbox.state.ensureUser().openid;
     await login(agent, '/h5/', openid);
     const action = await agent.post('/h5/test-action').set('Accept', 'application/json');
     expect(action.status).toBe(200);
@@ -175,7 +163,7 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
     async (next) => {
       const agent = newAgent();
       const authorize = authorizeRedirect(await agent.get(`/oauth/login?next=${encodeURIComponent(next)}`));
-      const res = await agent.get(callbackPath(authorize, sandbox.state.issueOAuthCode(sandbox.state.ensureUser().openid)));
+      const res = await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(t.sandbox.state.ensureUser().openid)));
       expect(res.status).toBe(302);
       expect(res.headers.location).toBe('/h5/');
     },
@@ -185,7 +173,7 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
     expect(safeTarget('/h5/certs?tab=valid')).toBe('/h5/certs?tab=valid');
     const agent = newAgent();
     const authorize = authorizeRedirect(await agent.get('/oauth/login?next=%2Fh5%2Finvoices%3Ftab%3Dhistory'));
-    const res = await agent.get(callbackPath(authorize, sandbox.state.issueOAuthCode(sandbox.state.ensureUser().openid)));
+    const res = await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(t.sandbox.state.ensureUser().openid)));
     expect(res.headers.location).toBe('/h5/invoices?tab=history');
   });
 
@@ -201,7 +189,7 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
 describe('Sandbox WeChat authorize page', () => {
   let app: ListeningInstance;
   beforeAll(async () => {
-    app = await startListening(handle);
+    app = await startListening(t.handle);
   });
   afterAll(async () => {
     await app?.close();

@@ -6,8 +6,9 @@ import { TransferService } from '../../src/modules/transfers/service';
 import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
 import { type Agent, loginAs } from '../helpers/h5-login';
 import { verifyHandler } from '../helpers/handlers';
-import { backend, createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, type SandboxWechatServer, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
 import { boundCertificate } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
 /**
  * Order notices for a user who no longer follows: the real WeChat client against the sandbox WeChat API (which
@@ -15,42 +16,28 @@ import { boundCertificate } from '../helpers/pki-fixtures';
  * message would have said.
  */
 const DAY = 86_400_000;
-let handle: TestBackendHandle;
-let sandbox: SandboxWechatServer;
-let instance: TestInstance;
 let seq = 0;
 
-beforeAll(async () => {
-  handle = await createTestBackend();
-  sandbox = await startSandboxWechat();
-  instance = await startInstance(handle, {
-    env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, TRUST_PROXY: 'true', WECHAT_TEMPLATE_ORDER_PAID: 'tpl-order-paid-0001', WECHAT_TEMPLATE_TRANSFER_REJECTED: 'tpl-transfer-rej-0001' },
-  });
-});
-afterAll(async () => {
-  await instance?.close();
-  await sandbox?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ wechat: true, env: { TRUST_PROXY: 'true', WECHAT_TEMPLATE_ORDER_PAID: 'tpl-order-paid-0001', WECHAT_TEMPLATE_TRANSFER_REJECTED: 'tpl-transfer-rej-0001' } });
 
 /** A verified handler with a certificate in its renewal window and an order waiting for a 对公汇款. */
 async function transferOrder(openid: string): Promise<{ orderNo: string; totalFen: number; code: string; organization: string }> {
   const now = Date.now();
   const at = new Date(now);
-  await verifyHandler(instance.deps, openid, { at });
+  await verifyHandler(t.instance.deps, openid, { at });
   const organization = `梅州市通知测试单位${++seq}有限公司`;
-  const cert = await boundCertificate(instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
-  const order = await new OrderService(instance.deps).createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at });
-  const { code } = await new TransferService(instance.deps).codeFor(order.orderNo, openid, at);
+  const cert = await boundCertificate(t.instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
+  const order = await new OrderService(t.instance.deps).createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at });
+  const { code } = await new TransferService(t.instance.deps).codeFor(order.orderNo, openid, at);
   return { orderNo: order.orderNo, totalFen: order.totalFen, code, organization };
 }
 
-const importLine = (o: { totalFen: number; code: string; organization: string }, amountFen = o.totalFen) => new TransferService(instance.deps).importLines([{
+const importLine = (o: { totalFen: number; code: string; organization: string }, amountFen = o.totalFen) => new TransferService(t.instance.deps).importLines([{
   line: 2, date: '2026-11-25', payerName: o.organization, payerAccount: '4400100', payerBank: '建设银行', amount: (amountFen / 100).toFixed(2), remark: o.code, bankSerial: `N${Date.now()}-${++seq}`,
 }], 'notices.csv', new Date());
 
 async function noticeOf(orderNo: string) {
-  const repo = instance.deps.db.getRepository(OrderNoticeEntity);
+  const repo = t.instance.deps.db.getRepository(OrderNoticeEntity);
   for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
     const row = await repo.findOneBy({ orderNo });
     if (row) return row;
@@ -58,16 +45,16 @@ async function noticeOf(orderNo: string) {
   throw new Error(`no undelivered notice for ${orderNo}`);
 }
 
-const templateCalls = (openid: string) => sandbox.state.calls.filter((c) => c.api.includes('message/template/send') && (c.request as { touser?: string }).touser === openid);
-const delivered = (openid: string) => sandbox.state.outbox.filter((m) => m.kind === 'template' && m.openid === openid);
+const templateCalls = (openid: string) => t.sandbox.state.calls.filter((c) => c.api.includes('message/template/send') && (c.request as { touser?: string }).touser === openid);
+const delivered = (openid: string) => t.sandbox.state.outbox.filter((m) => m.kind === 'template' && m.openid === openid);
 let ipSeq = 0;
-const phone = (openid: string): Promise<Agent> => loginAs(instance.app, sandbox, openid, `10.7.${Math.floor(++ipSeq / 250)}.${ipSeq % 250}`);
+const phone = (openid: string): Promise<Agent> => loginAs(t.instance.app, t.sandbox, openid, `10.7.${Math.floor(++ipSeq / 250)}.${ipSeq % 250}`);
 
 describe(`undelivered order notices (${backend})`, () => {
   it('When an order is paid for a user who unfollowed, then WeChat answers 43004 once, no message goes out, and the order page shows 支付成功 until seen', async () => {
     const openid = 'oNoticeUnfollowed';
-    sandbox.state.recordInteraction(openid, 'subscribe');
-    sandbox.state.recordInteraction(openid, 'unsubscribe');
+    t.sandbox.state.recordInteraction(openid, 'subscribe');
+    t.sandbox.state.recordInteraction(openid, 'unsubscribe');
     const order = await transferOrder(openid);
     expect((await importLine(order))[0].result).toBe('credited');
 
@@ -93,7 +80,7 @@ describe(`undelivered order notices (${backend})`, () => {
 
   it('When a transfer is turned down and the followers table says the user left, then WeChat is not asked and the order page shows 汇款未通过 with the reason while the order is open', async () => {
     const openid = 'oNoticeLeft';
-    await new FollowerRepository().apply(instance.deps.db, openid, { kind: 'unsubscribe' }, new Date(), false);
+    await new FollowerRepository().apply(t.instance.deps.db, openid, { kind: 'unsubscribe' }, new Date(), false);
     const order = await transferOrder(openid);
     expect((await importLine(order, order.totalFen - 1))[0]).toMatchObject({ result: 'exception', reason: 'amount-mismatch' });
 
@@ -106,25 +93,25 @@ describe(`undelivered order notices (${backend})`, () => {
       expect(page.text).toContain('data-undelivered="transfer-rejected"');
       expect(page.text).toMatch(/汇款未通过[\s\S]*原因<\/label><span class="weui-form-preview__value">汇款金额与订单金额不符/);
     }
-    await new OrderService(instance.deps).cancel(order.orderNo, openid, new Date());
+    await new OrderService(t.instance.deps).cancel(order.orderNo, openid, new Date());
     expect((await agent.get(`/h5/orders/${order.orderNo}`)).text).not.toContain('data-undelivered');
   });
 
   it('When the user still follows, then the message is delivered and the order page shows no notice', async () => {
     const openid = 'oNoticeFollowing';
-    sandbox.state.recordInteraction(openid, 'subscribe');
+    t.sandbox.state.recordInteraction(openid, 'subscribe');
     const order = await transferOrder(openid);
     await importLine(order);
     for (const until = Date.now() + 10_000; !delivered(openid).length && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
     expect(delivered(openid)).toHaveLength(1);
-    expect(await instance.deps.db.getRepository(OrderNoticeEntity).findOneBy({ orderNo: order.orderNo })).toBeNull();
+    expect(await t.instance.deps.db.getRepository(OrderNoticeEntity).findOneBy({ orderNo: order.orderNo })).toBeNull();
     expect((await (await phone(openid)).get(`/h5/orders/${order.orderNo}`)).text).not.toContain('data-undelivered');
   });
 
   it('When the order page with a notice is opened on a 375 px phone, then the notice fits without horizontal scrolling', async () => {
     const openid = 'oNoticeShot';
-    sandbox.state.recordInteraction(openid, 'subscribe');
-    sandbox.state.recordInteraction(openid, 'unsubscribe');
+    t.sandbox.state.recordInteraction(openid, 'subscribe');
+    t.sandbox.state.recordInteraction(openid, 'unsubscribe');
     const order = await transferOrder(openid);
     await importLine(order);
     await noticeOf(order.orderNo);

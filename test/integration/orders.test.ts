@@ -9,41 +9,36 @@ import { ORDER_NO_PATTERN } from '../../src/modules/orders/order-number';
 import { NoPriceRuleError, PriceRuleRepository } from '../../src/modules/orders/price-rules';
 import { OpenOrderExistsError, ORDER_TTL_MS, OrderRefusedError, OrderService, PaymentAmountMismatchError } from '../../src/modules/orders/service';
 import { InvalidTransitionError } from '../../src/modules/orders/states';
-import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
 import { verifyHandler } from '../helpers/handlers';
 import { issueCertificate, TEST_PROJECT } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
 /** Price rules and renewal orders on the real database: creation rules, the one-open-order rule, payment credit, expiry. */
 const DAY = 86_400_000;
-let handle: TestBackendHandle;
-let instance: TestInstance;
 let orders: OrderService;
 let seq = 0;
 
+const t = useTestApp({ startJobs: false });
+// Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle, { startJobs: false });
-  orders = new OrderService(instance.deps);
-});
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
+  orders = new OrderService(t.instance.deps);
 });
 
 /** A real CA-issued certificate, presented once (so known), expiring in `days` (30: inside the renewal window). */
 async function knownCertificate(opts: { days?: number; certType?: string } = {}): Promise<Certificate> {
   const now = Date.now();
   const mediaSerial = `7700${String(++seq).padStart(4, '0')}${String(now % 100000000).padStart(8, '0')}`;
-  const issued = await issueCertificate(instance.deps.ca, {
+  const issued = await issueCertificate(t.instance.deps.ca, {
     mediaSerial, organization: `梅州订单测试单位${seq}`, certType: opts.certType, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + (opts.days ?? 30) * DAY),
   });
-  return certificateServiceFor(instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
+  return certificateServiceFor(t.instance.deps).acceptPresented({ pem: issued.certificatePem, mediaSerial, at: new Date(now) });
 }
 
 async function bound(openid: string, opts: { days?: number; certType?: string } = {}): Promise<Certificate> {
   const cert = await knownCertificate(opts);
-  await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: false }, new Date()));
-  await verifyHandler(instance.deps, openid);
+  await inTransaction(t.instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid, source: 'capc', sandbox: false }, new Date()));
+  await verifyHandler(t.instance.deps, openid);
   return cert;
 }
 
@@ -62,17 +57,17 @@ const pay = (orderNo: string, amountFen: number, transactionId = `4200${orderNo.
 describe(`price rules (${backend})`, () => {
   it('When the seed rule is looked up, then 梅州市住房公积金 机构证书 costs 20000 fen a year for 1–5 years, and another type has none', async () => {
     const repo = new PriceRuleRepository();
-    const rule = await repo.findInForce(instance.deps.db.manager, TEST_PROJECT, '机构证书', new Date());
+    const rule = await repo.findInForce(t.instance.deps.db.manager, TEST_PROJECT, '机构证书', new Date());
     expect(rule).toMatchObject({ unitPriceFen: 20000, allowedYears: '1,2,3,4,5', effectiveTo: null });
-    expect(await repo.findInForce(instance.deps.db.manager, TEST_PROJECT, '个人证书', new Date())).toBeNull();
-    const err = await refusal(repo.require(instance.deps.db.manager, TEST_PROJECT, '个人证书', new Date()));
+    expect(await repo.findInForce(t.instance.deps.db.manager, TEST_PROJECT, '个人证书', new Date())).toBeNull();
+    const err = await refusal(repo.require(t.instance.deps.db.manager, TEST_PROJECT, '个人证书', new Date()));
     expect(err).toBeInstanceOf(NoPriceRuleError);
     expect(err.userMessage).toBe('该证书暂不支持在线续期，请联系客服 95105813');
   });
 
   it('When a new price takes effect later and an old one ends, then the lookup follows the time asked', async () => {
     const repo = new PriceRuleRepository();
-    const em = instance.deps.db.manager;
+    const em = t.instance.deps.db.manager;
     const t0 = new Date('2030-01-01T00:00:00Z');
     await repo.add(em, { project: '测试项目', certType: '设备证书', unitPriceFen: 10000, allowedYears: '1', effectiveFrom: t0, effectiveTo: new Date('2031-01-01T00:00:00Z') }, new Date());
     await repo.add(em, { project: '测试项目', certType: '设备证书', unitPriceFen: 15000, allowedYears: '1,2', effectiveFrom: new Date('2030-07-01T00:00:00Z'), effectiveTo: null }, new Date());
@@ -121,14 +116,14 @@ describe(`creating orders (${backend})`, () => {
     expect((err as OpenOrderExistsError).certificateId).toBe(cert.id);
 
     // A second handler bound to the same certificate is refused too, without learning the other's order number.
-    await inTransaction(instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: 'oOrderTwice2', source: 'capc', sandbox: false }, new Date()));
-    await verifyHandler(instance.deps, 'oOrderTwice2');
+    await inTransaction(t.instance.deps.db, (em) => new BindingRepository().bind(em, { certificateId: cert.id, openid: 'oOrderTwice2', source: 'capc', sandbox: false }, new Date()));
+    await verifyHandler(t.instance.deps, 'oOrderTwice2');
     const theirs = await refusal(orders.createOrder({ openid: 'oOrderTwice2', items: [{ certificateId: cert.id, years: 1 }], at: new Date() }));
     expect(theirs).toBeInstanceOf(OpenOrderExistsError);
     expect((theirs as OpenOrderExistsError).orderNo).toBeNull();
 
     expect(await orders.cancel(first.orderNo, 'oOrderTwice', new Date())).toMatchObject({ changed: true, order: { state: 'CLOSED', closeReason: 'cancelled' } });
-    const lines = await instance.deps.db.manager.find(OrderLineEntity, { where: { orderId: first.id } });
+    const lines = await t.instance.deps.db.manager.find(OrderLineEntity, { where: { orderId: first.id } });
     expect(lines.map((l) => l.openKey)).toEqual([null]);
     const again = await orders.createOrder({ openid: 'oOrderTwice', items: [{ certificateId: cert.id, years: 2 }], at: new Date() });
     expect(again).toMatchObject({ state: 'PENDING_PAYMENT', totalFen: 40000 });
@@ -153,11 +148,11 @@ describe(`creating orders (${backend})`, () => {
 
     const mine = await bound('oOwner');
     expect((await reasonOf('oStranger', mine.id))[0]).toBe('not-bound');
-    await inTransaction(instance.deps.db, (em) => new BindingRepository().unbind(em, mine.id, 'oOwner', new Date()));
+    await inTransaction(t.instance.deps.db, (em) => new BindingRepository().unbind(em, mine.id, 'oOwner', new Date()));
     expect((await reasonOf('oOwner', mine.id))[0]).toBe('not-bound');
 
     const revoked = await bound('oOwner');
-    await new CertificateRepository().markRevoked(instance.deps.db.manager, revoked.id, new Date());
+    await new CertificateRepository().markRevoked(t.instance.deps.db.manager, revoked.id, new Date());
     expect((await reasonOf('oOwner', revoked.id))[0]).toBe('revoked');
 
     const current = await bound('oOwner');

@@ -2,33 +2,22 @@ import { inTransaction } from '../../src/lib/db/transaction';
 import { type Certificate, CertificateEntity } from '../../src/modules/certificates/entities';
 import { HandlerRepository } from '../../src/modules/handlers/repository';
 import { OrderEntity } from '../../src/modules/orders/entities';
-import { backend, createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, TestClock, type SandboxWechatServer, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend, TestClock } from '../helpers/harness';
 import { type Agent, csrfOf, loginAs } from '../helpers/h5-login';
 import { boundCertificate } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
 
 /** 续期缴费 pages through WeChat OAuth: options, order creation, the order and transfer pages, cancel, history. */
 const DAY = 86_400_000;
-let handle: TestBackendHandle;
-let sandbox: SandboxWechatServer;
-let instance: TestInstance;
 const clock = new TestClock();
 let seq = 0;
 
-beforeAll(async () => {
-  handle = await createTestBackend();
-  sandbox = await startSandboxWechat();
-  instance = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, TRUST_PROXY: 'true' }, clock, startJobs: false });
-});
-afterAll(async () => {
-  await instance?.close();
-  await sandbox?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ wechat: true, env: { TRUST_PROXY: 'true' }, clock, startJobs: false });
 
 /** A real CA-issued certificate of one organisation, bound to `openid`, expiring in `days` (30: inside the renewal window). */
 function bound(openid: string, opts: { days?: number; organization?: string } = {}): Promise<Certificate> {
   const now = clock.nowMs();
-  return boundCertificate(instance.deps, openid, {
+  return boundCertificate(t.instance.deps, openid, {
     organization: opts.organization ?? `梅州续期页面单位${++seq}`, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + (opts.days ?? 30) * DAY), at: new Date(now),
   });
 }
@@ -36,14 +25,14 @@ function bound(openid: string, opts: { days?: number; organization?: string } = 
 /** The handler passed the liveness check before (its own flow is tested in liveness.test.ts). */
 async function verified(openid: string): Promise<void> {
   const at = new Date(clock.nowMs());
-  await inTransaction(instance.deps.db, (em) => new HandlerRepository().upsertVerified(em, {
+  await inTransaction(t.instance.deps.db, (em) => new HandlerRepository().upsertVerified(em, {
     openid, nameSealed: 'sealed', nameMasked: '张*', idNumberSealed: 'sealed', idNumberIndex: `idx-${openid}`.slice(0, 64), idNumberMasked: '4414**********0011',
     method: 'liveness', attemptId: 1, verifiedAt: at, purgeAfter: new Date(at.getTime() + 5 * 365 * DAY), sandbox: false,
   }, at));
 }
 
 let ipSeq = 0;
-const login = (openid: string) => loginAs(instance.app, sandbox, openid, `10.5.${Math.floor(++ipSeq / 250)}.${ipSeq % 250}`);
+const login = (openid: string) => loginAs(t.instance.app, t.sandbox, openid, `10.5.${Math.floor(++ipSeq / 250)}.${ipSeq % 250}`);
 async function phone(openid: string): Promise<Agent> {
   await verified(openid);
   return login(openid);
@@ -65,7 +54,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     const cert = await bound('oRenewOptions');
     const late = await bound('oRenewOptions');
     // Long past its renewal window (the sandbox CA cannot issue that far back, nor would presentation accept it).
-    await instance.deps.db.getRepository(CertificateEntity).update({ id: late.id }, { notAfter: new Date(clock.nowMs() - 400 * DAY) });
+    await t.instance.deps.db.getRepository(CertificateEntity).update({ id: late.id }, { notAfter: new Date(clock.nowMs() - 400 * DAY) });
     const agent = await phone('oRenewOptions');
     const res = await agent.get(`/h5/renew?cert=${cert.id}`);
     expect(res.status).toBe(200);
@@ -96,7 +85,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     expect(page.text).toMatch(/剩余 (1 小时 59 分钟|2 小时)/);
     expect(page.text).toContain(`action="/h5/orders/${orderNo}/pay/wechat"`);
     expect(page.text).toContain(`href="/h5/orders/${orderNo}/transfer"`);
-    const stored = await instance.deps.db.getRepository(OrderEntity).findOneByOrFail({ orderNo });
+    const stored = await t.instance.deps.db.getRepository(OrderEntity).findOneByOrFail({ orderNo });
     expect(stored).toMatchObject({ totalFen: 80000, openid: 'oRenewTwo', state: 'PENDING_PAYMENT' });
   });
 
@@ -119,7 +108,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     const res = await order(agent, [[theirs.id, 1]]);
     expect(res.status).toBe(403);
     expect(errorOf(res.text)).toContain('该证书未绑定到您的微信');
-    expect(await instance.deps.db.getRepository(OrderEntity).countBy({ openid: 'oRenewStranger' })).toBe(0);
+    expect(await t.instance.deps.db.getRepository(OrderEntity).countBy({ openid: 'oRenewStranger' })).toBe(0);
   });
 
   it('When a handler who has not passed the liveness check opens 续期缴费, then they are sent to it and a forged order post is refused', async () => {
@@ -131,7 +120,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     const csrf = csrfOf((await agent.get(`/h5/certs/${cert.id}?confirm=unbind`)).text);
     const post = await agent.post('/h5/renew').type('form').send({ _csrf: csrf, [`c_${cert.id}`]: '1', [`y_${cert.id}`]: '1' });
     expect(post.status).toBe(403);
-    expect(await instance.deps.db.getRepository(OrderEntity).countBy({ openid: 'oRenewUnverified' })).toBe(0);
+    expect(await t.instance.deps.db.getRepository(OrderEntity).countBy({ openid: 'oRenewUnverified' })).toBe(0);
   });
 
   it('When nothing is ticked or the CSRF token is missing, then no order is made', async () => {
@@ -143,7 +132,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     expect(errorOf(empty.text)).toBe('请选择要续期的证书');
     const forged = await agent.post('/h5/renew').type('form').send({ [`c_${cert.id}`]: '1', [`y_${cert.id}`]: '1' });
     expect(forged.status).toBe(403);
-    expect(await instance.deps.db.getRepository(OrderEntity).countBy({ openid: 'oRenewEmpty' })).toBe(0);
+    expect(await t.instance.deps.db.getRepository(OrderEntity).countBy({ openid: 'oRenewEmpty' })).toBe(0);
   });
 
   it('When the transfer page is opened, then it shows the payee, the exact amount and a 6-digit code that stays the same on reload', async () => {
@@ -175,7 +164,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     const csrf = csrfOf((await other.get('/h5/renew')).text);
     expect((await other.post(`/h5/orders/${orderNo}/cancel`).type('form').send({ _csrf: csrf })).status).toBe(404);
     expect((await other.get('/h5/orders/not-an-order!')).status).toBe(404);
-    expect(await instance.deps.db.getRepository(OrderEntity).findOneByOrFail({ orderNo })).toMatchObject({ state: 'PENDING_PAYMENT', paymentMethod: null });
+    expect(await t.instance.deps.db.getRepository(OrderEntity).findOneByOrFail({ orderNo })).toMatchObject({ state: 'PENDING_PAYMENT', paymentMethod: null });
   });
 
   it('When the handler cancels an unpaid order, then it shows 已关闭 without payment choices and the certificate can be ordered again', async () => {

@@ -6,37 +6,29 @@ import { importStatement } from '../../src/cli/import-statement';
 import { OrderService } from '../../src/modules/orders/service';
 import { TransferService } from '../../src/modules/transfers/service';
 import { verifyHandler } from '../helpers/handlers';
-import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { xlsxBytes } from '../helpers/xlsx';
+import { useTestApp } from '../helpers/use-test-app';
 
 /** 对公汇款 from an Excel statement: the import command reads .xlsx and credits orders on the real database. */
 const DAY = 86_400_000;
-let handle: TestBackendHandle;
-let instance: TestInstance;
 
-beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle, { startJobs: false });
-});
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ startJobs: false });
 
 function io(): CliIo & { lines: string[] } {
   const lines: string[] = [];
-  return { env: { APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...handle.env }, lines, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) };
+  return { env: { APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...t.handle.env }, lines, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) };
 }
 
 describe(`对公汇款 from XLSX (${backend})`, () => {
   it('When an XLSX statement is imported, then the matching order is credited, a long numeric serial is refused, and a second import skips', async () => {
-    const orders = new OrderService(instance.deps);
+    const orders = new OrderService(t.instance.deps);
     const now = Date.now();
-    await verifyHandler(instance.deps, 'oXlsx1');
-    const cert = await boundCertificate(instance.deps, 'oXlsx1', { organization: '梅州市表格汇款有限公司', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
+    await verifyHandler(t.instance.deps, 'oXlsx1');
+    const cert = await boundCertificate(t.instance.deps, 'oXlsx1', { organization: '梅州市表格汇款有限公司', notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
     const order = await orders.createOrder({ openid: 'oXlsx1', items: [{ certificateId: cert.id, years: 2 }], at: new Date() });
-    const code = (await new TransferService(instance.deps).codeFor(order.orderNo, 'oXlsx1', new Date())).code;
+    const code = (await new TransferService(t.instance.deps).codeFor(order.orderNo, 'oXlsx1', new Date())).code;
     const serial = `X${now}`;
     const file = join(mkdtempSync(join(tmpdir(), 'statement-')), 'statement.xlsx');
     writeFileSync(file, await xlsxBytes([

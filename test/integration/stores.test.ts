@@ -1,20 +1,15 @@
 import { CustomerServiceWindow } from '../../src/providers/wechat-api/cs-window';
 import { withLock } from '../../src/lib/store/lock';
 import { type KeyValueStore } from '../../src/lib/store/types';
-import { backend, createTestBackend, startInstance, TestClock, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend, TestClock } from '../helpers/harness';
+import { useTestApp } from '../helpers/use-test-app';
 
-let handle: TestBackendHandle;
-let instance: TestInstance;
 let store: KeyValueStore;
 
+const t = useTestApp({ startJobs: false });
+// Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle, { startJobs: false });
-  store = instance.deps.store;
-});
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
+  store = t.instance.deps.store;
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,24 +1,15 @@
 import { LegacyBindingEntity } from '../../src/modules/legacy-bindings/entities';
 import { inTransaction } from '../../src/lib/db/transaction';
-import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
+import { useTestApp } from '../helpers/use-test-app';
 
-let handle: TestBackendHandle;
-let instance: TestInstance;
-
-beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle, { startJobs: false });
-});
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
-});
+const t = useTestApp({ startJobs: false });
 
 const row = (n: number) => ({ unionid: `uTx${n}`, keyKind: 'serial' as const, keyValue: `${n}`, importedAt: new Date(), origin: 'tx-test' });
 
 describe(`transactions (${backend})`, () => {
   it('When twenty transactions run at once and some roll back, then exactly the committed ones are kept', async () => {
-    const { db } = instance.deps;
+    const { db } = t.instance.deps;
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, n) => inTransaction(db, async (em) => {
       await em.insert(LegacyBindingEntity, row(n));
       // Yield between statements so the transactions really overlap.

@@ -7,42 +7,37 @@ import { OrderService } from '../../src/modules/orders/service';
 import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { TransferService } from '../../src/modules/transfers/service';
 import { parseStatementCsv } from '../../src/modules/transfers/statement-file';
-import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { backend } from '../helpers/harness';
 import { verifyHandler } from '../helpers/handlers';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { useTestApp } from '../helpers/use-test-app';
 
 /** 对公汇款: transfer codes on real orders, and bank statement imports crediting them (or not) on the real database. */
 const DAY = 86_400_000;
-let handle: TestBackendHandle;
-let instance: TestInstance;
 let orders: OrderService;
 let transfers: TransferService;
 let seq = 0;
 
+const t = useTestApp({ startJobs: false });
+// Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
-  handle = await createTestBackend();
-  instance = await startInstance(handle, { startJobs: false });
-  orders = new OrderService(instance.deps);
-  transfers = new TransferService(instance.deps);
-});
-afterAll(async () => {
-  await instance?.close();
-  await handle?.drop();
+  orders = new OrderService(t.instance.deps);
+  transfers = new TransferService(t.instance.deps);
 });
 
 async function orderFor(openid: string, organization: string): Promise<{ orderNo: string; totalFen: number; cert: Certificate }> {
   const now = Date.now();
-  const cert = await boundCertificate(instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
-  await verifyHandler(instance.deps, openid);
+  const cert = await boundCertificate(t.instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
+  await verifyHandler(t.instance.deps, openid);
   const order = await orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 2 }], at: new Date() });
   return { orderNo: order.orderNo, totalFen: order.totalFen, cert };
 }
 
 function io(): CliIo & { lines: string[] } {
   const lines: string[] = [];
-  return { env: { APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...handle.env }, lines, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) };
+  return { env: { APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...t.handle.env }, lines, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) };
 }
 
 const csv = (rows: string[][]) => {
@@ -98,7 +93,7 @@ describe(`对公汇款 (${backend})`, () => {
 
     const again = io();
     expect(await importStatement(again, [file])).toEqual({ credited: 0, exceptions: 0, skipped: 8, rejected: 1 });
-    const rows = await instance.deps.db.getRepository(StatementEntryEntity).find();
+    const rows = await t.instance.deps.db.getRepository(StatementEntryEntity).find();
     expect(rows.filter((r) => r.bankSerial.startsWith(`S${run}`))).toHaveLength(7);
   });
 
@@ -109,7 +104,7 @@ describe(`对公汇款 (${backend})`, () => {
     const results = await Promise.all([1, 2, 3].map(() => transfers.importLines([line], 'race.csv', new Date())));
     expect(results.flat().map((o) => o.result).sort()).toEqual(['credited', 'skipped', 'skipped']);
     expect((await orders.getOrder(orderNo))!.state).toBe('PAID');
-    const entries = await instance.deps.db.getRepository(StatementEntryEntity).find({ where: { bankSerial: line.bankSerial } });
+    const entries = await t.instance.deps.db.getRepository(StatementEntryEntity).find({ where: { bankSerial: line.bankSerial } });
     expect(entries.map((e) => [e.decision, e.orderNo])).toEqual([['credited', orderNo]]);
   });
 
@@ -117,7 +112,7 @@ describe(`对公汇款 (${backend})`, () => {
     const { orderNo, totalFen } = await orderFor('oStmtStale', '梅州市中断导入有限公司');
     const code = (await transfers.codeFor(orderNo, 'oStmtStale', new Date())).code;
     const line = { line: 2, date: '2026-11-25', payerName: '梅州市中断导入有限公司', payerAccount: '1', payerBank: '建设银行', amount: (totalFen / 100).toFixed(2), remark: code, bankSerial: `STALE${Date.now()}` };
-    const repo = instance.deps.db.getRepository(StatementEntryEntity);
+    const repo = t.instance.deps.db.getRepository(StatementEntryEntity);
     const crashedAt = new Date(Date.now() - 10 * 60_000);
     await repo.insert({ bankSerial: line.bankSerial, lineDate: line.date, payerName: line.payerName, payerAccount: '1', payerBank: '建设银行', amountFen: totalFen, remark: code, decision: 'processing', reason: null, orderNo: null, source: 'crashed.csv:2', importedAt: crashedAt });
 
@@ -129,7 +124,7 @@ describe(`对公汇款 (${backend})`, () => {
 
   it('When another import is still working on a line, then a second import skips it', async () => {
     const line = { line: 2, date: '2026-11-25', payerName: '梅州市某单位', payerAccount: '1', payerBank: '建设银行', amount: '1.00', remark: '000000', bankSerial: `BUSY${Date.now()}` };
-    const repo = instance.deps.db.getRepository(StatementEntryEntity);
+    const repo = t.instance.deps.db.getRepository(StatementEntryEntity);
     await repo.insert({ bankSerial: line.bankSerial, lineDate: line.date, payerName: line.payerName, payerAccount: '1', payerBank: '建设银行', amountFen: 100, remark: '000000', decision: 'processing', reason: null, orderNo: null, source: 'busy.csv:2', importedAt: new Date() });
     expect((await transfers.importLines([line], 'second.csv', new Date()))[0].result).toBe('skipped');
   });
