@@ -63,7 +63,9 @@ async function serve(kind: string): Promise<void> {
 }
 
 async function startChild(kind: string, env: NodeJS.ProcessEnv): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = fork(__filename, ['--serve', kind], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the app server (open it in Chrome DevTools) to find hot spots.
+  const profile = kind !== 'a' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = fork(__filename, ['--serve', kind], { env, execArgv: [...process.execArgv, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((ok, fail) => {
     child.once('exit', (code) => fail(new Error(`server (${kind}) exited with ${code}`)));
     child.on('message', (m: { type: string; port: number }) => m.type === 'ready' && ok(m.port));
