@@ -33,6 +33,10 @@ export interface CaConfig {
   keyEncryptionKey?: string;
 }
 
+/** WeChat Pay's API and its backup domain for 跨城容灾 (both serve the same API and keys). */
+const WECHATPAY_PRIMARY = 'https://api.mch.weixin.qq.com';
+const WECHATPAY_BACKUP = 'https://api2.mch.weixin.qq.com';
+
 export interface WechatPayConfig {
   /** 'sandbox' when no WECHATPAY_* setting is given: the in-process sandbox WeChat Pay at /sandbox/wechatpay. */
   mode: 'real' | 'sandbox';
@@ -49,6 +53,11 @@ export interface WechatPayConfig {
   /** WECHATPAY_PLATFORM_CERTS (inferred when unset: 'file' with a bundle, else 'off'). */
   platformCerts?: 'download' | 'file' | 'off';
   apiBase: string;
+  /**
+   * WeChat Pay's backup domain (api2.mch.weixin.qq.com, its 跨城容灾 entry): tried once when the primary cannot be
+   * reached. Defaults to api2 when apiBase is WeChat Pay's own; null turns failover off (sandbox, custom bases).
+   */
+  apiBackupBase: string | null;
   notifyUrl: string;
   /** Sandbox only: the sandbox WeChat Pay's own signing key. */
   sandboxPlatformPrivateKeyPem?: string;
@@ -97,7 +106,7 @@ const TRANSFER_PAYEE = ['TRANSFER_PAYEE_NAME', 'TRANSFER_PAYEE_BANK', 'TRANSFER_
 const SANDBOX_PAYEE = { payeeName: '广东数安时代科技股份有限公司', payeeBank: '中国建设银行广州天河支行', payeeAccount: '4400 0000 0000 0000 0000' };
 const WECHATPAY_REQUIRED = ['WECHATPAY_MCHID', 'WECHATPAY_SERIAL_NO', 'WECHATPAY_PRIVATE_KEY_FILE', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_NOTIFY_URL'] as const;
 const WECHATPAY_ANY = [
-  ...WECHATPAY_REQUIRED, 'WECHATPAY_PUBLIC_KEY_FILE', 'WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PLATFORM_CERTS_FILE', 'WECHATPAY_API_BASE',
+  ...WECHATPAY_REQUIRED, 'WECHATPAY_PUBLIC_KEY_FILE', 'WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PLATFORM_CERTS_FILE', 'WECHATPAY_API_BASE', 'WECHATPAY_API_BACKUP_BASE',
 ] as const;
 
 /** The payment settings' own checks: all or none outside production, all in it, and at least one way to verify WeChat Pay. */
@@ -217,7 +226,8 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
       publicKey: settings.WECHATPAY_PUBLIC_KEY_FILE ? { id: settings.WECHATPAY_PUBLIC_KEY_ID!, file: resolve(settings.WECHATPAY_PUBLIC_KEY_FILE) } : undefined,
       platformCertsFile: settings.WECHATPAY_PLATFORM_CERTS_FILE ? resolve(settings.WECHATPAY_PLATFORM_CERTS_FILE) : undefined,
       platformCerts: settings.WECHATPAY_PLATFORM_CERTS ?? (settings.WECHATPAY_PLATFORM_CERTS_FILE ? 'file' : 'off'),
-      apiBase: (settings.WECHATPAY_API_BASE ?? 'https://api.mch.weixin.qq.com').replace(/\/+$/, ''),
+      apiBase: (settings.WECHATPAY_API_BASE ?? WECHATPAY_PRIMARY).replace(/\/+$/, ''),
+      apiBackupBase: settings.WECHATPAY_API_BACKUP_BASE?.replace(/\/+$/, '') ?? ((settings.WECHATPAY_API_BASE ?? WECHATPAY_PRIMARY).replace(/\/+$/, '') === WECHATPAY_PRIMARY ? WECHATPAY_BACKUP : null),
       notifyUrl: settings.WECHATPAY_NOTIFY_URL!,
     }
     : {
@@ -234,6 +244,7 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
       platformCerts: settings.WECHATPAY_PLATFORM_CERTS === 'download' ? 'download' : 'off',
       // Mounted in this very process and reached over loopback, like the sandbox WeChat API.
       apiBase: `http://127.0.0.1:${port}/sandbox/wechatpay`,
+      apiBackupBase: null,
       notifyUrl: `${publicBaseUrl}/pay/wechat/notify`,
       sandboxPlatformPrivateKeyPem: sandbox!.wechatPayPlatformPrivateKey,
     };

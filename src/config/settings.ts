@@ -62,6 +62,7 @@ export const settingsSchema = z.object({
   /** Platform certificates: download (GET /v3/certificates, kept refreshed), file (the bundle only) or off; unset: file when a bundle is given, else off. */
   WECHATPAY_PLATFORM_CERTS: z.preprocess(emptyToUndefined, z.enum(['download', 'file', 'off']).optional()),
   WECHATPAY_API_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  WECHATPAY_API_BACKUP_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   WECHATPAY_NOTIFY_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).refine((v) => !v.includes('?'), 'must not carry a query string').optional()),
   /** Where the /capc/ page looks for the key agent on the user's own PC. */
   KEY_AGENT_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:17321')),

@@ -238,6 +238,41 @@ describe('WeChat Pay client against the sandbox WeChat Pay', () => {
     expect(await caught(dead.queryByOutTradeNo('NoSuchOrder01'))).toMatchObject({ kind: 'transport' });
   });
 
+  it('When WeChat Pay\'s primary host cannot be reached, then the call goes once to the backup domain, signed afresh, and succeeds there', async () => {
+    const no = orderNo();
+    await prepay(no);
+    const keys = loadWechatPayKeys(app.config.wechatpay, Date.now());
+    const failover = createWechatPayClient({
+      config: { ...app.config.wechatpay, apiBase: 'http://127.0.0.1:9', apiBackupBase: app.config.wechatpay.apiBase }, keys, clock: systemClock, random: cryptoRandom, logger: createLogger('silent'), timeoutMs: 2000,
+    });
+    expect(await failover.queryByOutTradeNo(no)).toMatchObject({ out_trade_no: no, trade_state: 'NOTPAY' });
+    const down = createWechatPayClient({
+      config: { ...app.config.wechatpay, apiBase: 'http://127.0.0.1:9', apiBackupBase: 'http://127.0.0.1:9' }, keys, clock: systemClock, random: cryptoRandom, logger: createLogger('silent'), timeoutMs: 2000,
+    });
+    expect(await caught(down.queryByOutTradeNo(no))).toMatchObject({ kind: 'transport' });
+  });
+
+  it('When the primary host answers, even with a 5xx, then the call is not repeated on the backup domain', async () => {
+    let backupHits = 0;
+    const primary = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"SYSTEM_ERROR","message":"系统繁忙"}'));
+    const backup = createServer((_req, res) => {
+      backupHits++;
+      res.writeHead(500).end();
+    });
+    await Promise.all([primary, backup].map((srv) => new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok))));
+    const urlOf = (srv: Server) => `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      const client = createWechatPayClient({
+        config: { ...app.config.wechatpay, apiBase: urlOf(primary), apiBackupBase: urlOf(backup) }, keys: loadWechatPayKeys(app.config.wechatpay, Date.now()),
+        clock: systemClock, random: cryptoRandom, logger: createLogger('silent'), timeoutMs: 2000,
+      });
+      expect(await caught(client.queryByOutTradeNo('NoSuchOrder01'))).toMatchObject({ kind: 'api', wechatCode: 'SYSTEM_ERROR', httpStatus: 503 });
+      expect(backupHits).toBe(0);
+    } finally {
+      await Promise.all([primary, backup].map((srv) => new Promise((ok) => srv.close(ok))));
+    }
+  });
+
   it('When a bad order number or amount is given, then the client refuses before calling', async () => {
     await expect(pay.queryByOutTradeNo('a|b*c1')).rejects.toThrow(/out_trade_no/);
     await expect(pay.jsapiPrepay({ outTradeNo: orderNo(), description: 'x', amountFen: 1.5, openid, expiresAtMs: Date.now() + 120_000 })).rejects.toThrow(/amountFen/);

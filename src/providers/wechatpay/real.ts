@@ -68,24 +68,36 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
     if (!rsaVerify(key, signedMessage(timestamp, nonce, body), signature)) refuse('bad signature');
   }
 
-  /** Signed request with a timeout; a 2xx answer is returned unverified (the caller verifies), anything else throws. */
+  /**
+   * Signed request with a timeout; a 2xx answer is returned unverified (the caller verifies), anything else throws.
+   * When the primary host cannot be reached (DNS, connect, reset, timeout) the same call goes once to the backup
+   * domain (api2, WeChat Pay's 跨城容灾 entry), freshly signed. Safe for every call made here: prepay, close and
+   * query are keyed by out_trade_no and refunds by out_refund_no, so a call that did land is not repeated as new.
+   * An HTTP answer, even a 5xx, is never failed over: the primary did answer.
+   */
   async function send(method: 'GET' | 'POST', path: string, payload?: Json): Promise<{ res: Response; text: string }> {
     const body = payload === undefined ? '' : JSON.stringify(payload);
-    const headers: Record<string, string> = {
-      Accept: 'application/json',
-      'User-Agent': 'shuan-ca-guanjia (node)',
-      Authorization: buildAuthorization(merchant, method, path, body, clock, random),
-    };
-    if (payload !== undefined) headers['Content-Type'] = 'application/json';
-    let res: Response;
-    let text: string;
-    try {
-      res = await doFetch(`${config.apiBase}${path}`, { method, headers, body: payload === undefined ? undefined : body, signal: AbortSignal.timeout(timeoutMs) });
-      text = await res.text();
-    } catch (err) {
-      logger.warn({ path, err: (err as Error).message }, 'wechatpay call failed in transport');
-      throw new WechatPayError('transport', `${method} ${path}: ${(err as Error).message}`, undefined, undefined, { cause: err });
+    const bases = config.apiBackupBase ? [config.apiBase, config.apiBackupBase] : [config.apiBase];
+    let res: Response | undefined;
+    let text = '';
+    for (let i = 0; i < bases.length && !res; i++) {
+      const headers: Record<string, string> = {
+        Accept: 'application/json',
+        'User-Agent': 'shuan-ca-guanjia (node)',
+        Authorization: buildAuthorization(merchant, method, path, body, clock, random),
+      };
+      if (payload !== undefined) headers['Content-Type'] = 'application/json';
+      try {
+        const answer = await doFetch(`${bases[i]}${path}`, { method, headers, body: payload === undefined ? undefined : body, signal: AbortSignal.timeout(timeoutMs) });
+        text = await answer.text();
+        res = answer;
+      } catch (err) {
+        const last = i === bases.length - 1;
+        logger.warn({ path, host: new URL(bases[i]!).host, err: (err as Error).message, failover: !last }, last ? 'wechatpay call failed in transport' : 'wechatpay unreachable: trying the backup domain');
+        if (last) throw new WechatPayError('transport', `${method} ${path}: ${(err as Error).message}`, undefined, undefined, { cause: err });
+      }
     }
+    if (!res) throw new WechatPayError('transport', `${method} ${path}: no host answered`);
     if (res.status >= 200 && res.status < 300) return { res, text };
     // Error answers carry {code, message}; like the official SDKs we read them without a signature check,
     // since nothing is ever credited on an error.

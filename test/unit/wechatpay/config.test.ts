@@ -57,6 +57,14 @@ describe('WeChat Pay settings', () => {
     expect(keys.verifiers.serials).toEqual([PAY.WECHATPAY_PUBLIC_KEY_ID]);
   });
 
+  it('When WeChat Pay\'s own base is used, then its backup domain api2 is the failover; a custom base has none unless one is set', () => {
+    expect(buildConfig(parseSettings({ ...base, ...PAY }), secrets).wechatpay.apiBackupBase).toBe('https://api2.mch.weixin.qq.com');
+    expect(buildConfig(parseSettings({ ...base, ...PAY, WECHATPAY_API_BASE: 'https://pay-proxy.example.cn/' }), secrets).wechatpay.apiBackupBase).toBeNull();
+    expect(buildConfig(parseSettings({ ...base, ...PAY, WECHATPAY_API_BASE: 'https://pay-proxy.example.cn', WECHATPAY_API_BACKUP_BASE: 'https://pay-proxy2.example.cn/' }), secrets).wechatpay)
+      .toMatchObject({ apiBase: 'https://pay-proxy.example.cn', apiBackupBase: 'https://pay-proxy2.example.cn' });
+    expect(buildConfig(parseSettings(base), secrets).wechatpay.apiBackupBase).toBeNull();
+  });
+
   it('When only some WECHATPAY_* are set, then the start stops naming the missing ones', () => {
     const p = problemsOf(() => buildConfig(parseSettings({ ...base, WECHATPAY_MCHID: '1900007291' }), secrets));
     for (const name of ['WECHATPAY_SERIAL_NO', 'WECHATPAY_PRIVATE_KEY_FILE', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_NOTIFY_URL', 'WECHATPAY_PUBLIC_KEY_FILE']) expect(p).toContain(name);
