@@ -97,6 +97,7 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
   const liveness = createLivenessProvider(config.liveness, { store, logger, clock, sandbox: sandboxFaceId });
   const pii = createPiiVault(config.pii, { logger, nowMs: () => clock.nowMs() });
 
+  wechatpay.certificates.shareLimitThrough(store);
   return { config, logger, metrics, clock, random, db, store, jobs, wechatApi, ca, sandboxWechat, wechatpay, sandboxWechatPay, liveness, sandboxFaceId, pii };
 }
 

@@ -199,4 +199,22 @@ describe('WeChat Pay platform certificates (download mode, against the sandbox W
       await closeDeps(other);
     }
   });
+
+  it('When a forger sprays unknown serials at two instances sharing the store, then only one of them downloads in a minute', async () => {
+    const other = await openDeps(app.config, { clock, logger: createLogger('silent') });
+    // On MariaDB + Redis the instances share Redis already; the embedded store is per process, so share it here.
+    other.wechatpay.certificates.shareLimitThrough(app.deps.store);
+    try {
+      aMinuteLater();
+      const before = pay.certificates.downloads + other.wechatpay.certificates.downloads;
+      const forger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      const forged = notify({ serial: '6CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC', key: forger });
+      expect(verifies(forged)).toBe(false);
+      expect(() => other.wechatpay.verifyNotify(forged.headers, forged.body)).toThrow(/unknown-serial/);
+      await Promise.all([pay.certificates.settled(), other.wechatpay.certificates.settled()]);
+      expect(pay.certificates.downloads + other.wechatpay.certificates.downloads).toBe(before + 1);
+    } finally {
+      await closeDeps(other);
+    }
+  });
 });

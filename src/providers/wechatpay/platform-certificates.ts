@@ -1,6 +1,7 @@
 import { type DataSource, LessThan } from 'typeorm';
 import { type Clock } from '../../lib/clock';
 import { type Logger } from '../../lib/logger';
+import { type KeyValueStore } from '../../lib/store/types';
 import { isValidAt, parsePlatformCertificate, type PlatformCertificate } from './certificates';
 import { WechatPayPlatformCertificateEntity } from './entities';
 import { type WechatPayKeyRing } from './sign';
@@ -41,6 +42,7 @@ export interface RefreshResult {
  */
 export class PlatformCertificateKeeper {
   private db?: DataSource;
+  private sharedStore?: KeyValueStore;
   private inflight?: Promise<RefreshResult>;
   private lastUnknownSerialRefreshMs = Number.NEGATIVE_INFINITY;
   private timer?: NodeJS.Timeout;
@@ -64,6 +66,14 @@ export class PlatformCertificateKeeper {
     this.db = db;
     if (this.opts.mode !== 'download') return;
     await this.loadStored().catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'wechatpay platform certificates: cannot read the stored ones'));
+  }
+
+  /**
+   * With the shared store the unknown-serial limit holds across instances: in each window one instance downloads,
+   * the others only read what it stored (a forger spraying serials at ten instances still costs one download).
+   */
+  shareLimitThrough(store: KeyValueStore): void {
+    this.sharedStore = store;
   }
 
   /** Refreshes now (in the background) and then every 12 h. Returns the stop function. */
@@ -97,7 +107,16 @@ export class PlatformCertificateKeeper {
     }
     this.lastUnknownSerialRefreshMs = now;
     this.opts.logger.info({ serial: serial.slice(0, 64) }, 'wechatpay unknown serial: refreshing platform certificates');
-    await this.refresh('unknown-serial', serial);
+    await this.refresh('unknown-serial', serial, () => this.claimSharedWindow(now));
+  }
+
+  /** True when this instance is the one to download in the current window (always, without a shared store). */
+  private async claimSharedWindow(now: number): Promise<boolean> {
+    if (!this.sharedStore) return true;
+    const interval = this.opts.unknownSerialMinIntervalMs ?? UNKNOWN_SERIAL_MIN_INTERVAL_MS;
+    const key = `wxpay:certs:unknown-serial:${this.opts.mchId}:${Math.floor(now / interval)}`;
+    // A store that cannot answer must not stop a rotation from being picked up: download then.
+    return this.sharedStore.incr(key, 2 * interval).then((n) => n === 1, () => true);
   }
 
   /** Resolves when no refresh is running (tests; shutdown). */
@@ -106,15 +125,19 @@ export class PlatformCertificateKeeper {
   }
 
   /** One refresh at a time; concurrent callers share it. Never throws: the result says what happened. */
-  refresh(reason: string, wanted?: string): Promise<RefreshResult> {
-    this.inflight ??= this.doRefresh(reason, wanted).finally(() => {
+  refresh(reason: string, wanted?: string, mayDownload: () => Promise<boolean> = async () => true): Promise<RefreshResult> {
+    // The whole refresh, deciding whether to download included, is the one in flight: callers and settled() see it.
+    this.inflight ??= mayDownload().then((download) => this.doRefresh(reason, wanted, download)).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
   }
 
-  /** `wanted`: the unknown serial that asked; when another instance already stored it, no download is needed. */
-  private async doRefresh(reason: string, wanted?: string): Promise<RefreshResult> {
+  /**
+   * `wanted`: the unknown serial that asked; when another instance already stored it, no download is needed.
+   * `download` false: another instance holds this window's download; only read what is stored.
+   */
+  private async doRefresh(reason: string, wanted: string | undefined, download: boolean): Promise<RefreshResult> {
     const { ring, logger } = this.opts;
     const dropped = ring.prune();
     const added: string[] = [];
@@ -126,7 +149,7 @@ export class PlatformCertificateKeeper {
       }));
       if (wanted && ring.get(wanted)) {
         logger.info({ reason, serial: wanted }, 'wechatpay platform certificate found as stored by another instance');
-      } else {
+      } else if (download) {
         error = await this.download(added);
       }
     }
