@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { type Deps } from './deps';
+import { registerJobHandlers } from './job-handlers';
 import { errorMiddleware } from './lib/http/error-middleware';
 import { requestLog } from './lib/http/request-log';
 import { sessionMiddleware } from './lib/http/session';
@@ -14,11 +15,8 @@ import { h5Routes } from './modules/h5/routes';
 import { handlerRoutes } from './modules/handlers/routes';
 import { handlerDocumentRoutes } from './modules/handler-documents/routes';
 import { renewalOrderRoutes } from './modules/renewal-orders/routes';
-import { registerLegacyJobs } from './modules/legacy-bindings/jobs';
 import { oauthRoutes } from './modules/oauth/routes';
 import { opsRoutes } from './modules/ops/routes';
-import { registerPaymentJobs } from './modules/payments/jobs';
-import { registerHandlerJobs } from './modules/handler-authorisation/jobs';
 import { paymentNotifyRoutes, paymentPageRoutes } from './modules/payments/routes';
 import { webhookRoutes } from './modules/wechat-webhook/routes';
 import { createSandboxWechatApiApp } from './providers/wechat-api/sandbox';
@@ -44,9 +42,7 @@ export function createApp(deps: Deps): Koa {
 
   // Before the session: these never need one, and the webhook reads the raw body itself.
   for (const router of [opsRoutes(deps), webhookRoutes(deps), paymentNotifyRoutes(deps)]) app.use(router.routes()).use(router.allowedMethods());
-  registerLegacyJobs(deps);
-  registerPaymentJobs(deps);
-  registerHandlerJobs(deps);
+  registerJobHandlers(deps);
 
   const weuiCss = readFileSync(WEUI_CSS);
   app.use(async (ctx, next) => {

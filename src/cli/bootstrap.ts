@@ -4,6 +4,8 @@ import { type AppConfig } from '../config';
 import { type Deps } from '../deps';
 import { loadConfig } from '../config/load';
 import { SettingsError } from '../config/settings';
+import { registerJobHandlers } from '../job-handlers';
+import { MemoryJobQueue } from '../lib/jobs/memory';
 import { createLogger } from '../lib/logger';
 import { WechatApiError } from '../providers/wechat-api/errors';
 import { type WechatApi } from '../providers/wechat-api/types';
@@ -41,13 +43,25 @@ export async function withWechatApi<T>(io: CliIo, fn: (ctx: { api: WechatApi; co
  * set, opened as the server opens it. `wechat: true` checks first that the sandbox WeChat answers when the
  * command will call it.
  */
+/** How long a command on the embedded default waits for the jobs it queued (a notice retries after 1 s and 2 s). */
+const IN_PROCESS_JOBS_WAIT_MS = 10_000;
+
 export async function withDeps<T>(io: CliIo, opts: { wechat: boolean }, fn: (deps: Deps) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env);
   if (opts.wechat && config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
   const deps = await openDeps(config, { logger: createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn') });
+  // On Redis the server's workers take what a command enqueues (notices after an import or a review). The
+  // embedded default's queue lives in this process and dies with it: work it here, then wait for it to finish.
+  const inProcess = deps.jobs instanceof MemoryJobQueue ? deps.jobs : undefined;
+  if (inProcess) {
+    registerJobHandlers(deps);
+    await inProcess.start();
+  }
   try {
     return await fn(deps);
   } finally {
+    const left = inProcess ? await inProcess.idle(IN_PROCESS_JOBS_WAIT_MS) : 0;
+    if (left) io.err(`${left} background job(s) (e.g. WeChat notices) did not finish and were dropped; is the server running?`);
     await closeDeps(deps);
   }
 }

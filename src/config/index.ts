@@ -20,7 +20,7 @@ export interface WechatConfig {
   mpVerifyCode?: string;
   replyDeadlineMs: number;
   /** Template ids of the order notices; in sandbox mode made-up ids the sandbox accepts. */
-  templates?: { orderPaid?: string; transferRejected?: string };
+  templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string };
 }
 
 export interface CaConfig {
@@ -211,8 +211,11 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
     mpVerifyCode: settings.WECHAT_MP_VERIFY_CODE,
     replyDeadlineMs: settings.WECHAT_REPLY_DEADLINE_MS,
     templates: sandboxMode
-      ? { orderPaid: settings.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: settings.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected' }
-      : { orderPaid: settings.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: settings.WECHAT_TEMPLATE_TRANSFER_REJECTED },
+      ? {
+        orderPaid: settings.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: settings.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected',
+        reviewResult: settings.WECHAT_TEMPLATE_REVIEW_RESULT ?? 'sandbox-tpl-review-result',
+      }
+      : { orderPaid: settings.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: settings.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: settings.WECHAT_TEMPLATE_REVIEW_RESULT },
   };
 
   const wechatpay: WechatPayConfig = payRealMode

@@ -37,6 +37,7 @@ export const settingsSchema = z.object({
   /** 类目模板 ids for 订单支付成功 and 汇款未通过 notices (fields: docs in README); without them no template is sent. */
   WECHAT_TEMPLATE_ORDER_PAID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
   WECHAT_TEMPLATE_TRANSFER_REJECTED: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
+  WECHAT_TEMPLATE_REVIEW_RESULT: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
   // Certificates. The RA settings select the real CA; without them the built-in sandbox CA issues.
   CA_RA_BASE_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   CA_RA_CLIENT_ID: optionalString,

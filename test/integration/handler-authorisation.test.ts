@@ -32,7 +32,7 @@ let seq = 0;
 /** Fixed PII keys: the operator command opens its own dependencies and must index ID numbers as the app does. */
 const PII_ENV = { PII_ENCRYPTION_KEY: `k1:${randomBytes(32).toString('base64')}`, PII_HMAC_KEY: randomBytes(32).toString('base64') };
 
-const t = useTestApp({ wechat: true, env: { ...PII_ENV, TRUST_PROXY: 'true' } });
+const t = useTestApp({ wechat: true, env: { ...PII_ENV, TRUST_PROXY: 'true', WECHAT_TEMPLATE_REVIEW_RESULT: 'tpl-review-result-01' } });
 // Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
   orders = new OrderService(t.instance.deps);
@@ -117,6 +117,39 @@ describe(`handler authorisation (${backend})`, () => {
     await expect(order('oAuthApproveB', cert)).resolves.toMatchObject({ state: 'PENDING_PAYMENT' });
   });
 
+  it('When an operator decides a request, then the handler gets a 审核结果通知 template message after the commit, and one that unfollowed gets none', async () => {
+    const templatesTo = (openid: string) => t.sandbox.state.outbox.filter((m) => m.kind === 'template' && m.openid === openid).map((m) => (m.body as { data: Record<string, { value: string }> }).data);
+    const waitFor = async (openid: string, n: number) => {
+      for (const until = Date.now() + 10_000; templatesTo(openid).length < n && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+      return templatesTo(openid);
+    };
+    const pendingFor = async (openid: string, org: string) => {
+      const cert = await bound(openid, org);
+      await verifyHandler(t.instance.deps, openid);
+      await refusal(order(openid, cert));
+      return (await rowsOf(cert)).find((r) => r.state === 'PENDING' && r.openid === openid)!;
+    };
+    const org = orgName();
+    await verifyHandler(t.instance.deps, 'oAuthNoticeFirst');
+    await order('oAuthNoticeFirst', await bound('oAuthNoticeFirst', org));
+    for (const openid of ['oAuthNoticeOk', 'oAuthNoticeNo', 'oAuthNoticeGone']) t.sandbox.state.recordInteraction(openid, 'subscribe');
+    t.sandbox.state.recordInteraction('oAuthNoticeGone', 'unsubscribe');
+
+    const ok = await pendingFor('oAuthNoticeOk', org);
+    await authorisation.approve(ok.id, 'operator:tester', new Date());
+    expect(await waitFor('oAuthNoticeOk', 1)).toEqual([expect.objectContaining({ thing1: { value: '经办人授权审核' }, phrase2: { value: '审核通过' } })]);
+    const no = await pendingFor('oAuthNoticeNo', org);
+    await authorisation.reject(no.id, 'operator:tester', '单位未出具授权书', new Date());
+    expect(await waitFor('oAuthNoticeNo', 1)).toEqual([expect.objectContaining({ phrase2: { value: '审核未通过' }, thing3: { value: '未通过：单位未出具授权书' } })]);
+    // Deciding again changes nothing and tells nobody twice.
+    await authorisation.reject(no.id, 'operator:tester', '单位未出具授权书', new Date());
+    const gone = await pendingFor('oAuthNoticeGone', org);
+    await authorisation.approve(gone.id, 'operator:tester', new Date());
+    await new Promise((r) => setTimeout(r, 500));
+    expect(templatesTo('oAuthNoticeNo')).toHaveLength(1);
+    expect(templatesTo('oAuthNoticeGone')).toEqual([]);
+  });
+
   it('When an operator rejects the request with a reason, then the handler is refused saying so, and rejecting again (or without a reason) changes nothing', async () => {
     const org = orgName();
     await verifyHandler(t.instance.deps, 'oAuthRejectA');
@@ -195,8 +228,13 @@ describe(`handler authorisation (${backend})`, () => {
       form: { name: '测试经办人', idNumber: idNumberFor(openid), organisation: '梅州材料单位', files: (['id-front', 'id-back', 'authorisation'] as const).map((kind) => ({ kind, contentType: 'image/png' as const, bytes: tinyPng() })) },
     });
     const cert = await bound('oAuthDocs', orgName(), 60);
+    t.sandbox.state.recordInteraction('oAuthDocs', 'subscribe');
     const approved = await submit('oAuthDocs');
     await documents.approve(approved.id, 'ops-test');
+    // The handler is told (审核结果通知), as for the authorisation queue.
+    const toldOf = () => t.sandbox.state.outbox.filter((m) => m.kind === 'template' && m.openid === 'oAuthDocs').map((m) => (m.body as { data: Record<string, { value: string }> }).data);
+    for (const until = Date.now() + 10_000; !toldOf().length && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    expect(toldOf()).toEqual([expect.objectContaining({ thing1: { value: '经办人证件审核' }, phrase2: { value: '审核通过' }, thing3: { value: '认证已完成，可以续期缴费' } })]);
     await order('oAuthDocs', cert);
     const db = t.instance.deps.db;
     expect((await db.getRepository(DocumentSubmissionEntity).findOneByOrFail({ id: approved.id })).purgeAfter.getTime()).toBe(addYears(cert.notAfter, 5).getTime());

@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Browser } from 'playwright-core';
+import { importStatement } from '../../src/cli/import-statement';
 import { FollowerRepository } from '../../src/modules/followers/repository';
 import { OrderService } from '../../src/modules/orders/service';
 import { OrderNoticeEntity } from '../../src/modules/payments/undelivered-notices';
@@ -6,7 +10,7 @@ import { TransferService } from '../../src/modules/transfers/service';
 import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
 import { type Agent, loginAs } from '../helpers/h5-login';
 import { verifyHandler } from '../helpers/handlers';
-import { backend } from '../helpers/harness';
+import { backend, TEST_WECHAT } from '../helpers/harness';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { useTestApp } from '../helpers/use-test-app';
 
@@ -106,6 +110,20 @@ describe(`undelivered order notices (${backend})`, () => {
     expect(delivered(openid)).toHaveLength(1);
     expect(await t.instance.deps.db.getRepository(OrderNoticeEntity).findOneBy({ orderNo: order.orderNo })).toBeNull();
     expect((await (await phone(openid)).get(`/h5/orders/${order.orderNo}`)).text).not.toContain('data-undelivered');
+  });
+
+  it('When the import command credits an order, then the 订单支付成功 message goes out (the server\'s workers take it on Redis; the command works its own in-process queue on the embedded default)', async () => {
+    const openid = 'oNoticeByCommand';
+    t.sandbox.state.recordInteraction(openid, 'subscribe');
+    const order = await transferOrder(openid);
+    const file = join(mkdtempSync(join(tmpdir(), 'notice-cli-')), 'statement.csv');
+    writeFileSync(file, `交易日期,付款人名称,付款账号,付款行,金额,附言,流水号\n2026-11-25,${order.organization},4400100,建设银行,${(order.totalFen / 100).toFixed(2)},${order.code},CLI${Date.now()}\n`);
+    const lines: string[] = [];
+    const env = { ...t.handle.env, ...TEST_WECHAT, WECHAT_API_BASE: t.sandbox.url, WECHAT_TEMPLATE_ORDER_PAID: 'tpl-order-paid-0001', APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef' };
+    expect(await importStatement({ env, out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`) }, [file])).toMatchObject({ credited: 1 });
+    expect(lines.filter((l) => l.startsWith('ERR'))).toEqual([]);
+    for (const until = Date.now() + 10_000; !delivered(openid).length && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    expect(delivered(openid)).toHaveLength(1);
   });
 
   it('When the order page with a notice is opened on a 375 px phone, then the notice fits without horizontal scrolling', async () => {

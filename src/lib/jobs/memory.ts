@@ -69,6 +69,16 @@ export class MemoryJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * Waits until nothing is waiting, scheduled or running, at most `timeoutMs`; returns how many jobs were left.
+   * A command on the embedded default calls this before it exits: its queue dies with the process.
+   */
+  async idle(timeoutMs: number): Promise<number> {
+    const until = Date.now() + timeoutMs;
+    while ((this.timers.size || this.running.size) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    return this.timers.size + this.running.size + this.backlog.length;
+  }
+
   async close() {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);

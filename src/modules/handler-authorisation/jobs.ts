@@ -1,6 +1,7 @@
 import { type Deps } from '../../deps';
 import { HandlerDocumentService } from '../handler-documents/service';
 import { HandlerService } from '../handlers/service';
+import { registerReviewNoticeJobs } from './review-notices';
 import { HandlerAuthorisationService } from './service';
 
 export const HANDLER_PURGE_JOB = 'handlers.purge';
@@ -18,6 +19,7 @@ export async function purgeHandlerRecords(deps: Deps, now: Date): Promise<{ atte
 
 /** The purge's handler (registered by createApp, so every instance with workers can run it). */
 export function registerHandlerJobs(deps: Deps): void {
+  registerReviewNoticeJobs(deps);
   deps.jobs.register(HANDLER_PURGE_JOB, async () => {
     const purged = await purgeHandlerRecords(deps, new Date(deps.clock.nowMs()));
     if (Object.values(purged).some((n) => n > 0)) deps.logger.info(purged, 'expired handler records purged');

@@ -1,5 +1,6 @@
 import { type EntityManager } from 'typeorm';
 import { type Deps } from '../../deps';
+import { enqueueReviewNotice } from './review-notices';
 import { isUniqueViolation } from '../../lib/db/sql';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
@@ -61,7 +62,7 @@ export type DecisionOutcome = { changed: boolean; row: HandlerAuthorisation };
 export class HandlerAuthorisationService {
   readonly repo = new HandlerAuthorisationRepository();
 
-  constructor(private readonly deps: Pick<Deps, 'db' | 'pii'>) {}
+  constructor(private readonly deps: Pick<Deps, 'db' | 'pii' | 'jobs'>) {}
 
   /** Read-only: what authorise would decide now (for display; authorise still decides). */
   async preview(em: EntityManager, handler: VerifiedHandler, cert: Certificate): Promise<AuthorisationPreview> {
@@ -157,7 +158,16 @@ export class HandlerAuthorisationService {
     return this.decide(id, 'REJECTED', ['PENDING', 'APPROVED'], decidedBy, why.slice(0, 200), at);
   }
 
-  private decide(id: number, to: 'APPROVED' | 'REJECTED', from: Array<'PENDING' | 'APPROVED' | 'REJECTED'>, decidedBy: string, reason: string | null, at: Date): Promise<DecisionOutcome> {
+  private async decide(id: number, to: 'APPROVED' | 'REJECTED', from: Array<'PENDING' | 'APPROVED' | 'REJECTED'>, decidedBy: string, reason: string | null, at: Date): Promise<DecisionOutcome> {
+    const outcome = await this.decideInTransaction(id, to, from, decidedBy, reason, at);
+    if (outcome.changed) {
+      const { row } = outcome;
+      await enqueueReviewNotice(this.deps, { openid: row.openid, subject: 'authorisation', approved: to === 'APPROVED', reason, decidedAt: at, key: `auth-${row.id}-${to}-${at.getTime()}` });
+    }
+    return outcome;
+  }
+
+  private decideInTransaction(id: number, to: 'APPROVED' | 'REJECTED', from: Array<'PENDING' | 'APPROVED' | 'REJECTED'>, decidedBy: string, reason: string | null, at: Date): Promise<DecisionOutcome> {
     return inTransaction(this.deps.db, async (em) => {
       const row = await this.repo.findById(em, id);
       if (!row) throw new NotFoundError('未找到该经办人申请', `handler authorisation ${id} not found`);

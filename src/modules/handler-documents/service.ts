@@ -1,4 +1,5 @@
 import { type Deps } from '../../deps';
+import { enqueueReviewNotice } from '../handler-authorisation/review-notices';
 import { inTransaction } from '../../lib/db/transaction';
 import { isUniqueViolation } from '../../lib/db/sql';
 import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../lib/errors';
@@ -42,7 +43,7 @@ export class HandlerDocumentService {
   /** Sandbox rows are invisible outside sandbox mode (nothing verified there counts in production). */
   readonly sandbox: boolean;
 
-  constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'store' | 'pii' | 'config'>) {
+  constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'store' | 'pii' | 'config' | 'jobs'>) {
     this.sandbox = deps.config.wechat.mode === 'sandbox';
   }
 
@@ -114,12 +115,12 @@ export class HandlerDocumentService {
    */
   async approve(id: number, reviewer: string): Promise<{ handler: VerifiedHandler | null; already: boolean }> {
     const actor = actorOf(reviewer);
-    return inTransaction(this.deps.db, async (em) => {
+    const at = this.now();
+    const result = await inTransaction(this.deps.db, async (em) => {
       const s = await this.repo.byId(em, id, { includeSandbox: this.sandbox, lock: true });
       if (!s) throw new NotFoundError('没有这条材料', `document submission ${id} not found`);
       if (s.state === 'APPROVED') return { handler: await this.handlers.verifiedOf(em, s.openid), already: true };
       if (s.state === 'REJECTED') throw new ConflictError('该材料已驳回', `document submission ${id} was rejected; the handler must submit again`);
-      const at = this.now();
       const purgeAfter = addYears(at, RETENTION_YEARS);
       if (!await this.repo.review(em, id, { state: 'APPROVED', reviewer: actor, reason: null, reviewedAt: at, purgeAfter })) {
         throw new ConflictError('该材料已被其他审核人处理', `document submission ${id} reviewed concurrently`);
@@ -129,8 +130,11 @@ export class HandlerDocumentService {
         openid: s.openid, nameSealed: s.nameSealed, nameMasked: s.nameMasked, idNumberSealed: s.idNumberSealed, idNumberIndex: s.idNumberIndex,
         idNumberMasked: s.idNumberMasked, method: 'documents', attemptId: s.id, verifiedAt: at, purgeAfter, sandbox: s.sandbox,
       }, at);
-      return { handler, already: false };
+      return { handler, already: false, openid: s.openid };
     });
+    // After the commit: the handler is told only of a decision that stands.
+    if (!result.already && result.openid) await enqueueReviewNotice(this.deps, { openid: result.openid, subject: 'documents', approved: true, reason: null, decidedAt: at, key: `doc-${id}-APPROVED` });
+    return { handler: result.handler, already: result.already };
   }
 
   /** Rejects with a reason the handler sees on the page; they may submit again. Idempotent for the same submission. */
@@ -138,18 +142,20 @@ export class HandlerDocumentService {
     const actor = actorOf(reviewer);
     const text = reason.replace(/\s+/g, ' ').trim();
     if (text.length < 2 || text.length > 200) throw new ValidationError('请填写驳回原因（2-200 字）', 'reject reason must be 2-200 characters');
-    return inTransaction(this.deps.db, async (em) => {
+    const at = this.now();
+    const result = await inTransaction(this.deps.db, async (em) => {
       const s = await this.repo.byId(em, id, { includeSandbox: this.sandbox, lock: true });
       if (!s) throw new NotFoundError('没有这条材料', `document submission ${id} not found`);
       if (s.state === 'REJECTED') return { already: true };
       if (s.state === 'APPROVED') throw new ConflictError('该材料已通过', `document submission ${id} was approved already`);
-      const at = this.now();
       if (!await this.repo.review(em, id, { state: 'REJECTED', reviewer: actor, reason: text, reviewedAt: at, purgeAfter: new Date(at.getTime() + REJECTED_RETENTION_DAYS * DAY_MS) })) {
         throw new ConflictError('该材料已被其他审核人处理', `document submission ${id} reviewed concurrently`);
       }
       await this.repo.recordAccess(em, { submissionId: id, actor, action: 'reject', at });
-      return { already: false };
+      return { already: false, openid: s.openid };
     });
+    if (!result.already && result.openid) await enqueueReviewNotice(this.deps, { openid: result.openid, subject: 'documents', approved: false, reason: text, decidedAt: at, key: `doc-${id}-REJECTED` });
+    return { already: result.already };
   }
 
   /**

@@ -2,6 +2,7 @@ import { type DataSource, type EntityManager } from 'typeorm';
 import { isDeadlock, isUniqueViolation } from '../../lib/db/sql';
 import { type Random } from '../../lib/clock';
 import { type PiiVault } from '../../lib/pii/vault';
+import { type JobQueue } from '../../lib/jobs/types';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
 import { BindingRepository } from '../binding/repository';
@@ -75,7 +76,7 @@ export interface RenewalOption {
   note?: string;
 }
 
-export interface OrderDeps extends CertificateDeps { random: Random; pii: PiiVault }
+export interface OrderDeps extends CertificateDeps { random: Random; pii: PiiVault; jobs: JobQueue }
 
 /** Renewal orders: pricing, creation with the one-open-order rule, payment credit and the other transitions. */
 export class OrderService {
