@@ -3,6 +3,7 @@ import dotenv from 'dotenv';
 import { createApp } from './app';
 import { closeDeps, openDeps } from './composition';
 import { certificateServiceFor } from './modules/certificates/service';
+import { recordSandboxServer } from './config/sandbox-server';
 import { scheduleOrderSweep } from './modules/payments/jobs';
 import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { loadConfig } from './config/load';
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
   // WECHATPAY_PLATFORM_CERTS=download: first download now (the sandbox WeChat Pay answers only once we listen), then every 12 h.
   const stopCertRefresh = deps.wechatpay.certificates.start();
   if (config.wechat.mode === 'sandbox') {
+    recordSandboxServer(config.dataDir, config.port);
     console.log(`\n数安CA管家 (sandbox mode)\n  H5 home:          ${config.publicBaseUrl}/h5/\n  WeChat simulator: ${config.publicBaseUrl}/dev/wechat\n`);
   }
 

@@ -2,7 +2,9 @@ import dotenv from 'dotenv';
 import { closeDeps, openDeps } from '../composition';
 import { type AppConfig } from '../config';
 import { type Deps } from '../deps';
+import { resolve } from 'node:path';
 import { loadConfig } from '../config/load';
+import { runningSandboxServerPort } from '../config/sandbox-server';
 import { SettingsError } from '../config/settings';
 import { registerJobHandlers } from '../job-handlers';
 import { MemoryJobQueue } from '../lib/jobs/memory';
@@ -26,7 +28,7 @@ export class CliError extends Error {}
  * runs `fn` with the WeChat client and closes everything again.
  */
 export async function withWechatApi<T>(io: CliIo, fn: (ctx: { api: WechatApi; config: AppConfig }) => Promise<T>): Promise<T> {
-  const config = loadConfig(io.env);
+  const config = loadConfig(besideSandboxServer(io.env));
   if (config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
   // Commands print their own result; the log only speaks up for problems unless LOG_LEVEL asks for more.
   const logger = createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn');
@@ -43,11 +45,21 @@ export async function withWechatApi<T>(io: CliIo, fn: (ctx: { api: WechatApi; co
  * set, opened as the server opens it. `wechat: true` checks first that the sandbox WeChat answers when the
  * command will call it.
  */
+/**
+ * Without PORT or WECHAT_API_BASE a command would look for the sandbox WeChat on the default port; when the
+ * sandbox server of the same DATA_DIR runs elsewhere (`PORT=3100 npm start`), use its port.
+ */
+export function besideSandboxServer(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  if (env.PORT || env.WECHAT_API_BASE || env.APP_ENV === 'production') return env;
+  const port = runningSandboxServerPort(resolve(env.DATA_DIR || './data'));
+  return port ? { ...env, PORT: String(port) } : env;
+}
+
 /** How long a command on the embedded default waits for the jobs it queued (a notice retries after 1 s and 2 s). */
 const IN_PROCESS_JOBS_WAIT_MS = 10_000;
 
 export async function withDeps<T>(io: CliIo, opts: { wechat: boolean }, fn: (deps: Deps) => Promise<T>): Promise<T> {
-  const config = loadConfig(io.env);
+  const config = loadConfig(besideSandboxServer(io.env));
   if (opts.wechat && config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
   const deps = await openDeps(config, { logger: createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn') });
   // On Redis the server's workers take what a command enqueues (notices after an import or a review). The
@@ -61,7 +73,11 @@ export async function withDeps<T>(io: CliIo, opts: { wechat: boolean }, fn: (dep
     return await fn(deps);
   } finally {
     const left = inProcess ? await inProcess.idle(IN_PROCESS_JOBS_WAIT_MS) : 0;
-    if (left) io.err(`${left} background job(s) (e.g. WeChat notices) did not finish and were dropped; is the server running?`);
+    const failed = inProcess?.failedForGood ?? 0;
+    if (left || failed) {
+      io.err(`${left + failed} background job(s) (WeChat notices) were not done${failed ? ` (${failed} failed, see the log above)` : ''}. ` +
+        (config.wechat.mode === 'sandbox' ? `In sandbox mode they go to the server at ${config.wechat.apiBase}: is it running, on this PORT and DATA_DIR?` : 'Check the WeChat settings and the log.'));
+    }
     await closeDeps(deps);
   }
 }

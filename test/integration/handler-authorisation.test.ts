@@ -15,7 +15,7 @@ import { addYears } from '../../src/modules/handlers/service';
 import { OrderService } from '../../src/modules/orders/service';
 import { idNumberFor, verifyHandler } from '../helpers/handlers';
 import { tinyPng } from '../helpers/images';
-import { backend } from '../helpers/harness';
+import { backend, TEST_WECHAT } from '../helpers/harness';
 import { csrfOf, loginAs } from '../helpers/h5-login';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { useTestApp } from '../helpers/use-test-app';
@@ -60,7 +60,9 @@ const rowsOf = (cert: Certificate) => t.instance.deps.db.getRepository(HandlerAu
 
 async function cli(args: string[]): Promise<string[]> {
   const lines: string[] = [];
-  const io: CliIo = { env: { ...t.handle.env, ...PII_ENV, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: 'test-session-secret-0123456789abcdef', USER: 'tester' }, out: (l) => lines.push(l), err: (l) => lines.push(l) };
+  // The command talks to the same (sandbox) WeChat as the app: on the embedded default it sends the 审核结果通知 itself.
+  const wechat = { ...TEST_WECHAT, WECHAT_API_BASE: t.sandbox.url, WECHAT_TEMPLATE_REVIEW_RESULT: 'tpl-review-result-01' };
+  const io: CliIo = { env: { ...t.handle.env, ...PII_ENV, ...wechat, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: 'test-session-secret-0123456789abcdef', USER: 'tester' }, out: (l) => lines.push(l), err: (l) => lines.push(l) };
   await handlerReviews(io, args);
   return lines;
 }

@@ -240,6 +240,9 @@ describe(`paying and closing (${backend})`, () => {
     const cert = await bound('oRefund');
     const order = await orders.createOrder({ openid: 'oRefund', items: [{ certificateId: cert.id, years: 1 }], at: new Date() });
     await pay(order.orderNo, 20000);
+    // Paid and waiting for the renewal: no second order, and the page says why (not "待支付").
+    expect(await refusal(orders.createOrder({ openid: 'oRefund', items: [{ certificateId: cert.id, years: 1 }], at: new Date() }))).toMatchObject({ userMessage: '该证书已缴费，请在电脑上插入 U-KEY 完成续期' });
+    expect((await orders.renewalOptions('oRefund', new Date())).find((o) => o.certificate.id === cert.id)).toMatchObject({ refusal: 'open-order', userMessage: '该证书已缴费，请在电脑上插入 U-KEY 完成续期' });
     expect(await refusal(orders.markRefunded(order.orderNo, new Date()))).toBeInstanceOf(InvalidTransitionError);
     expect((await orders.startRefund(order.orderNo, new Date())).order.state).toBe('REFUNDING');
     expect((await orders.startRefund(order.orderNo, new Date())).changed).toBe(false);

@@ -21,6 +21,8 @@ export class MemoryJobQueue implements JobQueue {
   private started = false;
   private closed = false;
   private seq = 0;
+  /** Jobs that ran out of attempts (a command reports them before it exits). */
+  failedForGood = 0;
 
   constructor(private readonly logger: Logger, private readonly metrics?: Metrics) {}
 
@@ -64,7 +66,10 @@ export class MemoryJobQueue implements JobQueue {
       const last = attempt >= job.attempts || this.closed;
       this.metrics?.jobs.inc({ name: job.name, result: last ? 'failed' : 'retry' });
       this.logger.warn({ err, job: job.name, jobId: job.jobId, attempt }, last ? 'job failed for good' : 'job failed, will retry');
-      if (last) this.active.delete(job.jobId);
+      if (last) {
+        this.active.delete(job.jobId);
+        this.failedForGood++;
+      }
       else this.schedule(job, attempt + 1, backoffMs(attempt));
     }
   }

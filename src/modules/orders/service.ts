@@ -39,8 +39,11 @@ export class OrderRefusedError extends ForbiddenError {
 
 /** The certificate is already in an open order. `orderNo` is that order's number when it is the same handler's. */
 export class OpenOrderExistsError extends ConflictError {
-  constructor(readonly certificateId: number, readonly orderNo: string | null, detail: string) {
-    super(orderNo ? '该证书已有待支付的订单' : '该证书已有其他经办人的待支付订单', detail);
+  /** `paid`: the open order is paid and waits for the renewal itself (PAID is still open: no second order). */
+  constructor(readonly certificateId: number, readonly orderNo: string | null, detail: string, paid = false) {
+    super(paid
+      ? (orderNo ? '该证书已缴费，请在电脑上插入 U-KEY 完成续期' : '该证书已由其他经办人缴费，请在电脑上完成续期')
+      : (orderNo ? '该证书已有待支付的订单' : '该证书已有其他经办人的待支付订单'), detail);
   }
 }
 
@@ -198,7 +201,7 @@ export class OrderService {
   }
 
   private openOrderError(certificateId: number, order: Order, openid: string): OpenOrderExistsError {
-    return new OpenOrderExistsError(certificateId, order.openid === openid ? order.orderNo : null, `certificate ${certificateId} is in open order ${order.orderNo} (${order.state})`);
+    return new OpenOrderExistsError(certificateId, order.openid === openid ? order.orderNo : null, `certificate ${certificateId} is in open order ${order.orderNo} (${order.state})`, order.state !== 'PENDING_PAYMENT');
   }
 
   /** The handler's orders, newest first, with their lines (for the history page). */

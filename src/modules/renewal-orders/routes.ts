@@ -103,7 +103,8 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
     const shown = await notices.visibleFor(order.orderNo, order.openid, order.state === 'PENDING_PAYMENT');
     page(ctx, 'h5/order.njk', {
       title: '订单详情 - 数安CA管家', order: toOrderView(order, await certificatesOf([order]), now()), csrf: csrfToken(ctx, deps.random),
-      flash: ctx.query.created === '1' ? '订单已创建，请选择支付方式' : ctx.query.cancelled === '1' ? '订单已取消' : undefined,
+      // The query survives reloads and the back button: say only what is still true.
+      flash: ctx.query.created === '1' && order.state === 'PENDING_PAYMENT' ? '订单已创建，请选择支付方式' : ctx.query.cancelled === '1' && order.state === 'CLOSED' ? '订单已取消' : undefined,
       notices: shown.map(toNoticeView),
     });
     await notices.markSeen(shown.filter((n) => !n.seenAt).map((n) => n.id), now());

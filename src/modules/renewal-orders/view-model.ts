@@ -20,12 +20,14 @@ const STATE_TONE: Readonly<Record<OrderState, string>> = {
   PENDING_PAYMENT: 'warn', PAID: 'ok', FULFILLED: 'ok', CLOSED: 'revoked', REFUNDING: 'warn', REFUNDED: 'revoked',
 };
 
-/** "剩余 1 小时 59 分钟" until the order closes itself; null once past (the sweep closes it). */
+/** "剩余 1 小时 59 分钟" (or "剩余 6 天" from 48 hours) until the order closes itself; null once past (the sweep closes it). */
 export function countdownText(expiresAt: Date, now: Date): string | null {
   const minutes = Math.ceil((expiresAt.getTime() - now.getTime()) / 60_000);
   if (minutes <= 0) return null;
   const h = Math.floor(minutes / 60);
   if (h === 0) return `剩余 ${minutes} 分钟`;
+  // A 对公汇款 order waits days: "剩余 168 小时" is hard to read; whole days (rounded down) are enough there.
+  if (h >= 48) return `剩余 ${Math.floor(h / 24)} 天`;
   return minutes % 60 ? `剩余 ${h} 小时 ${minutes % 60} 分钟` : `剩余 ${h} 小时`;
 }
 

@@ -12,6 +12,9 @@ describe('续期缴费 page helpers', () => {
     const after = (ms: number) => new Date(now.getTime() + ms);
     expect(countdownText(after(2 * 3_600_000), now)).toBe('剩余 2 小时');
     expect(countdownText(after(2 * 3_600_000 - 60_000), now)).toBe('剩余 1 小时 59 分钟');
+    // A 对公汇款 order waits 7 days: days from 48 hours on.
+    expect(countdownText(after(7 * 86_400_000), now)).toBe('剩余 7 天');
+    expect(countdownText(after(48 * 3_600_000 - 60_000), now)).toBe('剩余 47 小时 59 分钟');
     expect(countdownText(after(30_000), now)).toBe('剩余 1 分钟');
     expect(countdownText(after(0), now)).toBeNull();
   });
