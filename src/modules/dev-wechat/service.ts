@@ -75,10 +75,19 @@ function outboxHtml(m: SandboxOutgoingMessage): string {
     return text !== undefined ? wechatTextHtml(text) : `[客服消息 ${escapeHtml(String(body.msgtype ?? ''))}]`;
   }
   const data = (body.data ?? {}) as Record<string, { value?: string }>;
-  const lines = Object.entries(data).map(([k, v]) => `${escapeHtml(k)}：${escapeHtml(String(v?.value ?? ''))}`);
+  const template = TEMPLATES[String(body.template_id ?? '')];
+  // Label each field as WeChat would show it (the template's own labels); unknown templates keep the raw keys.
+  const lines = Object.entries(data).map(([k, v]) => `${escapeHtml(template?.labels[k] ?? k)}：${escapeHtml(String(v?.value ?? ''))}`);
   const url = typeof body.url === 'string' && /^https?:\/\//.test(body.url) ? `<br><a href="${escapeHtml(body.url)}" target="_blank" rel="noopener">详情</a>` : '';
-  return `<strong>模板消息</strong><br>${lines.join('<br>')}${url}`;
+  return `<strong>${escapeHtml(template?.title ?? '模板消息')}</strong><br>${lines.join('<br>')}${url}`;
 }
+
+/** The sandbox template ids (config/index.ts) with the titles and field labels of the 类目模板 they stand for. */
+const TEMPLATES: Record<string, { title: string; labels: Record<string, string> }> = {
+  'sandbox-tpl-order-paid': { title: '订单支付成功', labels: { character_string1: '订单号', amount2: '金额', thing3: '商品', time4: '支付时间' } },
+  'sandbox-tpl-transfer-rejected': { title: '汇款未通过', labels: { character_string1: '订单号', amount2: '金额', thing3: '原因' } },
+  'sandbox-tpl-review-result': { title: '审核结果通知', labels: { thing1: '审核事项', phrase2: '审核结果', thing3: '说明', time4: '审核时间' } },
+};
 
 export class WechatSimulator {
   /** What the person did and what the account answered passively, per openid. Dev-only, in memory. */
