@@ -1,4 +1,5 @@
 import { type Deps } from '../../deps';
+import { chinaDay } from '../../lib/store/china-day';
 import { HandlerDocumentService } from '../handler-documents/service';
 import { HandlerService } from '../handlers/service';
 import { registerReviewNoticeJobs } from './review-notices';
@@ -7,7 +8,6 @@ import { HandlerAuthorisationService } from './service';
 export const HANDLER_PURGE_JOB = 'handlers.purge';
 /** How often an instance asks; the store lets one ask per China day through (see scheduleHandlerPurge). */
 const CHECK_EVERY_MS = 3_600_000;
-const CHINA_OFFSET_MS = 8 * 3_600_000;
 
 /** Deletes what the retention period no longer covers: liveness attempts, verified handlers, authorisations, document submissions with their images. */
 export async function purgeHandlerRecords(deps: Deps, now: Date): Promise<{ attempts: number; handlers: number; authorisations: number; submissions: number; files: number }> {
@@ -28,7 +28,7 @@ export function registerHandlerJobs(deps: Deps): void {
 
 /** Enqueues today's purge unless an instance did already (true when this call did). */
 export async function enqueueDailyPurge(deps: Deps): Promise<boolean> {
-  const day = Math.floor((deps.clock.nowMs() + CHINA_OFFSET_MS) / 86_400_000);
+  const day = chinaDay(deps.clock.nowMs());
   if ((await deps.store.incr(`${HANDLER_PURGE_JOB}:day:${day}`, 2 * 86_400_000)) !== 1) return false;
   await deps.jobs.enqueue(HANDLER_PURGE_JOB, {}, { jobId: `${HANDLER_PURGE_JOB}:${day}`, attempts: 3 });
   return true;

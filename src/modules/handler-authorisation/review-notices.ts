@@ -1,8 +1,6 @@
 import { type Deps } from '../../deps';
-import { openidTail } from '../../lib/logger';
-import { WechatApiError } from '../../providers/wechat-api/errors';
 import { formatDateTime } from '../certificates/view-model';
-import { FollowerRepository } from '../followers/repository';
+import { ascii32, deliverTemplate, thing20 } from '../followers/template-delivery';
 
 export const REVIEW_NOTICE_JOB = 'handlers.review-notice';
 
@@ -18,8 +16,6 @@ export interface ReviewNotice {
 }
 
 const SUBJECT: Record<ReviewNotice['subject'], string> = { authorisation: '经办人授权审核', documents: '经办人证件审核' };
-const thing20 = (s: string) => [...s].slice(0, 20).join('');
-const ascii32 = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 32);
 
 /**
  * Queued after the decision is committed (never inside it), so nobody is told of a decision that rolled back.
@@ -35,36 +31,19 @@ export function enqueueReviewNotice(deps: Pick<Deps, 'jobs'>, notice: ReviewNoti
  * the handler and renewal pages show the state anyway. Final refusals are logged and not retried.
  */
 export function registerReviewNoticeJobs(deps: Deps): void {
-  const followers = new FollowerRepository();
   deps.jobs.register(REVIEW_NOTICE_JOB, async (payload) => {
     const templateId = deps.config.wechat.templates?.reviewResult;
     if (!templateId) return;
-    const openid = String(payload.openid);
     const approved = payload.approved === true;
     const subject = payload.subject === 'documents' ? 'documents' : 'authorisation';
-    const follower = await followers.findByOpenid(deps.db.manager, openid, { includeSandbox: deps.config.wechat.mode === 'sandbox' });
-    if (follower && !follower.subscribed) {
-      deps.logger.info({ openid: openidTail(openid), subject }, 'review notice not sent (no longer a follower); the pages show the result');
-      return;
-    }
     const explanation = approved
       ? (subject === 'documents' ? '认证已完成，可以续期缴费' : '可以为该单位续期缴费')
       : `未通过：${typeof payload.reason === 'string' && payload.reason ? payload.reason : '请联系客服'}`;
     const path = approved ? '/h5/renew' : subject === 'documents' ? '/h5/handler/documents' : '/h5/renew';
-    try {
-      await deps.wechatApi.sendTemplateMessage({
-        touser: openid, template_id: templateId, client_msg_id: ascii32(`rv-${String(payload.key)}`), url: `${deps.config.publicBaseUrl}${path}`,
-        data: {
-          thing1: { value: SUBJECT[subject] }, phrase2: { value: approved ? '审核通过' : '审核未通过' },
-          thing3: { value: thing20(explanation) }, time4: { value: formatDateTime(new Date(String(payload.decidedAt))) },
-        },
-      });
-    } catch (err) {
-      if (err instanceof WechatApiError && !err.retryable) {
-        deps.logger.warn({ openid: openidTail(openid), subject, errcode: err.errcode }, 'review notice refused by WeChat; not retried (the pages show the result)');
-        return;
-      }
-      throw err;
-    }
+    // Not following, or refused for good: the 续期缴费 and document pages show the result anyway.
+    await deliverTemplate(deps, {
+      touser: String(payload.openid), template_id: templateId, client_msg_id: ascii32(`rv-${String(payload.key)}`), url: `${deps.config.publicBaseUrl}${path}`,
+      data: { thing1: SUBJECT[subject], phrase2: approved ? '审核通过' : '审核未通过', thing3: thing20(explanation), time4: formatDateTime(new Date(String(payload.decidedAt))) },
+    }, `review ${subject}`);
   });
 }

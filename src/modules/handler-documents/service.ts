@@ -1,6 +1,7 @@
 import { type Deps } from '../../deps';
 import { enqueueReviewNotice } from '../handler-authorisation/review-notices';
 import { inTransaction } from '../../lib/db/transaction';
+import { incrForChinaDay } from '../../lib/store/china-day';
 import { isUniqueViolation } from '../../lib/db/sql';
 import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../lib/errors';
 import { ID_NUMBER_PURPOSE } from '../../lib/pii';
@@ -19,7 +20,6 @@ export const UPLOADS_PER_DAY = 20;
 /** A rejected (or never reviewed) submission is kept 180 days, for questions and disputes, then deleted with its images. */
 export const REJECTED_RETENTION_DAYS = 180;
 const DAY_MS = 86_400_000;
-const CHINA_OFFSET_MS = 8 * 3_600_000;
 const REVIEWER = /^[A-Za-z0-9._@-]{1,48}$/;
 
 /** The AAD purpose of one image: bound to its submission and slot, so blobs swapped between rows do not open. */
@@ -173,10 +173,7 @@ export class HandlerDocumentService {
   }
 
   private async countToday(what: 'uploads' | 'submissions', openid: string): Promise<number> {
-    const nowMs = this.deps.clock.nowMs();
-    const day = Math.floor((nowMs + CHINA_OFFSET_MS) / DAY_MS);
-    const untilDayEnd = (day + 1) * DAY_MS - CHINA_OFFSET_MS - nowMs;
-    return this.deps.store.incr(`handler-documents:${what}:${day}:${openid}`, untilDayEnd + 3_600_000);
+    return incrForChinaDay(this.deps.store, (day) => `handler-documents:${what}:${day}:${openid}`, this.deps.clock.nowMs());
   }
 
   private limitError(openid: string, what: string): TooManyRequestsError {

@@ -1,6 +1,7 @@
 import { type Deps } from '../../deps';
 import { randomToken } from '../../lib/clock';
 import { inTransaction } from '../../lib/db/transaction';
+import { incrForChinaDay } from '../../lib/store/china-day';
 import { NotFoundError, TooManyRequestsError, UpstreamError } from '../../lib/errors';
 import { ID_NUMBER_PURPOSE } from '../../lib/pii';
 import { maskIdNumber, maskName } from '../../lib/pii/id-number';
@@ -14,7 +15,6 @@ export const DAILY_ATTEMPT_LIMIT = 5;
 export const RETENTION_YEARS = 5;
 /** A check that never passed is kept only while it may matter (disputes, abuse): 180 days. */
 const UNVERIFIED_RETENTION_MS = 180 * 86_400_000;
-const CHINA_OFFSET_MS = 8 * 3_600_000;
 
 export type FinishOutcome =
   | { kind: 'passed'; handler: VerifiedHandler }
@@ -58,10 +58,7 @@ export class HandlerService {
    */
   async start(input: { openid: string; name: string; idNumber: string; consentedAt: Date }): Promise<{ url: string; attempt: HandlerAttempt }> {
     const { pii, store, config } = this.deps;
-    const nowMs = this.deps.clock.nowMs();
-    const day = Math.floor((nowMs + CHINA_OFFSET_MS) / 86_400_000);
-    const untilDayEnd = (day + 1) * 86_400_000 - CHINA_OFFSET_MS - nowMs;
-    const count = await store.incr(`handler-liveness:day:${day}:${input.openid}`, untilDayEnd + 3_600_000);
+    const count = await incrForChinaDay(store, (day) => `handler-liveness:day:${day}:${input.openid}`, this.deps.clock.nowMs());
     if (count > DAILY_ATTEMPT_LIMIT) {
       throw new TooManyRequestsError(`今日认证次数已达上限（${DAILY_ATTEMPT_LIMIT} 次），请明天再试，或改为上传证件人工审核（无需人脸识别）`, `handler liveness daily limit for ${input.openid.slice(-6)}`);
     }

@@ -116,15 +116,13 @@ export class OrderService {
     await this.authorisation.authorise(handler, certs, at);
     try {
       return await inTransaction(this.db, async (tx) => {
+        // Binding, window and open orders were checked above; when two orders race, the unique open_key decides.
         const lines: NewOrderLine[] = [];
-        for (const item of items) {
-          const cert = await this.orderableCertificate(tx, openid, item.certificateId, at);
+        for (const [i, cert] of certs.entries()) {
+          const years = items[i]!.years;
           const rule = await this.prices.require(tx, cert.project, cert.certType, at);
-          lines.push({ certificateId: cert.id, years: item.years, unitPriceFen: rule.unitPriceFen, amountFen: lineAmountFen(rule, item.years), priceRuleId: rule.id });
+          lines.push({ certificateId: cert.id, years, unitPriceFen: rule.unitPriceFen, amountFen: lineAmountFen(rule, years), priceRuleId: rule.id });
         }
-        // A clear answer in the usual case; the unique open_key still decides when two orders race.
-        const open = await this.orders.openOrdersOf(tx, certificateIds);
-        if (open.length) throw this.openOrderError(open[0].certificateId, open[0].order, openid);
         const years = new Set(items.map((i) => i.years)).size === 1 ? items[0].years : null;
         // The person acted for these certificates: their records are kept until 5 years after the last expires.
         await this.authorisation.extendRetention(tx, handler, certs, at);

@@ -1,20 +1,12 @@
 import { type Deps } from '../../deps';
-import { openidTail } from '../../lib/logger';
-import { WechatApiError } from '../../providers/wechat-api/errors';
 import { formatDateTime } from '../certificates/view-model';
-import { FollowerRepository } from '../followers/repository';
+import { ascii32, deliverTemplate, ERRCODE_REQUIRE_SUBSCRIBE, thing20 } from '../followers/template-delivery';
 import { OrderService } from '../orders/service';
 import { type OrderNoticeKind, OrderNoticeStore } from './undelivered-notices';
 
 export const ORDER_PAID_NOTICE_JOB = 'orders.paid-notice';
 export const TRANSFER_REJECTED_NOTICE_JOB = 'orders.transfer-rejected-notice';
 
-/** 43004 require subscribe: the user no longer follows the account, so no template message can reach them. */
-export const ERRCODE_REQUIRE_SUBSCRIBE = 43004;
-
-/** `character_string` fields take at most 32 ASCII characters; `thing` fields 20 characters. */
-const ascii32 = (s: string) => s.replace(/[^\x20-\x7e]/g, '').slice(0, 32);
-const thing20 = (s: string) => [...s].slice(0, 20).join('');
 const yuan = (fen: number) => `${(fen / 100).toFixed(2)}元`;
 
 /** Queued after the commit that changed the order (never inside it): a message must not announce a rolled-back credit. */
@@ -35,35 +27,16 @@ export function enqueueTransferRejectedNotice(deps: Deps, orderNo: string, bankS
  */
 export function registerOrderNoticeJobs(deps: Deps): void {
   const orders = new OrderService(deps);
-  const followers = new FollowerRepository();
   const undelivered = new OrderNoticeStore(deps.db);
   const templates = deps.config.wechat.templates ?? {};
   interface Notice { kind: OrderNoticeKind; amountFen: number; detail: string; happenedAt: Date }
-  const keep = (openid: string, key: string, orderNo: string, notice: Notice) =>
-    undelivered.recordUndelivered({ noticeKey: key, orderNo, openid, ...notice, errcode: ERRCODE_REQUIRE_SUBSCRIBE, createdAt: new Date(deps.clock.nowMs()) });
   const send = async (openid: string, templateId: string, clientMsgId: string, orderNo: string, data: Record<string, string>, notice: Notice) => {
     const key = ascii32(clientMsgId);
-    const follower = await followers.findByOpenid(deps.db.manager, openid, { includeSandbox: deps.config.wechat.mode === 'sandbox' });
-    if (follower && !follower.subscribed) {
-      deps.logger.info({ openid: openidTail(openid), orderNo }, 'order notice not sent (no longer a follower); the order page shows it');
-      return keep(openid, key, orderNo, notice);
-    }
-    try {
-      await deps.wechatApi.sendTemplateMessage({
-        touser: openid, template_id: templateId, client_msg_id: key,
-        url: `${deps.config.publicBaseUrl}/h5/orders/${encodeURIComponent(orderNo)}`,
-        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, { value: v }])),
-      });
-    } catch (err) {
-      if (err instanceof WechatApiError && err.errcode === ERRCODE_REQUIRE_SUBSCRIBE) {
-        deps.logger.info({ openid: openidTail(openid), orderNo, errcode: err.errcode }, 'order notice not delivered (43004 require subscribe); the order page shows it');
-        return keep(openid, key, orderNo, notice);
-      }
-      if (err instanceof WechatApiError && !err.retryable) {
-        deps.logger.warn({ openid: openidTail(openid), orderNo, errcode: err.errcode }, 'order notice refused by WeChat; not retried');
-        return;
-      }
-      throw err;
+    const url = `${deps.config.publicBaseUrl}/h5/orders/${encodeURIComponent(orderNo)}`;
+    const delivery = await deliverTemplate(deps, { touser: openid, template_id: templateId, client_msg_id: key, url, data }, `order ${orderNo}`);
+    // Kept for the order page, which shows what the message would have said.
+    if (delivery === 'not-following') {
+      await undelivered.recordUndelivered({ noticeKey: key, orderNo, openid, ...notice, errcode: ERRCODE_REQUIRE_SUBSCRIBE, createdAt: new Date(deps.clock.nowMs()) });
     }
   };
 

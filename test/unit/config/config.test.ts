@@ -1,6 +1,7 @@
 import { buildConfig } from '../../../src/config';
 import { generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
-import { parseSettings, SettingsError } from '../../../src/config/settings';
+import { parseSettings } from '../../../src/config/settings';
+import { settingsProblems } from '../../helpers/settings';
 
 const sandbox = generateSandboxSecrets();
 const REAL = {
@@ -39,15 +40,7 @@ const PRODUCTION = {
   TRANSFER_PAYEE_ACCOUNT: '44050110000000000001',
 };
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = settingsProblems;
 
 describe('settings and configuration', () => {
   it('When nothing is set, then the embedded default runs in sandbox mode on port 3000', () => {

@@ -1,19 +1,12 @@
 import { buildConfig } from '../../../src/config';
 import { generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
-import { parseSettings, SettingsError } from '../../../src/config/settings';
+import { parseSettings } from '../../../src/config/settings';
+import { settingsProblems } from '../../helpers/settings';
 
 const sandbox = generateSandboxSecrets();
 const FACEID = { TENCENTCLOUD_SECRET_ID: 'AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE', TENCENTCLOUD_SECRET_KEY: 'Gu5t9xGARNpq86cd98joQYCN3EXAMPLE', FACEID_RULE_ID: '12' };
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = settingsProblems;
 
 describe('liveness and PII settings', () => {
   it('When nothing is set, then the sandbox FaceID is used over loopback and the PII keys come from the sandbox secrets', () => {

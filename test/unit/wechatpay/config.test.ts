@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, type WechatPayConfig } from '../../../src/config';
 import { ensureSandboxSecrets, generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
-import { parseSettings, SettingsError } from '../../../src/config/settings';
+import { parseSettings } from '../../../src/config/settings';
 import { loadWechatPayKeys } from '../../../src/providers/wechatpay/keys';
 import { rsaSign, rsaVerify } from '../../../src/providers/wechatpay/sign';
 import { makeCa } from '../../helpers/pki';
+import { settingsProblems } from '../../helpers/settings';
 
 const secrets = generateSandboxSecrets();
 const dir = mkdtempSync(join(tmpdir(), 'wxpay-keys-'));
@@ -29,15 +30,7 @@ const PAY = {
 };
 const base = { APP_ENV: 'test', DATA_DIR: dir };
 
-function problemsOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems.join('\n');
-    throw err;
-  }
-  return '';
-}
+const problemsOf = (fn: () => unknown): string => settingsProblems(fn).join('\n');
 
 describe('WeChat Pay settings', () => {
   it('When no WECHATPAY_* is set, then the sandbox WeChat Pay is used, reached over loopback, in public-key mode', () => {
