@@ -188,10 +188,11 @@ export function emulateImage(dockerfile: string, context: string, outDir: string
 }
 
 /**
- * Files under `dir` that share their inode with another path (a hard link into the checkout) and were modified
- * after `since`: must be none, or the emulation changed the checkout's node_modules.
+ * Files of the checkout's node_modules that the emulated layout links to (they have another name) and that were
+ * modified after `since`: must be none, or the emulation wrote into the checkout through a hard link.
  */
-export function linkedFilesWritten(dir: string, since: Date): string[] {
+export function linkedFilesWritten(context: string, since: Date): string[] {
+  const dir = realpathSync(join(context, 'node_modules'));
   const out = execFileSync('find', [dir, '-type', 'f', '-links', '+1', '-newermt', since.toISOString()], { encoding: 'utf8' });
   return out.split('\n').filter(Boolean);
 }
