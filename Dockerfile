@@ -34,5 +34,5 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # node directly (not npm start): npm does not pass SIGTERM on, and the app drains requests on SIGTERM.
-# Operator commands run from dist/ too: docker exec <container> node dist/src/cli/<command>.js (README, Commands).
+# Operator commands run from dist/ too: docker exec <container> node dist/src/cli/<command>.js (README, "The image").
 CMD ["node", "dist/src/main.js"]
