@@ -122,6 +122,18 @@ describe(`WeChat Pay attempts keep time_expire (${backend})`, () => {
     expect(await orders.getOrder(order.orderNo)).toMatchObject({ state: 'PAID', paymentMethod: 'transfer', transactionId: `BANK${seq}` });
   });
 
+  it('When an order was prepaid before attempts were recorded (another time_expire at WeChat Pay), then the next tap closes that out_trade_no there and pays under a new one', async () => {
+    const order = await orderFor('oAttempt5');
+    await orders.choosePaymentMethod(order.orderNo, 'oAttempt5', 'wechatpay', now());
+    // What the old code sent: min(order expiry, now + 2 h) with its own clock reading — not the order's deadline.
+    await app.deps.wechatpay.jsapiPrepay({ outTradeNo: order.orderNo, description: '数字证书续期 1 张', amountFen: order.totalFen, openid: 'oAttempt5', expiresAtMs: clock.nowMs() + HOUR });
+    const params = await payments.jsapiParams(order.orderNo, 'oAttempt5');
+    expect(sandboxPay().transactions.get(order.orderNo)!.state).toBe('CLOSED');
+    const tx = await pay(prepayIdOf(params));
+    expect(tx.outTradeNo).toBe(`${order.orderNo}-2`);
+    expect((await orders.getOrder(order.orderNo))!.state).toBe('PAID');
+  });
+
   it('When an order with an open attempt expires, then the sweep closes that attempt at WeChat Pay before closing the order', async () => {
     const order = await orderFor('oAttempt4');
     clock.advance(100 * MIN);
