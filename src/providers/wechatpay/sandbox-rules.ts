@@ -46,9 +46,12 @@ export function checkOutRefundNo(v: unknown): string {
   return v as string;
 }
 
-/** mchid in the body or query must be the merchant that signed the request (Authorization's mchid). */
-export function checkMchid(v: unknown, m: SandboxMerchant): void {
-  if (v === undefined || v === '') paramError('输入源“mchid”映射到字段“直连商户号”必填性规则校验失败，此字段为必填项');
+/**
+ * mchid in the body or query must be the merchant that signed the request (Authorization's mchid). Missing, WeChat
+ * Pay answers e.g. "输入源“/uri_template/mchid”映射到字段“直连商户号”必填性规则校验失败，此字段为必填项" (PARAM_ERROR).
+ */
+export function checkMchid(v: unknown, m: SandboxMerchant, source: '/query' | '/body' = '/body'): void {
+  if (v === undefined || v === '') paramError(`输入源“${source}/mchid”映射到字段“直连商户号”必填性规则校验失败，此字段为必填项`);
   if (v !== m.mchId) paramError('mchid与请求方商户号不一致');
 }
 

@@ -99,7 +99,7 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   });
 
   api('get', '/v3/pay/transactions/out-trade-no/:no', (ctx) => {
-    checkMchid(ctx.query.mchid, id);
+    checkMchid(ctx.query.mchid, id, '/query');
     return { status: 200, json: state.transactionJson(txOf(checkOutTradeNo(ctx.params.no))) };
   });
 
