@@ -122,6 +122,19 @@ describe(`WeChat Pay attempts keep time_expire (${backend})`, () => {
     expect(await orders.getOrder(order.orderNo)).toMatchObject({ state: 'PAID', paymentMethod: 'transfer', transactionId: `BANK${seq}` });
   });
 
+  it('When the old attempt turns out to be paid (its notify lost) as a new one is about to be made, then WeChat Pay refuses the close, that payment credits the order and no new attempt is made', async () => {
+    const order = await orderFor('oAttempt6');
+    clock.advance(100 * MIN);
+    await payments.jsapiParams(order.orderNo, 'oAttempt6');
+    await new TransferService(app.deps).codeFor(order.orderNo, 'oAttempt6', now());
+    // Paid just before its time_expire; the notify never arrived (as WeChat Pay's own state, no delivery).
+    Object.assign(sandboxPay().transactions.get(order.orderNo)!, { state: 'SUCCESS', transactionId: `4200${Date.now()}${seq}`, successTime: new Date(clock.nowMs()).toISOString() });
+    clock.advance(HOUR);
+    await expect(payments.jsapiParams(order.orderNo, 'oAttempt6')).rejects.toMatchObject({ userMessage: '订单已支付' });
+    expect(await orders.getOrder(order.orderNo)).toMatchObject({ state: 'PAID', paymentMethod: 'wechatpay', transactionId: sandboxPay().transactions.get(order.orderNo)!.transactionId });
+    expect(await new WechatPayAttemptRepository().ofOrder(app.deps.db.manager, order.orderNo)).toHaveLength(1);
+  });
+
   it('When an order was prepaid before attempts were recorded (another time_expire at WeChat Pay), then the next tap closes that out_trade_no there and pays under a new one', async () => {
     const order = await orderFor('oAttempt5');
     await orders.choosePaymentMethod(order.orderNo, 'oAttempt5', 'wechatpay', now());
