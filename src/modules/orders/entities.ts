@@ -39,7 +39,7 @@ export type CloseReason = 'expired' | 'cancelled';
 /** A renewal order: what the handler (openid) buys, for how much, and where it stands. Money in integer fen. */
 export interface Order {
   id: number;
-  /** Our out_trade_no (see order-number.ts); unique, unguessable. */
+  /** Our order number (see order-number.ts), the out_trade_no of its first WeChat Pay attempt (later ones add -n: payments/attempts.ts); unique, unguessable. */
   orderNo: string;
   openid: string;
   state: OrderState;

@@ -46,7 +46,7 @@ export function paymentNotifyRoutes(deps: Deps): Router {
         const result = await payments.credit(notify.transaction);
         deps.logger.info({ orderNo: notify.transaction.out_trade_no, result: result.kind === 'credited' ? result.outcome : result.tradeState }, 'wechat pay notify handled');
       } else if (notify.refund.status === 'SUCCESS') {
-        await payments.orders.markRefunded(notify.refund.out_trade_no, new Date(deps.clock.nowMs())).catch((err: Error) => {
+        await payments.orders.markRefunded(await payments.orderNoOf(notify.refund.out_trade_no), new Date(deps.clock.nowMs())).catch((err: Error) => {
           // A refund of a payment we never credited (late or duplicate) has no REFUNDING order: nothing to move.
           deps.logger.info({ orderNo: notify.refund.out_trade_no, err: err.message }, 'refund notify without a refunding order');
         });

@@ -81,14 +81,17 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
     let res: Response | undefined;
     let text = '';
     for (let i = 0; i < bases.length && !res; i++) {
+      // WeChat Pay signs "the request's absolute URL without the domain": the full path as it goes on the wire,
+      // including any path prefix of the base (a gateway, the sandbox's mount point) and the query string.
+      const url = new URL(`${bases[i]}${path}`);
       const headers: Record<string, string> = {
         Accept: 'application/json',
         'User-Agent': 'shuan-ca-guanjia (node)',
-        Authorization: buildAuthorization(merchant, method, path, body, clock, random),
+        Authorization: buildAuthorization(merchant, method, `${url.pathname}${url.search}`, body, clock, random),
       };
       if (payload !== undefined) headers['Content-Type'] = 'application/json';
       try {
-        const answer = await doFetch(`${bases[i]}${path}`, { method, headers, body: payload === undefined ? undefined : body, signal: AbortSignal.timeout(timeoutMs) });
+        const answer = await doFetch(url, { method, headers, body: payload === undefined ? undefined : body, signal: AbortSignal.timeout(timeoutMs) });
         text = await answer.text();
         res = answer;
       } catch (err) {

@@ -38,8 +38,8 @@ export interface SandboxTransaction {
   transactionId?: string;
   successTime?: string;
   refundedFen: number;
-  /** The request as first made: a repeat with other parameters is refused, as WeChat Pay does. */
-  fingerprint: string;
+  /** time_expire as first sent (undefined: none was sent): a repeat must send it again unchanged (sandbox-rules.ts). */
+  timeExpireSentMs?: number;
 }
 
 export interface SandboxRefund {

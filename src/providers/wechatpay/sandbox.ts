@@ -7,6 +7,7 @@ import { type RenderPage } from '../../lib/views';
 import { rfc3339Beijing } from './real';
 import { type SandboxWechatPayState } from './sandbox-state';
 import { MAX_SKEW_SECONDS, parseAuthorization, rsaVerify, signedMessage } from './sign';
+import { checkJsapiPrepay, checkMchid, checkOutRefundNo, checkOutTradeNo, checkRefund, checkRepeatPrepay, checkRepeatRefund, PayRefusal, refuse } from './sandbox-rules';
 
 /**
  * The sandbox WeChat Pay: the APIv3 endpoints the client uses (jsapi prepay, query, close, refund, platform certificates) with WeChat
@@ -17,15 +18,7 @@ import { MAX_SKEW_SECONDS, parseAuthorization, rsaVerify, signedMessage } from '
 export const SANDBOX_WECHATPAY_PATH = '/sandbox/wechatpay';
 
 type Json = Record<string, unknown>;
-class PayRefusal {
-  constructor(readonly status: number, readonly code: string, readonly message: string) {}
-}
-const refuse = (status: number, code: string, message: string): never => {
-  throw new PayRefusal(status, code, message);
-};
 const isObj = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v);
-const OUT_TRADE_NO_WECHAT = /^[0-9A-Za-z_\-|*]{6,32}$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$/;
 
 export const yuan = (fen: number) => `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
 
@@ -52,7 +45,9 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
         if (!auth) refuse(401, 'SIGN_ERROR', 'Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》');
         if (auth!.mchid !== id.mchId || auth!.serial_no.toUpperCase() !== id.merchantSerialNo.toUpperCase()) refuse(401, 'SIGN_ERROR', '商户证书序列号有误或商户号不存在');
         if (Math.abs(Math.floor(state.nowMs() / 1000) - Number(auth!.timestamp)) > MAX_SKEW_SECONDS) refuse(401, 'SIGN_ERROR', 'Http头Authorization中的timestamp与发起请求的时间不得超过5分钟');
-        const message = signedMessage(ctx.method, ctx.url, auth!.timestamp, auth!.nonce_str, raw);
+        // WeChat Pay signs "the request's absolute URL without the domain": the path as the client sent it, with any
+        // prefix before /v3 (here the sandbox's own mount point) and the query string — not the path after the mount.
+        const message = signedMessage(ctx.method, ctx.originalUrl, auth!.timestamp, auth!.nonce_str, raw);
         if (!rsaVerify(id.merchantPublicKey, message, auth!.signature)) refuse(401, 'SIGN_ERROR', '错误的签名，验签失败');
         let body: Json = {};
         if (raw) {
@@ -88,79 +83,49 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   }
 
   const txOf = (no: string) => state.transactions.get(no) ?? refuse(404, 'ORDER_NOT_EXIST', '订单不存在');
-  const checkMchid = (v: unknown) => {
-    if (v !== id.mchId) refuse(400, 'PARAM_ERROR', 'mchid与请求方商户号不一致');
-  };
 
   api('post', '/v3/pay/transactions/jsapi', (_ctx, b) => {
-    if (b.appid !== id.appId) refuse(400, 'APPID_MCHID_NOT_MATCH', 'appid和mch_id不匹配');
-    checkMchid(b.mchid);
-    const amount = isObj(b.amount) ? b.amount : refuse(400, 'PARAM_ERROR', '输入源“/body/amount”映射到字段“订单金额”必填性规则校验失败，此字段为必填项');
-    const payer = isObj(b.payer) ? b.payer : refuse(400, 'PARAM_ERROR', '输入源“/body/payer”映射到字段“支付者”必填性规则校验失败，此字段为必填项');
-    const no = typeof b.out_trade_no === 'string' && OUT_TRADE_NO_WECHAT.test(b.out_trade_no) ? b.out_trade_no : refuse(400, 'PARAM_ERROR', 'out_trade_no格式错误');
-    const description = typeof b.description === 'string' && b.description.length >= 1 && b.description.length <= 127 ? b.description : refuse(400, 'PARAM_ERROR', 'description格式错误');
-    const total = Number.isSafeInteger(amount.total) && (amount.total as number) >= 1 ? (amount.total as number) : refuse(400, 'PARAM_ERROR', '订单金额必须为大于0的整数（分）');
-    if ((amount.currency ?? 'CNY') !== 'CNY') refuse(400, 'PARAM_ERROR', '币种只支持CNY');
-    const openid = typeof payer.openid === 'string' && payer.openid ? payer.openid : refuse(400, 'PARAM_ERROR', 'openid格式错误');
-    let notifyUrl = '';
-    try {
-      const u = new URL(String(b.notify_url));
-      if (u.search || !/^https?:$/.test(u.protocol)) throw new Error('query');
-      notifyUrl = u.toString();
-    } catch {
-      refuse(400, 'PARAM_ERROR', 'notify_url格式错误（须为不带参数的http(s)地址）');
+    const now = state.nowMs();
+    const req = checkJsapiPrepay(b, id, now);
+    const existing = state.transactions.get(req.outTradeNo);
+    if (existing) checkRepeatPrepay(existing, req, now);
+    else {
+      state.transactions.set(req.outTradeNo, {
+        appid: id.appId, mchid: id.mchId, outTradeNo: req.outTradeNo, description: req.description, attach: req.attach, notifyUrl: req.notifyUrl,
+        totalFen: req.totalFen, openid: req.openid, expiresAtMs: req.expiresAtMs, timeExpireSentMs: req.timeExpireSentMs, state: 'NOTPAY', refundedFen: 0,
+      });
     }
-    let expiresAtMs = state.nowMs() + 7 * 86400_000;
-    if (b.time_expire !== undefined) {
-      const t = typeof b.time_expire === 'string' && RFC3339.test(b.time_expire) ? Date.parse(b.time_expire) : NaN;
-      if (Number.isNaN(t)) refuse(400, 'PARAM_ERROR', 'time_expire时间格式错误');
-      if (t < state.nowMs() + 60_000 || t > state.nowMs() + 90 * 86400_000) refuse(400, 'PARAM_ERROR', 'time_expire时间不合法，须在1分钟后且不超过90天');
-      expiresAtMs = t;
-    }
-    const attach = typeof b.attach === 'string' ? b.attach : undefined;
-    const fingerprint = JSON.stringify([description, total, openid, attach ?? '', notifyUrl]);
-    const existing = state.transactions.get(no);
-    if (existing) {
-      if (existing.state === 'SUCCESS' || existing.state === 'REFUND') refuse(400, 'ORDERPAID', '该订单已支付');
-      if (existing.state === 'CLOSED') refuse(400, 'ORDER_CLOSED', '订单已关闭');
-      if (existing.fingerprint !== fingerprint) refuse(403, 'OUT_TRADE_NO_USED', '商户订单号重复');
-      existing.expiresAtMs = expiresAtMs;
-    } else {
-      state.transactions.set(no, { appid: id.appId, mchid: id.mchId, outTradeNo: no, description, attach, notifyUrl, totalFen: total, openid, expiresAtMs, state: 'NOTPAY', refundedFen: 0, fingerprint });
-    }
-    return { status: 200, json: { prepay_id: state.newPrepayId(no) } };
+    return { status: 200, json: { prepay_id: state.newPrepayId(req.outTradeNo) } };
   });
 
   api('get', '/v3/pay/transactions/out-trade-no/:no', (ctx) => {
-    checkMchid(ctx.query.mchid);
-    return { status: 200, json: state.transactionJson(txOf(ctx.params.no)) };
+    checkMchid(ctx.query.mchid, id, '/query');
+    return { status: 200, json: state.transactionJson(txOf(checkOutTradeNo(ctx.params.no))) };
   });
 
   api('post', '/v3/pay/transactions/out-trade-no/:no/close', (ctx, b) => {
-    checkMchid(b.mchid);
-    const t = txOf(ctx.params.no);
+    checkMchid(b.mchid, id);
+    const t = txOf(checkOutTradeNo(ctx.params.no));
     if (t.state === 'SUCCESS' || t.state === 'REFUND') refuse(400, 'ORDERPAID', '订单已支付，不能关闭');
     t.state = 'CLOSED';
     return { status: 204 };
   });
 
   api('post', '/v3/refund/domestic/refunds', (_ctx, b) => {
-    const amount = isObj(b.amount) ? b.amount : refuse(400, 'PARAM_ERROR', 'amount必填');
-    const outRefundNo = typeof b.out_refund_no === 'string' && /^[0-9A-Za-z_\-|*@]{1,64}$/.test(b.out_refund_no) ? b.out_refund_no : refuse(400, 'PARAM_ERROR', 'out_refund_no格式错误');
+    const outRefundNo = checkOutRefundNo(b.out_refund_no);
+    if (b.out_trade_no !== undefined) checkOutTradeNo(b.out_trade_no);
     const t = typeof b.out_trade_no === 'string'
       ? state.transactions.get(b.out_trade_no)
       : [...state.transactions.values()].find((x) => x.transactionId && x.transactionId === b.transaction_id);
     if (!t) return refuse(404, 'RESOURCE_NOT_EXISTS', '订单不存在');
-    if (t.state !== 'SUCCESS' && t.state !== 'REFUND') refuse(400, 'INVALID_REQUEST', '订单未支付，不能退款');
-    const refund = Number.isSafeInteger(amount.refund) && (amount.refund as number) >= 1 ? (amount.refund as number) : refuse(400, 'PARAM_ERROR', '退款金额必须为大于0的整数（分）');
-    if (amount.total !== t.totalFen) refuse(400, 'PARAM_ERROR', '订单金额与原订单不一致');
     const existing = state.refunds.get(outRefundNo);
+    const refundsOfOrder = [...state.refunds.values()].filter((r) => r.outTradeNo === t.outTradeNo && r !== existing);
+    const { refundFen: refund } = checkRefund(b, t, refundsOfOrder);
     if (existing) {
       // The same out_refund_no again is the documented way to retry: it answers the existing refund.
-      if (existing.outTradeNo !== t.outTradeNo || existing.refundFen !== refund) refuse(400, 'INVALID_REQUEST', '退款参数与首次请求不一致');
+      checkRepeatRefund(existing, t.outTradeNo, refund);
       return { status: 200, json: state.refundJson(existing) };
     }
-    if (t.refundedFen + refund > t.totalFen) refuse(400, 'INVALID_REQUEST', '申请退款金额超过订单可退金额');
     t.refundedFen += refund;
     t.state = 'REFUND';
     const r = {
@@ -173,7 +138,7 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   });
 
   api('get', '/v3/refund/domestic/refunds/:no', (ctx) => {
-    const r = state.refunds.get(ctx.params.no) ?? refuse(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
+    const r = state.refunds.get(checkOutRefundNo(ctx.params.no)) ?? refuse(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return { status: 200, json: state.refundJson(r) };
   });
 

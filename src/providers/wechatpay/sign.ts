@@ -37,7 +37,7 @@ export interface MerchantCredentials {
   privateKey: KeyObject;
 }
 
-/** The Authorization header of an outgoing call. `pathWithQuery` is what goes on the wire after the API base. */
+/** The Authorization header of an outgoing call. `pathWithQuery` is the full path of the URL called (base prefix included) plus its query. */
 export function buildAuthorization(m: MerchantCredentials, method: string, pathWithQuery: string, body: string, clock: Clock, random: Random): string {
   const timestamp = String(nowSeconds(clock));
   const nonce = nonceStr(random);
