@@ -60,7 +60,7 @@ describe('续期缴费 at 375 px', () => {
     await expect(page.locator('[data-amount]').innerText()).resolves.toBe('¥800.00');
     await expect(page.locator('[data-warning]').innerText()).resolves.toContain('只能备注 6 位数字');
     await page.locator('#copy-code').click();
-    await page.locator('#copy-done').waitFor({ state: 'visible' });
+    await page.locator('#cam-copy-done').waitFor({ state: 'visible' });
     await fits(page);
     await screenshot(page, 'transfer-375');
 
