@@ -71,7 +71,7 @@ describe(`undelivered order notices (${backend})`, () => {
 
     const agent = await phone(openid);
     const list = await agent.get('/h5/orders');
-    expect(list.text).toContain(`<a href="/h5/orders/${order.orderNo}">${order.orderNo}</a>`);
+    expect(list.text).toContain(`<a class="weui-link" href="/h5/orders/${order.orderNo}">${order.orderNo}</a>`);
     const page = await agent.get(`/h5/orders/${order.orderNo}`);
     expect(page.text).toContain('data-undelivered="paid"');
     expect(page.text).toContain('您目前未关注「GDCA 数安时代」公众号，以下订单通知未能通过微信送达');

@@ -37,7 +37,8 @@ describe(`keyword replies (${backend})`, () => {
     expect(body).toContain('【证书续期】');
     expect(body).toContain('/h5/renew');
     // Renewal on the PC is not open yet: the reply must not promise it.
-    expect(body).toContain('即将开放');
+    expect(body).toContain('尚未开放');
+    expect(body).not.toContain('/gdca-page/redirect');
     expect(body).not.toContain('点击“续期”');
   });
 

@@ -59,7 +59,7 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
     case '绑定':
       return [
         '【绑定证书】',
-        `1. 电脑插入数字证书（U-KEY），用电脑浏览器打开 ${links.pcBind} ，输入证书密码（PIN 码）获取绑定码（请在电脑上打开，手机无法读取 U-KEY）；`,
+        `1. 电脑插入数字证书（U-KEY），用电脑浏览器打开 ${links.pcBind} ，输入证书密码（PIN 码）获取绑定码（须在电脑上打开，手机无法读取 U-KEY）；`,
         `2. 手机进入${a(links.bind, '数安CA管家 → 绑定证书')}，输入绑定码和介质编号后四位完成绑定。`,
       ].join('\n');
     case '续期':
@@ -68,7 +68,7 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
         '【证书续期】',
         `证书快到期或已过期：在${a(links.certs, '我的数字证书')}查看到期日；过期后在续期期限内仍可在线办理。`,
         `1. 绑定证书后，在${a(links.renew, '续期缴费')}选择证书并完成支付（对公汇款需等待到账核验）；`,
-        `2. 支付后在电脑上插入 U-KEY 完成制证。电脑端在线续期（${links.pcRenew} ）即将开放；如需尽快办理，请拨打${HOTLINE_TEXT}。`,
+        `2. 支付后在电脑上插入 U-KEY 完成制证：电脑端在线续期尚未开放，请拨打${HOTLINE_TEXT}办理。`,
       ].join('\n');
     case '缴费':
       return [
