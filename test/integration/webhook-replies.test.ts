@@ -42,6 +42,14 @@ describe(`keyword replies (${backend})`, () => {
     expect(body).not.toContain('点击“续期”');
   });
 
+  it('When the user follows or asks about 发票, then no reply promises online invoices or renewal on the PC, which do not exist yet', async () => {
+    const welcome = String((await replyTo(unstaffed, eventXml(uniqueOpenid(), 'subscribe'))).Content);
+    expect(welcome).not.toMatch(/开票|在电脑上完成续期/);
+    const invoice = String((await replyTo(unstaffed, textXml(uniqueOpenid(), '怎么开发票'))).Content);
+    expect(invoice).toContain('尚未开放');
+    expect(invoice).not.toContain('开票历史');
+  });
+
   it('When nobody staffs customer service and the user writes 人工, then the reply gives the hotline and never says 正在为您转接', async () => {
     for (const content of ['人工', '转人工', '客服']) {
       const reply = await replyTo(unstaffed, textXml(uniqueOpenid(), content));
@@ -81,6 +89,13 @@ describe(`the /dev/wechat simulator (${backend})`, () => {
   afterAll(async () => {
     await site?.close();
     await simHandle?.drop();
+  });
+
+  it('When a test user is picked, then the simulator shows its unionid (what a legacy-bindings file needs to walk 二)', async () => {
+    const agent = request(site.server);
+    const user = (await agent.post('/dev/wechat/users').set('Accept', 'application/json').type('form').send({ nickname: 'legacy' })).body.user as { openid: string };
+    const page = await agent.get(`/dev/wechat?openid=${encodeURIComponent(user.openid)}`);
+    expect(page.text).toContain(`data-unionid>${site.deps.sandboxWechat!.users.get(user.openid)!.unionid}<`);
   });
 
   it('When the user sends text containing "]]>", then the simulator delivers it intact and shows the account\'s reply', async () => {

@@ -31,7 +31,7 @@ export function welcomeText(links: ReplyLinks): string {
   return [
     '欢迎关注 GDCA 数安时代！',
     `数字证书在线续期：请点击菜单【客户服务】→【数安CA管家】，或直接${a(links.home, '进入数安CA管家')}。`,
-    '首次使用请先在电脑上获取证书绑定码，再在手机上绑定证书；随后可缴费、开票并在电脑上完成续期。',
+    '首次使用请先在电脑上获取证书绑定码，再在手机上绑定证书；随后即可在线缴纳续期费用。',
     '回复“绑定”“续期”“缴费”“发票”“证书”查看操作指引，回复“人工”联系客服。',
   ].join('\n');
 }
@@ -77,7 +77,8 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
         '对公汇款时备注只能填写订单上的 6 位验证码，请勿填写其他内容；不支持财政账户汇款，须由单位账户汇款。',
       ].join('\n');
     case '发票':
-      return `【电子发票】进入${a(links.invoices, '我的发票')}，勾选已支付的业务单，填写抬头、税号和邮箱后开票；在“开票历史”中可复制发票链接下载。`;
+      // Online invoicing is not built yet: say so rather than describe a form nobody can open.
+      return `【电子发票】在线开具电子发票尚未开放；如需发票，请拨打${HOTLINE_TEXT}。`;
     case '证书':
       return `【我的数字证书】进入${a(links.certs, '我的数字证书')}查看已绑定证书及有效期。`;
     case '人工':
