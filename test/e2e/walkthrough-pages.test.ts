@@ -4,7 +4,7 @@ import { CertificateEntity } from '../../src/modules/certificates/entities';
 import { HandlerRepository } from '../../src/modules/handlers/repository';
 import { OrderService } from '../../src/modules/orders/service';
 import { TransferService } from '../../src/modules/transfers/service';
-import { horizontalOverflow, screenshot } from '../helpers/browser';
+import { horizontalOverflow, passSandboxLiveness, screenshot } from '../helpers/browser';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { usePhoneApp } from '../helpers/use-phone-app';
 
@@ -141,5 +141,48 @@ describe('a 对公汇款 order that was turned down, then paid by WeChat Pay', (
     await page.locator('#wp-back').click();
     await page.waitForURL(new RegExp(`/h5/orders/${order.orderNo}/paid`));
     await page.locator('[data-state=paid]').waitFor();
+  });
+});
+
+describe('the liveness link of an earlier failed attempt', () => {
+  it('When the handler opens the failed attempt\'s page again after passing, then it shows 已认证 (the current state) at 375 px', async () => {
+    const page = await e2e.loggedInPhone('/h5/handler');
+    await page.getByRole('button', { name: '同意并继续' }).click();
+    await page.waitForURL(`${e2e.app.url}/h5/handler/form`);
+    await page.locator('#name').fill('张三');
+    await page.locator('#idNumber').fill('11010519491231002X');
+    await page.getByRole('button', { name: '开始人脸核验' }).click();
+    await page.waitForURL(/\/sandbox\/faceid\/h5\//);
+    await page.locator('#fi-start').click();
+    await page.locator('#fi-fail').click();
+    await page.locator('#fi-done').click();
+    await page.waitForURL(/\/h5\/handler\/callback\?ref=/);
+    const failedAttempt = page.url();
+    expect(await page.locator('.weui-msg__title').innerText()).toBe('认证未通过');
+
+    await page.locator('[data-retry]').click();
+    await page.waitForURL(`${e2e.app.url}/h5/handler/form`);
+    await page.locator('#name').fill('张三');
+    await passSandboxLiveness(page, '11010519491231002X');
+    await page.locator('[data-masked-id]').waitFor();
+
+    await page.goto(failedAttempt);
+    expect(await page.locator('.weui-msg__title').innerText()).toBe('已认证');
+    expect(await page.locator('[data-stale-attempt]').isVisible()).toBe(true);
+    await fits(page);
+    await screenshot(page, 'handler-stale-attempt-375');
+  });
+});
+
+describe('other pages whose wording changed', () => {
+  it('When the bind page and the simulator are opened at 375 px, then they fit and use 证书密码 and show the unionid', async () => {
+    const page = await e2e.loggedInPhone('/h5/bind', { user: '走查经办' });
+    expect(await page.locator('main').innerText()).toContain('证书密码（PIN 码）');
+    await fits(page);
+    await screenshot(page, 'bind-375');
+    await page.goto(`${e2e.app.url}/dev/wechat`);
+    await page.locator('#dw-new-user').click();
+    await page.locator('[data-unionid]').waitFor();
+    await screenshot(page, 'dev-wechat-375');
   });
 });
