@@ -131,7 +131,7 @@
         var notes = [];
         perDevice.forEach(function (p) {
           var usable = p.certs.filter(function (c) { return c.usage === 'sign' && !c.pending; });
-          if (p.device.pinLocked) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）的 PIN 码已锁定，请联系客服 95105813 解锁。');
+          if (p.device.pinLocked) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）的证书密码（PIN 码）已锁定，请联系客服 95105813 解锁。');
           else if (!usable.length) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）中没有可用于签名的证书。');
           usable.forEach(function (c) { entries.push({ device: p.device, cert: c, info: null }); });
         });
@@ -248,9 +248,9 @@
   function pinMessage(err) {
     if (err.code === ERR.PIN_INCORRECT) {
       var left = err.data && typeof err.data.triesLeft === 'number' ? err.data.triesLeft : null;
-      return left === null ? 'PIN 码错误，请重新输入。' : left > 0 ? 'PIN 码错误，还可尝试 ' + left + ' 次，输错过多 U-KEY 将被锁定。' : 'PIN 码错误，U-KEY 已锁定，请联系客服 95105813 解锁。';
+      return left === null ? '证书密码错误，请重新输入。' : left > 0 ? '证书密码错误，还可尝试 ' + left + ' 次，输错过多 U-KEY 将被锁定。' : '证书密码错误，U-KEY 已锁定，请联系客服 95105813 解锁。';
     }
-    if (err.code === ERR.PIN_LOCKED) return 'U-KEY 的 PIN 码已锁定，无法签名。请携带 U-KEY 联系客服 95105813 解锁。';
+    if (err.code === ERR.PIN_LOCKED) return 'U-KEY 的证书密码（PIN 码）已锁定，无法签名。请携带 U-KEY 联系客服 95105813 解锁。';
     if (err.code === ERR.DEVICE_REMOVED || err.code === ERR.DEVICE_NOT_FOUND) return '没有找到该 U-KEY，可能已被拔出。请重新插入后点击“刷新 U-KEY”。';
     if (err.code === ERR.CERT_NOT_FOUND) return 'U-KEY 中找不到该证书，请点击“刷新 U-KEY”后重新选择。';
     return '签名失败：' + err.message;
@@ -262,7 +262,7 @@
     var entry = entries[selected];
     if (!entry) return showError('请选择一张证书。');
     var pinInput = $('pin');
-    if (!pinInput.value) { pinInput.focus(); return showError('请输入 U-KEY 的 PIN 码。'); }
+    if (!pinInput.value) { pinInput.focus(); return showError('请输入证书密码。'); }
     hideError();
     setBusy(true, '正在签名…');
     api('/capc/api/challenge', {}).then(function (challenge) {
@@ -291,6 +291,7 @@
     parts[1].textContent = code.slice(4);
     $('code').setAttribute('aria-label', '绑定码 ' + code.split('').join(' '));
     $('qr').src = r.qrDataUrl;
+    $('qr-url').textContent = String(r.qrUrl || '');
     var serial = String(r.certificate && r.certificate.mediaSerialMasked || '');
     $('media-tail').textContent = serial.slice(-4);
     var dl = $('summary');

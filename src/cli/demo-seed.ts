@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Deps } from '../deps';
 import { type CertificateSubject, type KeyAlgorithm } from '../lib/pki/types';
@@ -15,7 +17,6 @@ const USAGE = 'usage: npm run demo:seed';
 const PROJECT = '梅州市住房公积金';
 /** Printed in the table: these are demo keys on the developer's own disk. */
 export const DEMO_PIN = '123456';
-const HSM_LABEL = 'SHUAN-DEMO-HSM';
 const HSM_SO_PIN = '12345678';
 const DAY_MS = 86_400_000;
 
@@ -60,20 +61,29 @@ export interface SeededRow {
   recorded: 'recorded' | 'already recorded';
 }
 
+/**
+ * The demo token's label. SoftHSM2's token folder is machine-wide (one /etc/softhsm/softhsm2.conf), so two clones
+ * of the project would find and overwrite each other's demo token under one fixed label: each DATA_DIR (each
+ * clone's database and built-in CA) gets its own, named by a short hash of the folder's absolute path.
+ */
+export function hsmLabelFor(dataDir: string): string {
+  return `SHUAN-DEMO-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 8)}`;
+}
+
 /** SoftHSM2's own tool: finds the demo token or initialises it (a free slot, user PIN and SO PIN). */
-function ensureHsmToken(): string {
+function ensureHsmToken(label: string): string {
   const find = () => {
     const out = execFileSync('softhsm2-util', ['--show-slots'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     for (const block of out.split(/^Slot /m)) {
-      if (/^\s*Label:\s*(.*?)\s*$/m.exec(block)?.[1] === HSM_LABEL) return /^\s*Serial number:\s*(\S+)\s*$/m.exec(block)?.[1] ?? null;
+      if (/^\s*Label:\s*(.*?)\s*$/m.exec(block)?.[1] === label) return /^\s*Serial number:\s*(\S+)\s*$/m.exec(block)?.[1] ?? null;
     }
     return null;
   };
   const existing = find();
   if (existing) return existing;
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', HSM_LABEL, '--pin', DEMO_PIN, '--so-pin', HSM_SO_PIN], { stdio: 'pipe' });
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', DEMO_PIN, '--so-pin', HSM_SO_PIN], { stdio: 'pipe' });
   const made = find();
-  if (!made) throw new Error(`softhsm2-util did not list the token ${HSM_LABEL} after creating it`);
+  if (!made) throw new Error(`softhsm2-util did not list the token ${label} after creating it`);
   return made;
 }
 
@@ -175,7 +185,9 @@ export async function demoSeed(io: CliIo, argv: string[]): Promise<SeededRow[] |
     if (agent.backends.includes('pkcs11') && /softhsm/i.test(agent.pkcs11Module)) {
       let hsm: Pkcs11Backend | undefined;
       try {
-        const serial = ensureHsmToken();
+        const label = hsmLabelFor(deps.config.dataDir);
+        const serial = ensureHsmToken(label);
+        io.out(`SoftHSM2 token: ${label} (this DATA_DIR's own; the SoftHSM2 token folder is shared by the whole machine)`);
         hsm = Pkcs11Backend.open(agent.pkcs11Module);
         rows.push(await seedOne(deps, hsm, serial, hsmSpec));
       } catch (err) {

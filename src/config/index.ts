@@ -19,6 +19,8 @@ export interface WechatConfig {
   oauthAuthorizeUrl: string;
   mpVerifyCode?: string;
   replyDeadlineMs: number;
+  /** WECHAT_CS_STAFFED: people answer the customer-service desk, so 人工 messages are handed over to it. */
+  customerServiceStaffed?: boolean;
   /** Template ids of the order notices; in sandbox mode made-up ids the sandbox accepts. */
   templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string };
 }
@@ -210,6 +212,7 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
       : sandboxMode ? `${publicBaseUrl}/sandbox/wechat-oauth/authorize` : 'https://open.weixin.qq.com/connect/oauth2/authorize',
     mpVerifyCode: settings.WECHAT_MP_VERIFY_CODE,
     replyDeadlineMs: settings.WECHAT_REPLY_DEADLINE_MS,
+    customerServiceStaffed: settings.WECHAT_CS_STAFFED,
     templates: sandboxMode
       ? {
         orderPaid: settings.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: settings.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected',

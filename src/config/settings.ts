@@ -34,6 +34,8 @@ export const settingsSchema = z.object({
   WECHAT_OAUTH_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   WECHAT_MP_VERIFY_CODE: optionalString.pipe(z.string().regex(/^[0-9a-zA-Z]{4,64}$/).optional()),
   WECHAT_REPLY_DEADLINE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(500).max(4800).default(4500)),
+  /** People staff the customer-service desk (客服): a user's 人工 message is handed over with transfer_customer_service. */
+  WECHAT_CS_STAFFED: bool,
   /** 类目模板 ids for 订单支付成功 and 汇款未通过 notices (fields: docs in README); without them no template is sent. */
   WECHAT_TEMPLATE_ORDER_PAID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
   WECHAT_TEMPLATE_TRANSFER_REJECTED: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),

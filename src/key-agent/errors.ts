@@ -47,11 +47,11 @@ export const agentErrors = {
   pinIncorrect: (triesLeft: number | null, detail?: string) =>
     new KeyAgentError(
       'PIN_INCORRECT',
-      triesLeft === null ? 'PIN 码错误' : `PIN 码错误，还可尝试 ${triesLeft} 次`,
+      triesLeft === null ? '证书密码错误' : `证书密码错误，还可尝试 ${triesLeft} 次`,
       { triesLeft } satisfies PinIncorrectData,
       detail,
     ),
-  pinLocked: (detail?: string) => new KeyAgentError('PIN_LOCKED', 'PIN 码已锁定，请联系证书服务机构解锁', undefined, detail),
+  pinLocked: (detail?: string) => new KeyAgentError('PIN_LOCKED', '证书密码（PIN 码）已锁定，请联系证书服务机构解锁', undefined, detail),
   deviceRemoved: (mediaSerial: string, detail?: string) =>
     new KeyAgentError('DEVICE_REMOVED', 'U-KEY 已拔出，请重新插入后重试', { mediaSerial }, detail),
   deviceNotFound: (mediaSerial: string) => new KeyAgentError('DEVICE_NOT_FOUND', '未找到该 U-KEY，请确认已插入', { mediaSerial }),

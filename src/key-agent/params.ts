@@ -8,7 +8,7 @@ import { type AnyKeyAgentMethod, DEVICE_METHODS } from './protocol';
  * page the user opens, and the token is slow, so nothing oversized should reach it.
  */
 const mediaSerial = z.string().min(1).max(64);
-const pin = z.string().min(1, '请输入 PIN 码').max(64);
+const pin = z.string().min(1, '请输入证书密码').max(64);
 const id = z.string().min(1).max(200);
 const pem = z.string().min(1).max(64 * 1024).refine((s) => s.includes('-----BEGIN CERTIFICATE-----'), '需要 PEM 格式的证书');
 const base64 = (max: number) => z.string().max(max).pipe(z.base64());

@@ -118,7 +118,7 @@ describe('PC: /capc/ gives a binding code', () => {
     await page.getByLabel('证书密码（PIN 码）').fill('000000');
     await page.getByRole('button', { name: '获取绑定码' }).click();
     await page.locator('#select-error').waitFor({ state: 'visible' });
-    expect(await page.locator('#select-error').innerText()).toContain('PIN 码错误，还可尝试 5 次');
+    expect(await page.locator('#select-error').innerText()).toContain('证书密码错误，还可尝试 5 次');
     expect(await page.getByLabel('证书密码（PIN 码）').inputValue()).toBe('');
     await screenshot(page, 'capc-wrong-pin-1280');
 
@@ -132,6 +132,8 @@ describe('PC: /capc/ gives a binding code', () => {
     expect(await page.locator('#countdown').innerText()).toMatch(/有效期剩余 (10:00|9:5\d)/);
     expect(await page.locator('#qr').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
     expect(await page.locator('.capc-result__qr').innerText()).toContain('用微信扫一扫，在手机上直接绑定');
+    // The QR's link as text too (README: open it in a narrow window to walk the phone half without a camera).
+    expect(await page.locator('#qr-url').innerText()).toMatch(new RegExp(`^${app.url}/h5/bind\\?t=[A-Za-z0-9_-]+$`));
     const side = await page.locator('.capc-side').innerText();
     expect(side).toContain('客户服务');
     expect(side).toContain('介质编号后四位');

@@ -38,7 +38,9 @@ describe('续期缴费 at 375 px', () => {
     await expect(page.locator('[data-price]').first().innerText()).resolves.toContain('200.00 元/年');
     for (let i = 0; i < 2; i++) {
       const box = boxes.nth(i);
-      if (!(await box.isChecked())) await box.check();
+      // WeUI's checkbox: the input itself is hidden, its round icon (in the label) is what a finger taps.
+      if (!(await box.isChecked())) await page.locator(`label[for="${(await box.getAttribute('id'))!}"] .weui-icon-checked`).click();
+      expect(await box.isChecked()).toBe(true);
       await page.locator(`#y_${(await box.getAttribute('name'))!.slice(2)}`).selectOption('2');
     }
     await expect(page.locator('#preview-total').innerText()).resolves.toBe('800.00');
@@ -60,7 +62,7 @@ describe('续期缴费 at 375 px', () => {
     await expect(page.locator('[data-amount]').innerText()).resolves.toBe('¥800.00');
     await expect(page.locator('[data-warning]').innerText()).resolves.toContain('只能备注 6 位数字');
     await page.locator('#copy-code').click();
-    await page.locator('#copy-done').waitFor({ state: 'visible' });
+    await page.locator('#cam-copy-done').waitFor({ state: 'visible' });
     await fits(page);
     await screenshot(page, 'transfer-375');
 

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { type CliIo } from '../../src/cli/bootstrap';
-import { creditCode, DEMO_PIN, demoSeed } from '../../src/cli/demo-seed';
+import { creditCode, DEMO_PIN, demoSeed, hsmLabelFor } from '../../src/cli/demo-seed';
 import { closeDeps, openDeps } from '../../src/composition';
 import { loadConfig } from '../../src/config/load';
 import { type Deps } from '../../src/deps';
@@ -97,7 +97,48 @@ describe('demo:seed', () => {
   });
 });
 
+/** demo:seed as `npm run demo:seed` runs it (a child: SoftHSM2 reads SOFTHSM2_CONF from the real environment). */
+function runSeed(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [resolve(__dirname, '../../node_modules/tsx/dist/cli.mjs'), 'src/cli/demo-seed.ts'], { cwd: resolve(__dirname, '../..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => done({ code, out }));
+  });
+}
+
 describeWithSoftHsm('demo:seed with SoftHSM2', () => {
+  it('When two clones (two DATA_DIRs) seed on one machine-wide SoftHSM2, then each gets its own demo token and neither overwrites the other', async () => {
+    const hsm = createSoftHsm([]);
+    const clone = await createTestBackend();
+    try {
+      const envOf = (h: TestBackendHandle) => ({
+        APP_ENV: 'test', SESSION_SECRET: 'test-session-secret-0123456789abcdef', ...h.env,
+        PATH: process.env.PATH ?? '', SOFTHSM2_CONF: hsm.conf, KEY_AGENT_PKCS11_MODULE: SOFTHSM_MODULE!, LOG_LEVEL: 'warn',
+      });
+      expect(hsmLabelFor(handle.dataDir)).not.toBe(hsmLabelFor(clone.dataDir));
+      expect(hsmLabelFor(handle.dataDir)).toMatch(/^SHUAN-DEMO-[0-9a-f]{8}$/);
+      const first = await runSeed(envOf(handle));
+      expect(first.code).toBe(0);
+      const other = await runSeed(envOf(clone));
+      expect(other.code).toBe(0);
+      expect(other.out).toMatch(/梅州市示范信息技术有限公司 +[0-9a-f]{16} +123456 +RSA-2048 \(SoftHSM2\).*新建/);
+      // The first clone's token is still its own: nothing replaced, nothing added.
+      const again = await runSeed(envOf(handle));
+      expect(again.code).toBe(0);
+      expect(again.out).toContain('Everything already existed: nothing was added.');
+      const slots = execFileSync('softhsm2-util', ['--show-slots'], { encoding: 'utf8', env: { ...process.env, SOFTHSM2_CONF: hsm.conf } });
+      const labels = [...slots.matchAll(/^\s*Label:\s*(SHUAN-DEMO-\S+)\s*$/gm)].map((m) => m[1]).sort();
+      expect(labels).toEqual([hsmLabelFor(handle.dataDir), hsmLabelFor(clone.dataDir)].sort());
+      expect(first.out).toContain(`SoftHSM2 token: ${hsmLabelFor(handle.dataDir)}`);
+    } finally {
+      await clone.drop();
+      hsm.cleanup();
+    }
+  }, 120_000);
+
+
   it('When SoftHSM2 is installed, then a fourth demo key is made on a PKCS#11 token, once', async () => {
     const hsm = createSoftHsm([]);
     try {

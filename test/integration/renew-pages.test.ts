@@ -98,7 +98,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     expect(errorOf(second.text)).toContain('该证书已有待支付的订单');
     expect(second.text).toContain(`href="/h5/orders/${first}" style="color:#fff;text-decoration:underline" data-open-order`);
     // The options page says the same before anyone submits.
-    expect((await agent.get('/h5/renew')).text).toContain(`<a href="/h5/orders/${first}" data-open-order>查看订单</a>`);
+    expect((await agent.get('/h5/renew')).text).toContain(`<a class="weui-link" href="/h5/orders/${first}" data-open-order>查看订单</a>`);
   });
 
   it('When a certificate not bound to the handler is posted, then the order is refused on the page and nothing is created', async () => {

@@ -53,7 +53,7 @@ export function toAgentError(err: unknown, ctx: Pkcs11ErrorContext): KeyAgentErr
     case ckr === 'CKR_PIN_LOCKED':
       return agentErrors.pinLocked(detail);
     case ckr === 'CKR_PIN_LEN_RANGE':
-      return new KeyAgentError('INVALID_PARAMS', 'PIN 码长度不符合 U-KEY 要求', undefined, detail);
+      return new KeyAgentError('INVALID_PARAMS', '证书密码长度不符合 U-KEY 要求', undefined, detail);
     case ckr !== undefined && REMOVED.has(ckr):
       return agentErrors.deviceRemoved(ctx.mediaSerial, detail);
     case ckr !== undefined && SESSION_GONE.has(ckr) && ctx.stillPresent?.() === false:

@@ -114,6 +114,9 @@ async function readJson<T>(ctx: Koa.Context, schema: z.ZodType<T>): Promise<T> {
 }
 
 /** GET /capc/ (the page) and its JSON API under /capc/api/. */
+/** Phones and tablets, WeChat's in-app browser among them: the page needs a U-KEY plugged into a PC. */
+const PHONE_BROWSER = /Mobile|Android|iPhone|iPad|HarmonyOS|MicroMessenger/i;
+
 export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string): Router {
   const router = new Router();
   const { config } = deps;
@@ -135,6 +138,8 @@ export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string)
     ctx.body = render('capc/index.njk', {
       title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.wechat.mode === 'sandbox',
       agentUrl: config.certificates.keyAgentUrl, siteOrigin, graceDays: config.certificates.bindExpiredGraceDays, assetVersion,
+      // The 绑定 reply links here, so phones arrive: they get told to use a PC (a narrow window gets it from CSS).
+      phone: PHONE_BROWSER.test(ctx.get('User-Agent')),
     });
   };
   // A route without the trailing slash also matches with one: this serves both /capc/ (the seed's address) and /capc.

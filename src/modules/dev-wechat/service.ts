@@ -64,6 +64,7 @@ function replyHtml(xml: string): string {
   const msg = parseWechatXml(xml);
   const type = String(msg.MsgType ?? '');
   if (type === 'text') return wechatTextHtml(String(msg.Content ?? ''));
+  if (type === 'transfer_customer_service') return escapeHtml('（消息已转给人工客服，客服人员将在对话框中回复）');
   if (type === 'news') return `[图文消息] ${escapeHtml(JSON.stringify(msg.Articles ?? {}).slice(0, 300))}`;
   return `[${escapeHtml(type || '未知')}消息]`;
 }

@@ -11,7 +11,7 @@ import { OAuthService } from '../oauth/service';
 
 /** The four things a handler does here. Features with their own module (bind, certs) mount their own pages. */
 export interface H5Feature {
-  key: 'bind' | 'certs' | 'renew' | 'invoices';
+  key: 'bind' | 'certs' | 'renew' | 'orders' | 'invoices';
   path: string;
   label: string;
   desc: string;
@@ -40,18 +40,29 @@ export const H5_FEATURES: readonly H5Feature[] = [
     icon: svg('<path d="M20 12a8 8 0 1 1-2.3-5.6"/><path d="M20 4v4h-4"/><path d="M9.5 9.5 12 12l2.5-2.5M12 12v5M9.5 14h5"/>'),
   },
   {
+    key: 'orders', path: '/h5/orders', label: '我的订单', desc: '支付状态与汇款信息', color: '#2fb5a8', built: true,
+    icon: svg('<rect x="5" y="3" width="14" height="18" rx="2"/><path d="M9 8h6M9 12h6M9 16h4"/>'),
+  },
+  {
     key: 'invoices', path: '/h5/invoices', label: '我的发票', desc: '开具与下载电子发票', color: '#6467f0',
     icon: svg('<path d="M6 3h12v18l-3-2-3 2-3-2-3 2z"/><path d="M9 8h6M9 12h6M9 16h3"/>'),
   },
 ];
 
-/** The journey in the seed's order (三 → 五), shown on the home page so nobody has to read the PDF. */
-const STEPS = [
-  { text: '在电脑上插入 U-KEY，获取证书绑定码', where: '电脑 · 证书绑定网址' },
-  { text: '在本页面「绑定证书」输入绑定码和介质编号后四位', where: '手机 · 数安CA管家' },
-  { text: '首次办理完成经办人活体认证，选择证书「续期缴费」', where: '手机 · 微信支付或对公汇款' },
-  { text: '支付完成后在电脑上插入 U-KEY，点击“续期”完成制证', where: '电脑 · 续期网址（续期时请勿拔出 U-KEY）' },
-];
+/**
+ * The journey in the seed's order (三 → 五), shown on the home page so nobody has to read the PDF. The binding
+ * address is shown (and can be copied): it is typed into a PC's browser. Renewal on the PC (五) is not built yet,
+ * so its step says so and gives the hotline instead of an address that would not open.
+ */
+interface JourneyStep { text: string; where: string; address?: string }
+function journeySteps(publicBaseUrl: string): JourneyStep[] {
+  return [
+    { text: '在电脑上插入 U-KEY，用电脑浏览器打开证书绑定网址，获取证书绑定码', where: '电脑 · 证书绑定网址', address: `${publicBaseUrl}/capc/` },
+    { text: '在本页面「绑定证书」输入绑定码和介质编号后四位', where: '手机 · 数安CA管家' },
+    { text: '首次办理完成经办人活体认证，选择证书「续期缴费」', where: '手机 · 微信支付或对公汇款' },
+    { text: '支付完成后在电脑上插入 U-KEY 完成制证', where: '电脑 · 在线续期尚未开放，支付后请拨打客服热线 95105813 办理制证' },
+  ];
+}
 
 /**
  * The H5 app inside WeChat. Every /h5/ page goes through WeChat OAuth first (requireWechatUser).
@@ -86,7 +97,7 @@ export function h5Routes(deps: Deps, render: RenderPage): Router {
       .sort((a, b) => a.renewal.daysToDeadline - b.renewal.daysToDeadline);
     const restored = await legacy.noticeFor(user.openid, { unionid: user.unionid, isSnapshotUser: user.isSnapshotUser });
     page(ctx, 'h5/home.njk', {
-      title: '数安CA管家', user, features: H5_FEATURES, steps: STEPS, todos, restoredNotice: restored ? restoredText(restored.restoredCount) : undefined,
+      title: '数安CA管家', user, features: H5_FEATURES, steps: journeySteps(deps.config.publicBaseUrl), todos, restoredNotice: restored ? restoredText(restored.restoredCount) : undefined,
     });
   });
 

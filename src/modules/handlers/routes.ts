@@ -68,8 +68,8 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
   };
   const form = (ctx: Koa.Context, data: { errors?: Record<string, string | undefined>; error?: string; name?: string; idNumber?: string } = {}) =>
     page(ctx, 'h5/handler-form.njk', { title: '经办人认证 - 数安CA管家', errors: {}, ...data });
-  const verified = (ctx: Koa.Context, handler: VerifiedHandler, justNow: boolean) =>
-    page(ctx, 'h5/handler-result.njk', { title: '经办人认证 - 数安CA管家', outcome: 'passed', justNow, handler });
+  const verified = (ctx: Koa.Context, handler: VerifiedHandler, justNow: boolean, staleAttempt = false) =>
+    page(ctx, 'h5/handler-result.njk', { title: '经办人认证 - 数安CA管家', outcome: 'passed', justNow, handler, staleAttempt });
 
   router.get('/h5/handler', auth, async (ctx) => {
     const next = safeNext(ctx.query.next);
@@ -120,6 +120,9 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
     const ref = typeof ctx.query.ref === 'string' ? ctx.query.ref : '';
     const outcome = await service.finish(wechatUserOf(ctx).openid, ref);
     if (outcome.kind === 'passed') return verified(ctx, outcome.handler, true);
+    // An older attempt's link (history, a bookmark) after a later one passed: the handler's state now is what counts.
+    const current = await service.verifiedOf(wechatUserOf(ctx).openid);
+    if (current) return verified(ctx, current, false, true);
     page(ctx, 'h5/handler-result.njk', { title: '经办人认证 - 数安CA管家', outcome: outcome.kind, message: outcome.message, ref });
   });
 

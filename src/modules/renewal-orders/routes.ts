@@ -7,6 +7,7 @@ import { csrfToken, verifyCsrf } from '../../lib/http/csrf';
 import { readForm } from '../../lib/http/form';
 import { type RenderPage } from '../../lib/views';
 import { CertificateEntity } from '../certificates/entities';
+import { formatDateTime } from '../certificates/view-model';
 import { certificateServiceFor } from '../certificates/service';
 import { requireVerifiedHandler } from '../handlers/routes';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
@@ -14,6 +15,7 @@ import { OAuthService } from '../oauth/service';
 import { type OrderWithLines } from '../orders/repository';
 import { OpenOrderExistsError, type OrderItem, OrderService } from '../orders/service';
 import { OrderNoticeStore, toNoticeView } from '../payments/undelivered-notices';
+import { orderTransferOf } from '../transfers/order-transfer';
 import { TransferService } from '../transfers/service';
 import { isOrderNo, parseRenewForm } from './schemas';
 import { toOptionView, toOrderView, yuan } from './view-model';
@@ -101,7 +103,14 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
     // What a template message would have said, had the user still followed (43004); shown once, a rejected
     // transfer for as long as the order still waits for money.
     const shown = await notices.visibleFor(order.orderNo, order.openid, order.state === 'PENDING_PAYMENT');
+    // 对公汇款 chosen: the page shows the code, the payee and any transfer turned down (汇款未通过), not the choice again.
+    const transfer = order.paymentMethod === 'transfer' ? await orderTransferOf(deps.db, order.orderNo) : null;
     page(ctx, 'h5/order.njk', {
+      payee: deps.config.transfer,
+      transfer: transfer && {
+        ...transfer,
+        rejection: transfer.rejection && { ...transfer.rejection, at: formatDateTime(transfer.rejection.at), amountYuan: transfer.rejection.amountFen === null ? null : yuan(transfer.rejection.amountFen) },
+      },
       title: '订单详情 - 数安CA管家', order: toOrderView(order, await certificatesOf([order]), now()), csrf: csrfToken(ctx, deps.random),
       // The query survives reloads and the back button: say only what is still true.
       flash: ctx.query.created === '1' && order.state === 'PENDING_PAYMENT' ? '订单已创建，请选择支付方式' : ctx.query.cancelled === '1' && order.state === 'CLOSED' ? '订单已取消' : undefined,

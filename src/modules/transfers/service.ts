@@ -19,7 +19,7 @@ export const TRANSFER_WAIT_MS = 7 * 86_400_000;
 const CLAIM_STALE_MS = 5 * 60_000;
 
 /** What the handler is told (a template's thing field: 20 characters at most) when their transfer is not credited. */
-const REJECTION_NOTICE: Record<string, string> = {
+export const REJECTION_NOTICE: Readonly<Record<string, string>> = {
   'amount-mismatch': '汇款金额与订单金额不符',
   'name-mismatch': '付款单位与证书单位不符',
   'fiscal-payer': '不支持财政或国库账户汇款',

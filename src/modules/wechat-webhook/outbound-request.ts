@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sha1Signature, WechatMessageCrypto } from './crypto';
+import { cdata } from './xml';
 
 /**
  * Builds a webhook POST exactly as WeChat's servers do (safe mode: encrypted body, msg_signature; plain mode:
@@ -38,10 +39,11 @@ export function signedWebhookRequest(identity: WebhookIdentity, innerXml: string
 /** Inner XML of an event or text message, in WeChat's field order. */
 export function inboundXml(fields: { toUser: string; fromUser: string; createTime: number; msgType: string } & Record<string, string | number | undefined>): string {
   const { toUser, fromUser, createTime, msgType, ...rest } = fields;
-  let xml = `<xml><ToUserName><![CDATA[${toUser}]]></ToUserName><FromUserName><![CDATA[${fromUser}]]></FromUserName><CreateTime>${createTime}</CreateTime><MsgType><![CDATA[${msgType}]]></MsgType>`;
+  // cdata() splits a "]]>" in the text (a user may type one), as WeChat's own XML must survive it.
+  let xml = `<xml><ToUserName>${cdata(toUser)}</ToUserName><FromUserName>${cdata(fromUser)}</FromUserName><CreateTime>${createTime}</CreateTime><MsgType>${cdata(msgType)}</MsgType>`;
   for (const [k, v] of Object.entries(rest)) {
     if (v === undefined) continue;
-    xml += typeof v === 'number' ? `<${k}>${v}</${k}>` : `<${k}><![CDATA[${v}]]></${k}>`;
+    xml += typeof v === 'number' ? `<${k}>${v}</${k}>` : `<${k}>${cdata(v)}</${k}>`;
   }
   return `${xml}</xml>`;
 }

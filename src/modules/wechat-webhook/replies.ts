@@ -31,7 +31,7 @@ export function welcomeText(links: ReplyLinks): string {
   return [
     '欢迎关注 GDCA 数安时代！',
     `数字证书在线续期：请点击菜单【客户服务】→【数安CA管家】，或直接${a(links.home, '进入数安CA管家')}。`,
-    '首次使用请先在电脑上获取证书绑定码，再在手机上绑定证书；随后可缴费、开票并在电脑上完成续期。',
+    '首次使用请先在电脑上获取证书绑定码，再在手机上绑定证书；随后即可在线缴纳续期费用。',
     '回复“绑定”“续期”“缴费”“发票”“证书”查看操作指引，回复“人工”联系客服。',
   ].join('\n');
 }
@@ -49,19 +49,26 @@ export function helpText(links: ReplyLinks): string {
 
 type Keyword = '绑定' | '续期' | '缴费' | '发票' | '证书' | '人工';
 
+/** Customer service by text: the hotline, and the hours the menu and the replies name. */
+const HOTLINE_TEXT = '客服热线 95105813（工作日 9:00–18:00）';
+/** 人工 when nobody staffs the customer-service desk: never "正在为您转接" without a hand-over. */
+const SUPPORT_BY_PHONE = `【人工客服】请拨打${HOTLINE_TEXT}。`;
+
 export function keywordText(keyword: Keyword, links: ReplyLinks): string {
   switch (keyword) {
     case '绑定':
       return [
         '【绑定证书】',
-        `1. 电脑插入数字证书（U-KEY），用电脑浏览器打开 ${links.pcBind} ，输入证书密码（PIN 码）获取绑定码；`,
+        `1. 电脑插入数字证书（U-KEY），用电脑浏览器打开 ${links.pcBind} ，输入证书密码（PIN 码）获取绑定码（须在电脑上打开，手机无法读取 U-KEY）；`,
         `2. 手机进入${a(links.bind, '数安CA管家 → 绑定证书')}，输入绑定码和介质编号后四位完成绑定。`,
       ].join('\n');
     case '续期':
+      // Renewal on the PC (制证) is not open yet: the reply says what works today and never promises the rest.
       return [
         '【证书续期】',
-        `1. 在${a(links.renew, '续期缴费')}选择证书并完成支付（对公汇款需等待到账核验）；`,
-        `2. 电脑插入 U-KEY，用电脑浏览器打开 ${links.pcRenew} ，输入证书密码后点击“续期”，提示制证成功即完成。续期过程中请勿拔出 U-KEY。`,
+        `证书快到期或已过期：在${a(links.certs, '我的数字证书')}查看到期日；过期后在续期期限内仍可在线办理。`,
+        `1. 绑定证书后，在${a(links.renew, '续期缴费')}选择证书并完成支付（对公汇款需等待到账核验）；`,
+        `2. 支付后在电脑上插入 U-KEY 完成制证：电脑端在线续期尚未开放，请拨打${HOTLINE_TEXT}办理。`,
       ].join('\n');
     case '缴费':
       return [
@@ -70,19 +77,52 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
         '对公汇款时备注只能填写订单上的 6 位验证码，请勿填写其他内容；不支持财政账户汇款，须由单位账户汇款。',
       ].join('\n');
     case '发票':
-      return `【电子发票】进入${a(links.invoices, '我的发票')}，勾选已支付的业务单，填写抬头、税号和邮箱后开票；在“开票历史”中可复制发票链接下载。`;
+      // Online invoicing is not built yet: say so rather than describe a form nobody can open.
+      return `【电子发票】在线开具电子发票尚未开放；如需发票，请拨打${HOTLINE_TEXT}。`;
     case '证书':
       return `【我的数字证书】进入${a(links.certs, '我的数字证书')}查看已绑定证书及有效期。`;
     case '人工':
-      return '正在为您转接人工客服，请稍候。客服工作时间：工作日 9:00–18:00；也可拨打客服热线 95105813。';
+      return SUPPORT_BY_PHONE;
   }
 }
 
-const KEYWORDS: Keyword[] = ['绑定', '续期', '缴费', '发票', '证书', '人工'];
+/**
+ * What the 联系客服 menu item (a CLICK: WeChat never forwards events to customer service) says. When people
+ * staff the customer-service desk, a text message reaches them, so the reply says to write one.
+ */
+export function contactSupportText(staffed: boolean): string {
+  return staffed
+    ? `【人工客服】请直接在对话框发送文字消息描述您的问题，客服人员会在工作时间回复；也可拨打${HOTLINE_TEXT}。`
+    : SUPPORT_BY_PHONE;
+}
 
-/** Finds the first keyword in a user's text (people type whole sentences: “怎么续期？”). */
+/** A passive reply that hands the user's message to the customer-service desk (多客服: MsgType transfer_customer_service). */
+export interface TransferToCustomerService {
+  kind: 'transfer';
+  /** Sent instead when the passive reply is missed (a deferred answer cannot transfer). */
+  fallbackText: string;
+}
+
+export type Reply = string | TransferToCustomerService;
+
+export function transferToCustomerService(): TransferToCustomerService {
+  return { kind: 'transfer', fallbackText: SUPPORT_BY_PHONE };
+}
+
+/**
+ * Finds what a user's text is about (people type whole sentences: “怎么续期？”, “证书快过期了怎么办”). Order
+ * matters: an expiring certificate is a renewal question before it is a question about 证书.
+ */
+const INTENTS: ReadonlyArray<[RegExp, Keyword]> = [
+  [/人工|客服/, '人工'],
+  [/绑定/, '绑定'],
+  [/续期|续费|到期|过期|延期|更新证书/, '续期'],
+  [/缴费|付款|支付|汇款/, '缴费'],
+  [/发票|开票/, '发票'],
+  [/证书/, '证书'],
+];
+
 export function matchKeyword(content: string): Keyword | undefined {
   const trimmed = content.trim();
-  if (/^(客服|转人工)$/.test(trimmed)) return '人工';
-  return KEYWORDS.find((k) => trimmed.includes(k));
+  return INTENTS.find(([pattern]) => pattern.test(trimmed))?.[1];
 }

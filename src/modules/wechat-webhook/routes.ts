@@ -9,7 +9,8 @@ import { WechatApiError } from '../../providers/wechat-api/errors';
 import { WechatMessageCrypto } from './crypto';
 import { WebhookGuard, WebhookRefusal } from './guard';
 import { type InboundMessage, messageType, WebhookService } from './service';
-import { encryptedReplyXml, text, textReplyXml } from './xml';
+import { type Reply } from './replies';
+import { encryptedReplyXml, text, textReplyXml, transferReplyXml } from './xml';
 
 export const DEFERRED_REPLY_JOB = 'wechat.deferred-reply';
 const BODY_LIMIT = 64 * 1024;
@@ -71,9 +72,11 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
     ctx.body = err.status === 413 ? 'Payload Too Large' : err.status === 400 ? 'Bad Request' : err.status === 403 ? 'Forbidden' : 'Unauthorized';
   };
 
-  const buildReply = (msg: InboundMessage, content: string): string => {
+  const buildReply = (msg: InboundMessage, reply: Reply): string => {
     const now = nowSeconds(clock);
-    const plain = textReplyXml(msg.openid, text(msg.xml, 'ToUserName')!, content, now);
+    const plain = typeof reply === 'string'
+      ? textReplyXml(msg.openid, text(msg.xml, 'ToUserName')!, reply, now)
+      : transferReplyXml(msg.openid, text(msg.xml, 'ToUserName')!, now);
     if (!replyCrypto) return plain;
     const encrypt = replyCrypto.encrypt(plain);
     const timestamp = String(now);
@@ -132,7 +135,7 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
 
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), config.wechat.replyDeadlineMs); });
-    let outcome: string | null | 'deadline';
+    let outcome: Reply | null | 'deadline';
     try {
       outcome = await Promise.race([work, deadline]);
     } catch {
@@ -148,7 +151,8 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
       metrics.webhookOutcomes.inc({ outcome: 'deferred' });
       ctx.body = 'success';
       work
-        .then((reply) => (reply ? deps.jobs.enqueue(DEFERRED_REPLY_JOB, { openid: msg.openid, text: reply }, { jobId: keys[1] }) : undefined))
+        // A late answer cannot hand the message over: the customer-service message says how to reach a person.
+        .then((reply) => (reply ? deps.jobs.enqueue(DEFERRED_REPLY_JOB, { openid: msg.openid, text: typeof reply === 'string' ? reply : reply.fallbackText }, { jobId: keys[1] }) : undefined))
         .catch(() => undefined);
       return;
     }

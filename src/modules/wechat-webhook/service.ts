@@ -2,7 +2,7 @@ import { type Deps } from '../../deps';
 import { CustomerServiceWindow, type InteractionKind } from '../../providers/wechat-api/cs-window';
 import { FollowerService } from '../followers/service';
 import { enqueueLegacyRestore } from '../legacy-bindings/service';
-import { helpText, keywordText, matchKeyword, replyLinks, welcomeBackText, welcomeText } from './replies';
+import { contactSupportText, helpText, keywordText, matchKeyword, type Reply, replyLinks, transferToCustomerService, welcomeBackText, welcomeText } from './replies';
 import { text, type WechatXml } from './xml';
 
 /** A verified inbound message, as the handlers see it. */
@@ -13,8 +13,8 @@ export interface InboundMessage {
   type: string;
 }
 
-/** Returns the reply text, or null to answer `success` (no reply). */
-export type MessageHandler = (msg: InboundMessage) => Promise<string | null>;
+/** Returns the reply (a text, or a hand-over to customer service), or null to answer `success` (no reply). */
+export type MessageHandler = (msg: InboundMessage) => Promise<Reply | null>;
 
 const INTERACTIONS: Record<string, InteractionKind> = {
   'event:subscribe': 'subscribe',
@@ -37,6 +37,7 @@ export class WebhookService {
   constructor(deps: Deps, extraHandlers: Record<string, MessageHandler> = {}) {
     const followers = new FollowerService(deps.db, deps.clock, deps.config.wechat.mode === 'sandbox');
     const links = replyLinks(deps.config.publicBaseUrl);
+    const csStaffed = deps.config.wechat.customerServiceStaffed === true;
     this.csWindow = new CustomerServiceWindow(deps.store, deps.clock);
 
     this.handlers = {
@@ -58,13 +59,15 @@ export class WebhookService {
       },
       'event:click': async ({ xml }) => {
         const key = text(xml, 'EventKey') ?? '';
-        if (key === 'CONTACT_SUPPORT') return keywordText('人工', links);
+        if (key === 'CONTACT_SUPPORT') return contactSupportText(csStaffed);
         return helpText(links);
       },
       // A VIEW opens a page; WeChat shows no reply for it.
       'event:view': async () => null,
       text: async ({ xml }) => {
         const keyword = matchKeyword(text(xml, 'Content') ?? '');
+        // Only a staffed desk gets the message: otherwise "转接" would promise a person nobody is there to be.
+        if (keyword === '人工' && csStaffed) return transferToCustomerService();
         return keyword ? keywordText(keyword, links) : helpText(links);
       },
       ...extraHandlers,
@@ -76,7 +79,7 @@ export class WebhookService {
     return INTERACTIONS[msg.type] ?? (USER_MESSAGES.has(msg.type) ? 'message' : null);
   }
 
-  async handle(msg: InboundMessage): Promise<string | null> {
+  async handle(msg: InboundMessage): Promise<Reply | null> {
     const handler = this.handlers[msg.type];
     return handler ? handler(msg) : null;
   }

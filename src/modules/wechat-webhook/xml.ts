@@ -53,6 +53,11 @@ export function textReplyXml(toUser: string, fromUser: string, content: string, 
   return `<xml><ToUserName>${cdata(toUser)}</ToUserName><FromUserName>${cdata(fromUser)}</FromUserName><CreateTime>${createTimeSeconds}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content>${cdata(content)}</Content></xml>`;
 }
 
+/** Hands the user's message to the customer-service desk (多客服); WeChat shows the user nothing by itself. */
+export function transferReplyXml(toUser: string, fromUser: string, createTimeSeconds: number): string {
+  return `<xml><ToUserName>${cdata(toUser)}</ToUserName><FromUserName>${cdata(fromUser)}</FromUserName><CreateTime>${createTimeSeconds}</CreateTime><MsgType><![CDATA[transfer_customer_service]]></MsgType></xml>`;
+}
+
 export function encryptedReplyXml(encrypt: string, signature: string, timestamp: string, nonce: string): string {
   return `<xml><Encrypt>${cdata(encrypt)}</Encrypt><MsgSignature>${cdata(signature)}</MsgSignature><TimeStamp>${timestamp}</TimeStamp><Nonce>${cdata(nonce)}</Nonce></xml>`;
 }

@@ -155,7 +155,7 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
     const returnUrl = safeReturnUrl(form.return_url);
     if (form.action === 'confirm') {
       const result = state.confirmPayment(form.prepay_id ?? '');
-      if ('error' in result) return renderCashier(ctx, { error: result.error });
+      if ('error' in result) return renderCashier(ctx, { error: result.error, returnUrl: returnUrl ?? '' });
       result.delivery.catch(() => undefined);
       if (returnUrl) return ctx.redirect(withResult(returnUrl, 'ok'));
       return renderCashier(ctx, { done: '支付成功', transaction: result.transaction });
@@ -190,14 +190,16 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   function cashierPage(ctx: Koa.Context) {
     const q = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v ?? ''])) as Record<string, string>;
     const prepayId = (q.package ?? '').startsWith('prepay_id=') ? q.package.slice('prepay_id='.length) : '';
-    if (q.appId !== id.appId) return renderCashier(ctx, { error: '调用支付JSAPI缺少参数：appId 或 appId 与商户号不匹配' });
+    // A refusal still leads back to the page that opened the cashier (WeChat's own cashier closes and returns there).
+    const returnUrl = safeReturnUrl(q.return_url) ?? '';
+    if (q.appId !== id.appId) return renderCashier(ctx, { error: '调用支付JSAPI缺少参数：appId 或 appId 与商户号不匹配', returnUrl });
     if (q.signType !== 'RSA' || !rsaVerify(id.merchantPublicKey, signedMessage(q.appId, q.timeStamp ?? '', q.nonceStr ?? '', q.package), q.paySign ?? '')) {
-      return renderCashier(ctx, { error: '支付验证签名失败' });
+      return renderCashier(ctx, { error: '支付验证签名失败', returnUrl });
     }
     const t = state.byPrepayId(prepayId);
-    if (!t) return renderCashier(ctx, { error: 'prepay_id 无效或已过期' });
-    if (t.state !== 'NOTPAY') return renderCashier(ctx, { error: t.state === 'CLOSED' ? '订单已关闭' : '该订单已支付' });
-    return renderCashier(ctx, { transaction: t, prepayId, returnUrl: safeReturnUrl(q.return_url) ?? '' });
+    if (!t) return renderCashier(ctx, { error: 'prepay_id 无效或已过期', returnUrl });
+    if (t.state !== 'NOTPAY') return renderCashier(ctx, { error: t.state === 'CLOSED' ? '订单已关闭' : '该订单已支付', returnUrl });
+    return renderCashier(ctx, { transaction: t, prepayId, returnUrl });
   }
 
   app.use(router.routes()).use(router.allowedMethods());
