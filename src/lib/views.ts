@@ -15,5 +15,8 @@ export function createViews(opts: { dir?: string; watch?: boolean; globals?: Rec
     throwOnUndefined: false,
   });
   for (const [name, value] of Object.entries(opts.globals ?? {})) env.addGlobal(name, value);
-  return (template, data = {}) => env.render(template, { cspNonce: currentCspNonce(), ...data });
+  // A global read at each lookup, not a render variable: macros imported without context (`{% from … import %}`)
+  // see globals but not the render's data, and their <style> elements need the nonce too.
+  Object.defineProperty((env as unknown as { globals: object }).globals, 'cspNonce', { get: currentCspNonce, enumerable: true });
+  return (template, data = {}) => env.render(template, data);
 }
