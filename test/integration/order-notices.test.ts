@@ -74,7 +74,7 @@ describe(`undelivered order notices (${backend})`, () => {
     expect(list.text).toContain(`<a href="/h5/orders/${order.orderNo}">${order.orderNo}</a>`);
     const page = await agent.get(`/h5/orders/${order.orderNo}`);
     expect(page.text).toContain('data-undelivered="paid"');
-    expect(page.text).toContain('您目前未关注「数安CA管家」公众号，以下订单通知未能通过微信送达');
+    expect(page.text).toContain('您目前未关注「GDCA 数安时代」公众号，以下订单通知未能通过微信送达');
     expect(page.text).toContain('订单支付成功');
     expect(page.text).toContain(`${(order.totalFen / 100).toFixed(2)}元`);
     // Seen once: the next visit (and the list) no longer show it.

@@ -1,3 +1,5 @@
+import { BRAND } from '../../config/brand';
+
 /**
  * What the account says. Links open the H5 app (through OAuth); WeChat renders <a href> in text replies.
  * Kept in one place so wording stays consistent with the menu (客户服务 → 数安CA管家).
@@ -29,7 +31,7 @@ const a = (href: string, label: string) => `<a href="${href}">${label}</a>`;
 
 export function welcomeText(links: ReplyLinks): string {
   return [
-    '欢迎关注 GDCA 数安时代！',
+    `欢迎关注 ${BRAND.accountName}！`,
     `数字证书在线续期：请点击菜单【客户服务】→【数安CA管家】，或直接${a(links.home, '进入数安CA管家')}。`,
     '首次使用请先在电脑上获取证书绑定码，再在手机上绑定证书；随后可缴费、开票并在电脑上完成续期。',
     '回复“绑定”“续期”“缴费”“发票”“证书”查看操作指引，回复“人工”联系客服。',
@@ -74,7 +76,7 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
     case '证书':
       return `【我的数字证书】进入${a(links.certs, '我的数字证书')}查看已绑定证书及有效期。`;
     case '人工':
-      return '正在为您转接人工客服，请稍候。客服工作时间：工作日 9:00–18:00；也可拨打客服热线 95105813。';
+      return `正在为您转接人工客服，请稍候。客服工作时间：工作日 9:00–18:00；也可拨打客服热线 ${BRAND.hotline}。`;
   }
 }
 
