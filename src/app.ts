@@ -43,7 +43,7 @@ export function createApp(deps: Deps): Koa {
   app.use(requestLog(logger, deps.metrics));
   // Forms may end at WeChat's OAuth page (a session that ran out) or the liveness provider's (the handler form).
   const formTargets = [new URL(config.wechat.oauthAuthorizeUrl).origin, ...(config.liveness.mode === 'real' ? FACEID_PAGE_ORIGINS : [])];
-  app.use(securityHeaders({ hsts: config.isProduction, formTargets: formTargets.filter((o) => o !== new URL(config.publicBaseUrl).origin) }));
+  app.use(securityHeaders({ hsts: config.isProduction, formTargets: formTargets.filter((o) => o !== new URL(config.publicBaseUrl).origin), machinePaths: ['/wechat', '/pay/wechat/notify'] }));
   app.use(errorMiddleware(logger, render));
 
   // Before the session: these never need one, and the webhook reads the raw body itself.

@@ -101,6 +101,12 @@ describe(`security headers on the H5 and PC pages (${backend})`, () => {
     expect(csp).toContain(`form-action 'self' ${new URL(t.instance.config.wechat.oauthAuthorizeUrl).origin}`);
   });
 
+  it('When WeChat calls the webhook, then the answer carries no browser headers (servers read it, and a burst pays for each one)', async () => {
+    const res = await request(t.instance.app.callback()).get('/wechat?signature=x&timestamp=1&nonce=1&echostr=1');
+    expect(res.headers['x-content-type-options']).toBeUndefined();
+    expect(res.headers['content-security-policy']).toBeUndefined();
+  });
+
   it('When an API answers JSON, then it has nosniff but no page policy', async () => {
     const health = await request(t.instance.app.callback()).get('/healthz');
     expect(health.headers['x-content-type-options']).toBe('nosniff');
