@@ -5,6 +5,7 @@ import { type Deps } from './deps';
 import { registerJobHandlers } from './job-handlers';
 import { errorMiddleware } from './lib/http/error-middleware';
 import { requestLog } from './lib/http/request-log';
+import { securityHeaders } from './lib/http/security-headers';
 import { sessionMiddleware } from './lib/http/session';
 import { createViews } from './lib/views';
 import { bindingRoutes } from './modules/binding/routes';
@@ -23,6 +24,8 @@ import { createSandboxWechatApiApp } from './providers/wechat-api/sandbox';
 import { createSandboxWechatPayApp, SANDBOX_WECHATPAY_PATH } from './providers/wechatpay/sandbox';
 import { createSandboxFaceIdApp } from './providers/liveness/sandbox';
 import { createSandboxOAuthRoutes } from './modules/oauth/sandbox-authorize';
+import { FACEID_PAGE_ORIGINS } from './providers/liveness/config';
+import { BRAND } from './config/brand';
 
 const WEUI_CSS = require.resolve('weui/dist/style/weui.min.css');
 
@@ -33,11 +36,14 @@ const WEUI_CSS = require.resolve('weui/dist/style/weui.min.css');
 export function createApp(deps: Deps): Koa {
   const { config, logger } = deps;
   const app = new Koa({ proxy: config.trustProxy, keys: [config.sessionSecret] });
-  const render = createViews({ watch: config.env === 'development' });
+  const render = createViews({ watch: config.env === 'development', globals: { brand: BRAND } });
   app.context.render = render;
   app.silent = true; // errors are logged by errorMiddleware, with the request id
 
   app.use(requestLog(logger, deps.metrics));
+  // Forms may end at WeChat's OAuth page (a session that ran out) or the liveness provider's (the handler form).
+  const formTargets = [new URL(config.wechat.oauthAuthorizeUrl).origin, ...(config.liveness.mode === 'real' ? FACEID_PAGE_ORIGINS : [])];
+  app.use(securityHeaders({ hsts: config.isProduction, formTargets: formTargets.filter((o) => o !== new URL(config.publicBaseUrl).origin), machinePaths: ['/wechat', '/pay/wechat/notify'] }));
   app.use(errorMiddleware(logger, render));
 
   // Before the session: these never need one, and the webhook reads the raw body itself.

@@ -92,6 +92,33 @@ describe(`health (${backend})`, () => {
     }
   });
 
+  it('When a token is configured, then /healthz tells the public only ok / unavailable, and the token holder each dependency, its latency and error', async () => {
+    const token = 'metrics-token-0123456789';
+    const instance = await startInstance(handle, { env: { METRICS_TOKEN: token }, startJobs: false });
+    try {
+      const app = instance.app.callback();
+      const publicOk = await request(app).get('/healthz');
+      expect(publicOk.status).toBe(200);
+      expect(publicOk.body).toEqual({ status: 'ok' });
+      // A wrong token, one of another length, or a token sent some other way is the public.
+      for (const auth of ['Bearer metrics-token-0123456788', 'Bearer x', `Basic ${token}`, token, 'Bearer ']) {
+        expect((await request(app).get('/healthz').set('Authorization', auth)).body).toEqual({ status: 'ok' });
+      }
+      const operator = await request(app).get('/healthz').set('Authorization', `Bearer ${token}`);
+      expect(operator.body).toMatchObject({ status: 'ok', database: { ok: true }, cache: { ok: true } });
+      expect(typeof operator.body.database.ms).toBe('number');
+      await instance.deps.db.destroy();
+      const publicDown = await request(app).get('/healthz');
+      expect(publicDown.status).toBe(503);
+      expect(publicDown.body).toEqual({ status: 'unavailable' });
+      const operatorDown = await request(app).get('/healthz').set('Authorization', `Bearer ${token}`);
+      expect(operatorDown.status).toBe(503);
+      expect(operatorDown.body).toMatchObject({ status: 'unavailable', database: { ok: false, error: expect.any(String) } });
+    } finally {
+      await instance.close();
+    }
+  });
+
   it('When a page does not exist, then an HTML client gets the Chinese error page and an API client JSON, never a stack', async () => {
     const instance = await startInstance(handle, { startJobs: false });
     try {

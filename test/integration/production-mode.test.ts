@@ -80,6 +80,16 @@ onMysql('APP_ENV=production', () => {
     expect(prod.config.wechatpay).toMatchObject({ mode: 'real', apiBase: 'https://api.mch.weixin.qq.com' });
   });
 
+  it('When production serves a page, then it sends HSTS, and its forms may go on to WeChat OAuth and the FaceID pages only; /healthz tells the public only ok', async () => {
+    const app = prod.app.callback();
+    const page = await request(app).get('/capc/').set('X-Forwarded-Proto', 'https');
+    expect(page.status).toBe(200);
+    expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
+    expect(page.headers['content-security-policy']).toContain("form-action 'self' https://open.weixin.qq.com https://*.qq.com");
+    expect((await request(app).get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await request(app).get('/healthz').set('Authorization', 'Bearer metrics-token-0123456789')).body).toMatchObject({ database: { ok: true }, cache: { ok: true } });
+  });
+
   it('When production runs, then /metrics needs the bearer token and OAuth goes to WeChat itself', async () => {
     const app = prod.app.callback();
     expect((await request(app).get('/metrics')).status).toBe(404);

@@ -5,6 +5,7 @@ import { AppError } from '../../lib/errors';
 import { csrfToken, verifyCsrf } from '../../lib/http/csrf';
 import { readForm } from '../../lib/http/form';
 import { LockedOutError } from '../../lib/http/rate-limit';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { type RenderPage } from '../../lib/views';
 import { certificateServiceFor } from '../certificates/service';
 import { toCard } from '../certificates/view-model';
@@ -49,7 +50,8 @@ export function bindingRoutes(deps: Deps, render: RenderPage): Router {
     return undefined;
   };
 
-  router.get('/h5/bind', auth, async (ctx) => {
+  // After a QR scan the address carries the one-time token (?t=): no Referer from it.
+  router.get('/h5/bind', pagePolicy({ noReferrer: true }), auth, async (ctx) => {
     const token = typeof ctx.query.t === 'string' ? ctx.query.t : undefined;
     if (token !== undefined) {
       const row = await service.codes.spendQrToken(token);

@@ -8,6 +8,7 @@ import { type z } from 'zod';
 import { type Deps } from '../../deps';
 import { AppError, ForbiddenError, PayloadTooLargeError, TooManyRequestsError, ValidationError } from '../../lib/errors';
 import { createLimiter, isLimiterRefusal } from '../../lib/http/rate-limit';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { projectRoot } from '../../lib/paths';
 import { type RenderPage } from '../../lib/views';
 import { bindCodeInput, describeInput, emptyInput, firstIssue } from './schemas';
@@ -129,12 +130,6 @@ export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string)
   const page = (ctx: Koa.Context) => {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    // The PIN is typed here: no framing (clickjacking), scripts only from us, connections only to us and the agent.
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Content-Security-Policy', [
-      "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-      `connect-src 'self' ${agentOrigin}`, "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'", "object-src 'none'",
-    ].join('; '));
     ctx.body = render('capc/index.njk', {
       title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.wechat.mode === 'sandbox',
       agentUrl: config.certificates.keyAgentUrl, siteOrigin, graceDays: config.certificates.bindExpiredGraceDays, assetVersion,
@@ -142,8 +137,11 @@ export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string)
       phone: PHONE_BROWSER.test(ctx.get('User-Agent')),
     });
   };
+  // The PIN is typed here: the site-wide policy (no framing, scripts only from us) plus connections to the key agent;
+  // the page has no style attributes, so none are allowed.
+  const policy = pagePolicy({ connect: [agentOrigin], styleAttributes: false });
   // A route without the trailing slash also matches with one: this serves both /capc/ (the seed's address) and /capc.
-  router.get('/capc', page);
+  router.get('/capc', policy, page);
 
   router.post('/capc/api/challenge', api, rateLimit(deps, 'challenge', 30, 600), async (ctx) => {
     await readJson(ctx, emptyInput);

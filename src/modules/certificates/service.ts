@@ -11,6 +11,7 @@ import { type CertificateAuthority } from '../../providers/ca/types';
 import { type Certificate } from './entities';
 import { ProjectRules } from './projects';
 import { CertificateRepository } from './repository';
+import { BRAND } from '../../config/brand';
 
 export type RefusalReason = 'bad-signature' | 'untrusted' | 'not-end-entity' | 'revoked' | 'not-yet-valid' | 'expired' | 'needs-review';
 
@@ -29,7 +30,6 @@ export interface PresentedCertificate {
 }
 
 const DAY_MS = 86_400_000;
-const HOTLINE = '95105813';
 
 export interface CertificateDeps {
   config: AppConfig;
@@ -125,7 +125,7 @@ export class CertificateService {
     // Thrown after the commit: the review row must stay even though the holder is refused.
     if ('review' in outcome) {
       this.deps.logger.info({ fingerprint: cert.fingerprintSha256, detail: outcome.review }, 'certificate queued for review');
-      throw new CertificateRefusedError('needs-review', `该证书类型暂不支持在线办理，已提交人工审核。审核通过后请重新获取绑定码，如有疑问请拨打客服热线 ${HOTLINE}`, outcome.review);
+      throw new CertificateRefusedError('needs-review', `该证书类型暂不支持在线办理，已提交人工审核。审核通过后请重新获取绑定码，如有疑问请拨打客服热线 ${BRAND.hotline}`, outcome.review);
     }
     return outcome.certificate;
   }
@@ -160,7 +160,7 @@ export class CertificateService {
     if (cert.notAfter.getTime() + graceDays * DAY_MS < at.getTime()) {
       throw new CertificateRefusedError(
         'expired',
-        `该证书已过期超过 ${graceDays} 天（${shanghaiDate(cert.notAfter)} 到期），无法在线续期，请联系客服 ${HOTLINE} 办理新证书`,
+        `该证书已过期超过 ${graceDays} 天（${shanghaiDate(cert.notAfter)} 到期），无法在线续期，请联系客服 ${BRAND.hotline} 办理新证书`,
         `notAfter ${cert.notAfter.toISOString()} + ${graceDays} days is before ${at.toISOString()}`,
       );
     }
@@ -168,7 +168,7 @@ export class CertificateService {
 }
 
 function revoked(detail: string): CertificateRefusedError {
-  return new CertificateRefusedError('revoked', `该证书已吊销，无法办理。如有疑问请拨打客服热线 ${HOTLINE}`, detail);
+  return new CertificateRefusedError('revoked', `该证书已吊销，无法办理。如有疑问请拨打客服热线 ${BRAND.hotline}`, detail);
 }
 
 /** A date as users read it (Asia/Shanghai). */

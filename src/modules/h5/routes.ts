@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { type Deps } from '../../deps';
+import { BRAND } from '../../config/brand';
 import { type RenderPage } from '../../lib/views';
 import { BindingRepository } from '../binding/repository';
 import { certificateServiceFor } from '../certificates/service';
@@ -60,7 +61,7 @@ function journeySteps(publicBaseUrl: string): JourneyStep[] {
     { text: '在电脑上插入 U-KEY，用电脑浏览器打开证书绑定网址，获取证书绑定码', where: '电脑 · 证书绑定网址', address: `${publicBaseUrl}/capc/` },
     { text: '在本页面「绑定证书」输入绑定码和介质编号后四位', where: '手机 · 数安CA管家' },
     { text: '首次办理完成经办人活体认证，选择证书「续期缴费」', where: '手机 · 微信支付或对公汇款' },
-    { text: '支付完成后在电脑上插入 U-KEY 完成制证', where: '电脑 · 在线续期尚未开放，支付后请拨打客服热线 95105813 办理制证' },
+    { text: '支付完成后在电脑上插入 U-KEY 完成制证', where: `电脑 · 在线续期尚未开放，支付后请拨打客服热线 ${BRAND.hotline} 办理制证` },
   ];
 }
 

@@ -12,14 +12,14 @@ import { addYears, RETENTION_YEARS } from '../handlers/service';
 import { normaliseText } from '../transfers/normalise';
 import { type AuthorisationMethod, type HandlerAuthorisation } from './entities';
 import { HandlerAuthorisationRepository, type NewAuthorisation } from './repository';
+import { BRAND } from '../../config/brand';
 
-const HOTLINE = '95105813';
 export type HandlerRefusal = 'handler-not-registered' | 'handler-pending' | 'handler-rejected';
 
 export const MESSAGES = {
   notRegistered: '您不是该证书登记的经办人，请由登记经办人办理，或联系客服变更经办人',
-  pending: `经办人待审核：该单位已有登记的经办人，您的经办人申请已提交客服审核，审核通过后即可续期。如需加急请致电客服 ${HOTLINE}`,
-  rejected: (reason: string | null) => `经办人审核未通过${reason ? `（${reason}）` : ''}，无法代表该单位办理续期。如有疑问请联系客服 ${HOTLINE}`,
+  pending: `经办人待审核：该单位已有登记的经办人，您的经办人申请已提交客服审核，审核通过后即可续期。如需加急请致电客服 ${BRAND.hotline}`,
+  rejected: (reason: string | null) => `经办人审核未通过${reason ? `（${reason}）` : ''}，无法代表该单位办理续期。如有疑问请联系客服 ${BRAND.hotline}`,
   /** Shown beside a certificate that can be ticked, but whose order will go to review first. */
   needsReview: '该单位已有登记的经办人，提交后需客服审核您的经办人身份',
 };

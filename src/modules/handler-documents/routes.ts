@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import { type Deps } from '../../deps';
 import { AppError } from '../../lib/errors';
 import { csrfToken } from '../../lib/http/csrf';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { type RenderPage } from '../../lib/views';
 import { formatDateTime } from '../certificates/view-model';
 import { safeNext } from '../handlers/schemas';
@@ -56,13 +57,15 @@ export function handlerDocumentRoutes(deps: Deps, render: RenderPage): Router {
   const showForm = (ctx: Koa.Context, rejected: DocumentSubmission | null | undefined, data: { errors?: DocumentFormErrors; error?: string; values?: Record<string, string> } = {}) =>
     page(ctx, { state: rejected?.state === 'REJECTED' ? 'rejected' : 'form', submission: rejected?.state === 'REJECTED' ? view(rejected) : undefined, ...data });
 
-  router.get(DOCUMENTS_PATH, auth, async (ctx) => {
+  // The form previews the chosen photos from blob: URLs (nothing leaves the phone before 提交).
+  const withPreviews = pagePolicy({ images: ['blob:'] });
+  router.get(DOCUMENTS_PATH, withPreviews, auth, async (ctx) => {
     const now = await state(wechatUserOf(ctx).openid);
     if (now.kind === 'form' || now.kind === 'rejected') return showForm(ctx, now.submission);
     page(ctx, { state: now.kind, submission: now.submission ? view(now.submission) : undefined, handler: 'handler' in now ? now.handler : undefined });
   });
 
-  router.post(DOCUMENTS_PATH, auth, requireRealUser(), async (ctx) => {
+  router.post(DOCUMENTS_PATH, withPreviews, auth, requireRealUser(), async (ctx) => {
     const openid = wechatUserOf(ctx).openid;
     const now = await state(openid);
     // Already decided or waiting: nothing to upload (the page says why). 303: the browser must GET it.

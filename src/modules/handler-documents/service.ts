@@ -12,6 +12,7 @@ import { addYears, NAME_PURPOSE, RETENTION_YEARS } from '../handlers/service';
 import { type DocumentContentType, type DocumentKind, type DocumentSubmission } from './entities';
 import { HandlerDocumentRepository } from './repository';
 import { type DocumentForm } from './schemas';
+import { BRAND } from '../../config/brand';
 
 /** Accepted submissions per openid per China day: a rejected person may correct and resend, a script may not flood the queue. */
 export const SUBMISSIONS_PER_DAY = 3;
@@ -178,7 +179,7 @@ export class HandlerDocumentService {
 
   private limitError(openid: string, what: string): TooManyRequestsError {
     const limit = what === 'uploads' ? UPLOADS_PER_DAY : SUBMISSIONS_PER_DAY;
-    return new TooManyRequestsError(`今日提交次数已达上限（${limit} 次），请明天再试，或致电客服 95105813`, `handler documents daily ${what} limit for ${openid.slice(-6)}`);
+    return new TooManyRequestsError(`今日提交次数已达上限（${limit} 次），请明天再试，或致电客服 ${BRAND.hotline}`, `handler documents daily ${what} limit for ${openid.slice(-6)}`);
   }
 }
 

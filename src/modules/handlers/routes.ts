@@ -4,6 +4,7 @@ import { type Deps } from '../../deps';
 import { AppError, ForbiddenError } from '../../lib/errors';
 import { csrfToken, verifyCsrf } from '../../lib/http/csrf';
 import { readForm } from '../../lib/http/form';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { type RenderPage } from '../../lib/views';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
@@ -116,7 +117,8 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
     }
   });
 
-  router.get('/h5/handler/callback', auth, async (ctx) => {
+  // FaceID sends the user back with its BizToken in the address: no Referer from it.
+  router.get('/h5/handler/callback', pagePolicy({ noReferrer: true }), auth, async (ctx) => {
     const ref = typeof ctx.query.ref === 'string' ? ctx.query.ref : '';
     const outcome = await service.finish(wechatUserOf(ctx).openid, ref);
     if (outcome.kind === 'passed') return verified(ctx, outcome.handler, true);

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import { type Deps } from '../../deps';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { type RenderPage } from '../../lib/views';
 import { OAuthService, safeTarget } from './service';
 
@@ -18,7 +19,8 @@ export function oauthRoutes(deps: Deps, _render: RenderPage): Router {
     ctx.redirect(oauth.begin(ctx, safeTarget(ctx.query.next)));
   });
 
-  router.get('/oauth/callback', async (ctx) => {
+  // The address carries the OAuth code and state: no Referer from it (an error page here loads our stylesheet).
+  router.get('/oauth/callback', pagePolicy({ noReferrer: true }), async (ctx) => {
     const { code, state } = ctx.query;
     const { redirect } = await oauth.complete(ctx, code, state);
     ctx.set('Cache-Control', 'no-store');

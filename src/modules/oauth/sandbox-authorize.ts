@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import { type Deps } from '../../deps';
 import { readForm } from '../../lib/http/form';
 import { ValidationError } from '../../lib/errors';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { type RenderPage } from '../../lib/views';
 import { type SandboxWechatState } from '../../providers/wechat-api/sandbox-state';
 
@@ -61,9 +62,11 @@ export function createSandboxOAuthRoutes(deps: Deps, state: SandboxWechatState, 
     ctx.body = render('sandbox/oauth-authorize.njk', { sandbox: true, title: '微信授权（沙箱）', req, users, error });
   };
 
-  router.get(SANDBOX_AUTHORIZE_PATH, (ctx) => page(ctx, parseRequest(deps, ctx.query)));
+  // The address carries the OAuth state: no Referer from it (as WeChat's own page).
+  const noReferrer = pagePolicy({ noReferrer: true });
+  router.get(SANDBOX_AUTHORIZE_PATH, noReferrer, (ctx) => page(ctx, parseRequest(deps, ctx.query)));
 
-  router.post(SANDBOX_AUTHORIZE_PATH, async (ctx) => {
+  router.post(SANDBOX_AUTHORIZE_PATH, noReferrer, async (ctx) => {
     const form = await readForm(ctx);
     const req = parseRequest(deps, form);
     const snapshot = form.snapshot === '1';

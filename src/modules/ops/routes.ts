@@ -1,5 +1,7 @@
 import Router from '@koa/router';
+import type Koa from 'koa';
 import { type Deps } from '../../deps';
+import { bearerMatches, isLoopback } from '../../lib/http/bearer';
 
 async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<{ ok: boolean; ms: number; error?: string }> {
   const started = performance.now();
@@ -14,7 +16,13 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<{ ok
   }
 }
 
-const isLoopback = (ip: string) => ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
+/**
+ * Operators only: with METRICS_TOKEN set, the bearer token (compared in constant time); without it (development
+ * only: production requires the token) callers on this machine. The socket's peer, never X-Forwarded-For.
+ */
+function isOperator(ctx: Koa.Context, token: string | undefined): boolean {
+  return token ? bearerMatches(ctx.get('authorization') || undefined, token) : isLoopback(ctx.request.socket.remoteAddress);
+}
 
 /** /healthz for load balancers and orchestrators; /metrics for Prometheus, never public. */
 export function opsRoutes(deps: Deps): Router {
@@ -25,19 +33,16 @@ export function opsRoutes(deps: Deps): Router {
     const ok = database.ok && cache.ok;
     ctx.status = ok ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
-      status: ok ? 'ok' : 'unavailable',
-      database: { kind: deps.config.database.kind, ...database },
-      cache: { kind: deps.store.kind, ...cache },
-      wechat: deps.config.wechat.mode,
-    };
+    const status = ok ? 'ok' : 'unavailable';
+    // The public (load balancers) learns up or down; what is behind it, how fast, and error texts (they name
+    // internal hosts and ports) only operators.
+    ctx.body = isOperator(ctx, deps.config.metricsToken)
+      ? { status, database: { kind: deps.config.database.kind, ...database }, cache: { kind: deps.store.kind, ...cache }, wechat: deps.config.wechat.mode }
+      : { status };
   });
 
-  // With METRICS_TOKEN set a bearer token is required; without it (development only) loopback callers only.
   router.get('/metrics', async (ctx) => {
-    const token = deps.config.metricsToken;
-    const allowed = token ? ctx.get('authorization') === `Bearer ${token}` : isLoopback(ctx.request.socket.remoteAddress ?? '');
-    if (!allowed) {
+    if (!isOperator(ctx, deps.config.metricsToken)) {
       ctx.status = 404;
       ctx.body = 'Not Found';
       return;

@@ -1,15 +1,15 @@
 import { type EntityManager, IsNull, LessThanOrEqual, MoreThan } from 'typeorm';
 import { ForbiddenError, ValidationError } from '../../lib/errors';
 import { type PriceRule, PriceRuleEntity } from './entities';
+import { BRAND } from '../../config/brand';
 
-const HOTLINE = '95105813';
 export const MIN_YEARS = 1;
 export const MAX_YEARS = 5;
 
 /** No price rule in force for the certificate's project and type: it cannot be ordered online. */
 export class NoPriceRuleError extends ForbiddenError {
   constructor(readonly project: string, readonly certType: string, at: Date) {
-    super(`该证书暂不支持在线续期，请联系客服 ${HOTLINE}`, `no price rule for project "${project}", type "${certType}" at ${at.toISOString()}`);
+    super(`该证书暂不支持在线续期，请联系客服 ${BRAND.hotline}`, `no price rule for project "${project}", type "${certType}" at ${at.toISOString()}`);
   }
 }
 
@@ -30,7 +30,7 @@ export function lineAmountFen(rule: Pick<PriceRule, 'unitPriceFen' | 'allowedYea
   }
   const amount = rule.unitPriceFen * years;
   if (!Number.isSafeInteger(rule.unitPriceFen) || rule.unitPriceFen <= 0 || !Number.isSafeInteger(amount)) {
-    throw new ValidationError(`该证书暂不支持在线续期，请联系客服 ${HOTLINE}`, `price rule for ${rule.project}/${rule.certType} has an invalid unit price ${rule.unitPriceFen}`);
+    throw new ValidationError(`该证书暂不支持在线续期，请联系客服 ${BRAND.hotline}`, `price rule for ${rule.project}/${rule.certType} has an invalid unit price ${rule.unitPriceFen}`);
   }
   return amount;
 }

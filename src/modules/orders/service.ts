@@ -17,6 +17,7 @@ import { newOrderNumber } from './order-number';
 import { allowedYearsOf, lineAmountFen, NoPriceRuleError, PriceRuleRepository, totalFen } from './price-rules';
 import { type NewOrderLine, OrderRepository, type OrderWithLines } from './repository';
 import { InvalidTransitionError, type OrderState } from './states';
+import { BRAND } from '../../config/brand';
 
 /**
  * How long a new order waits for payment: 2 hours, the life of a WeChat Pay prepay_id, so the order's
@@ -26,7 +27,6 @@ import { InvalidTransitionError, type OrderState } from './states';
 export const ORDER_TTL_MS = 2 * 3_600_000;
 /** One order covers at most this many certificates (a page choice; keeps one payment reviewable). */
 export const MAX_ITEMS = 20;
-const HOTLINE = '95105813';
 
 export type OrderRefusal = 'not-bound' | 'revoked' | 'superseded' | 'renewal-not-yet' | 'renewal-closed';
 
@@ -154,7 +154,7 @@ export class OrderService {
   /** Why this bound certificate cannot be renewed at `at` (status, then the project's window); null when it can. */
   private refusalFor(cert: Certificate, at: Date): OrderRefusedError | null {
     const rules = certificateServiceFor(this.deps).rules;
-    if (cert.status === 'revoked') return new OrderRefusedError('revoked', cert.id, `该证书已吊销，无法续期。如有疑问请拨打客服热线 ${HOTLINE}`, `certificate ${cert.id} is revoked`);
+    if (cert.status === 'revoked') return new OrderRefusedError('revoked', cert.id, `该证书已吊销，无法续期。如有疑问请拨打客服热线 ${BRAND.hotline}`, `certificate ${cert.id} is revoked`);
     if (cert.status === 'superseded') return new OrderRefusedError('superseded', cert.id, '该证书已完成续期，请在“我的数字证书”中查看新证书', `certificate ${cert.id} is superseded by ${cert.supersededById ?? '?'}`);
     const state = rules.renewalState(cert.project, cert.notAfter, at);
     if (state === 'open') return null;

@@ -1,3 +1,5 @@
+import { BRAND } from '../../config/brand';
+
 /**
  * What the account says. Links open the H5 app (through OAuth); WeChat renders <a href> in text replies.
  * Kept in one place so wording stays consistent with the menu (客户服务 → 数安CA管家).
@@ -29,7 +31,7 @@ const a = (href: string, label: string) => `<a href="${href}">${label}</a>`;
 
 export function welcomeText(links: ReplyLinks): string {
   return [
-    '欢迎关注 GDCA 数安时代！',
+    `欢迎关注 ${BRAND.accountName}！`,
     `数字证书在线续期：请点击菜单【客户服务】→【数安CA管家】，或直接${a(links.home, '进入数安CA管家')}。`,
     '首次使用请先在电脑上获取证书绑定码，再在手机上绑定证书；随后即可在线缴纳续期费用。',
     '回复“绑定”“续期”“缴费”“发票”“证书”查看操作指引，回复“人工”联系客服。',
@@ -50,7 +52,7 @@ export function helpText(links: ReplyLinks): string {
 type Keyword = '绑定' | '续期' | '缴费' | '发票' | '证书' | '人工';
 
 /** Customer service by text: the hotline, and the hours the menu and the replies name. */
-const HOTLINE_TEXT = '客服热线 95105813（工作日 9:00–18:00）';
+const HOTLINE_TEXT = `客服热线 ${BRAND.hotline}（工作日 9:00–18:00）`;
 /** 人工 when nobody staffs the customer-service desk: never "正在为您转接" without a hand-over. */
 const SUPPORT_BY_PHONE = `【人工客服】请拨打${HOTLINE_TEXT}。`;
 

@@ -15,6 +15,11 @@ export interface LivenessConfig {
 const REQUIRED = ['TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY', 'FACEID_RULE_ID'] as const;
 const ANY = [...REQUIRED, 'FACEID_REGION'] as const;
 export const SANDBOX_FACEID_RULE_ID = '1';
+/**
+ * Where DetectAuth's `Url` (the FaceID H5 check page) lives: Tencent's qq.com hosts. The handler form posts to us and
+ * we redirect there, so the pages' form-action must allow it (browsers apply form-action to a form's redirects).
+ */
+export const FACEID_PAGE_ORIGINS: readonly string[] = ['https://*.qq.com'];
 
 /**
  * All or none outside production (a half-configured FaceID must not quietly become the sandbox), all in it.

@@ -4,6 +4,7 @@ import Koa from 'koa';
 import getRawBody from 'raw-body';
 import { type Clock } from '../../lib/clock';
 import { readForm } from '../../lib/http/form';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { type Logger } from '../../lib/logger';
 import { maskIdNumber, maskName } from '../../lib/pii/id-number';
 import { type RenderPage } from '../../lib/views';
@@ -129,6 +130,8 @@ const ACTIONS: Record<string, (body: Json, state: SandboxFaceIdState, nowMs: num
 export function createSandboxFaceIdApp(state: SandboxFaceIdState, deps: { logger: Logger; clock: Clock; render: RenderPage }): Koa {
   const app = new Koa();
   const router = new Router();
+  // The check page's address carries the BizToken: no Referer from it.
+  app.use(pagePolicy({ noReferrer: true }));
 
   router.post(['/api', '/api/'], async (ctx) => {
     const requestId = randomUUID();

@@ -1,3 +1,4 @@
+import { BRAND } from '../../config/brand';
 import { UpstreamError } from '../../lib/errors';
 
 /** errcodes meaning "the access_token is bad": drop it and fetch another. */
@@ -17,7 +18,7 @@ const FINAL: ReadonlySet<number> = new Set([
 const USER_MESSAGES: Record<number, string> = {
   45009: '微信接口今日调用次数已达上限，请明天再试',
   45011: '操作过于频繁，请稍后再试',
-  43004: '您尚未关注公众号，请先关注「GDCA 数安时代」',
+  43004: `您尚未关注公众号，请先关注「${BRAND.accountName}」`,
   45015: '超过回复时限，请重新发送消息后再试',
   45047: '消息发送过多，请稍后再试',
   40163: '授权已失效，请重新进入页面',

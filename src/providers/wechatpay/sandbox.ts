@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
 import getRawBody from 'raw-body';
+import { pagePolicy } from '../../lib/http/security-headers';
 import { type Logger } from '../../lib/logger';
 import { type RenderPage } from '../../lib/views';
 import { rfc3339Beijing } from './real';
@@ -33,6 +34,8 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   const app = new Koa();
   const router = new Router();
   const { id } = state;
+  // The cashier's address carries the prepay_id and paySign: no Referer from it.
+  app.use(pagePolicy({ noReferrer: true }));
 
   type Answer = { status: number; json?: Json };
   function api(method: 'get' | 'post', path: string, handler: (ctx: Koa.Context, body: Json) => Answer | Promise<Answer>) {
