@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { resolve } from 'node:path';
+import { type DatabaseLocation } from '../lib/db/data-source';
 import { buildPiiConfig, type PiiConfig } from '../lib/pii/config';
 import { buildLivenessConfig, type LivenessConfig } from '../providers/liveness/config';
 import { type SandboxSecrets } from './sandbox-secrets';
@@ -76,7 +77,7 @@ export interface AppConfig {
   host: string;
   publicBaseUrl: string;
   dataDir: string;
-  database: { kind: 'mysql'; url: string; poolSize: number } | { kind: 'sqlite'; file: string };
+  database: DatabaseLocation;
   cache: { kind: 'redis'; url: string; prefix: string } | { kind: 'memory'; prefix: string };
   sessionSecret: string;
   secureCookies: boolean;
@@ -184,7 +185,11 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
   if (!payRealMode && !sandbox) problems.push('internal: the sandbox WeChat Pay needs the sandbox secrets from DATA_DIR');
   if (!payRealMode && settings.WECHATPAY_PLATFORM_CERTS === 'file') problems.push('WECHATPAY_PLATFORM_CERTS: the sandbox WeChat Pay supports download or off');
   const liveness = buildLivenessConfig(settings, sandbox, settings.PORT);
-  const pii = buildPiiConfig(settings, sandbox);
+  // The keys live in settings (the environment, a secret store); outside production the sandbox secrets stand in.
+  const pii = buildPiiConfig({
+    encryptionKeys: settings.PII_ENCRYPTION_KEY ?? (isProduction ? undefined : sandbox?.piiEncryptionKey),
+    hmacKey: settings.PII_HMAC_KEY ?? (isProduction ? undefined : sandbox?.piiHmacKey),
+  }, isProduction);
   problems.push(...liveness.problems, ...pii.problems);
   const transferSet = TRANSFER_PAYEE.filter((k) => settings[k] !== undefined).length;
   if (isProduction || transferSet) {

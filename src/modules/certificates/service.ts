@@ -54,7 +54,8 @@ export class CertificateService {
   /** Loaded on first use (the CA is asked for its anchors), then kept; a failed load is retried next time. */
   private trustStore(): Promise<TrustStore> {
     if (!this.trust) {
-      this.trust = loadTrustStore({ ca: this.deps.ca, trustedRootsFile: this.deps.config.ca.trustedRootsFile });
+      const { trustedRootsFile } = this.deps.config.ca;
+      this.trust = this.deps.ca.trustAnchors().then((anchors) => loadTrustStore({ anchors, trustedRootsFile }));
       this.trust.catch(() => {
         this.trust = undefined;
       });

@@ -4,6 +4,7 @@ import { buildConfig, type AppConfig } from '../../../src/config';
 import { generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
 import { parseSettings } from '../../../src/config/settings';
 import { cryptoRandom } from '../../../src/lib/clock';
+import { entities } from '../../../src/entities';
 import { createDataSource } from '../../../src/lib/db/data-source';
 import { runMigrations } from '../../../src/lib/db/migrate';
 import { createLogger } from '../../../src/lib/logger';
@@ -21,7 +22,7 @@ let certSeq = 1000;
 
 beforeAll(async () => {
   config = buildConfig(parseSettings({ APP_ENV: 'test', DATA_DIR: join(__dirname, 'unused') }), generateSandboxSecrets());
-  db = createDataSource({ kind: 'sqlite', file: ':memory:' });
+  db = createDataSource({ kind: 'sqlite', file: ':memory:' }, { entities });
   await db.initialize();
   await runMigrations(db, createLogger('silent'));
 });

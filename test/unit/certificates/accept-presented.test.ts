@@ -4,6 +4,7 @@ import { type DataSource } from 'typeorm';
 import { buildConfig, type AppConfig } from '../../../src/config';
 import { generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
 import { parseSettings } from '../../../src/config/settings';
+import { entities } from '../../../src/entities';
 import { createDataSource } from '../../../src/lib/db/data-source';
 import { runMigrations } from '../../../src/lib/db/migrate';
 import { createLogger } from '../../../src/lib/logger';
@@ -33,7 +34,7 @@ const repo = new CertificateRepository();
 
 beforeAll(async () => {
   config = buildConfig(parseSettings({ APP_ENV: 'test', BIND_EXPIRED_GRACE_DAYS: '30', DATA_DIR: join(__dirname, 'unused') }), generateSandboxSecrets());
-  db = createDataSource({ kind: 'sqlite', file: ':memory:' });
+  db = createDataSource({ kind: 'sqlite', file: ':memory:' }, { entities });
   await db.initialize();
   await runMigrations(db, logger);
   ca = await new BuiltInCa({ db, clock: { nowMs: () => Date.now() }, logger, keyEncryptionKey: config.ca.keyEncryptionKey }).ensure();

@@ -5,7 +5,6 @@ import { parseCertificate, splitPemBundle, toPem } from '../../../src/lib/pki/ce
 import { verifyChain } from '../../../src/lib/pki/chain';
 import { loadTrustStore, TrustStore } from '../../../src/lib/pki/trust-store';
 import { KEY_ALGORITHMS } from '../../../src/lib/pki/types';
-import { type CertificateAuthority } from '../../../src/providers/ca/types';
 import { generateSoftKeyPair } from '../../../src/lib/pki/soft-keys';
 import { buildCertificate } from '../../../src/lib/pki/x509-builder';
 import { makeCa, makeLeaf } from '../../helpers/pki';
@@ -77,13 +76,13 @@ it('When a PEM bundle file holds roots and intermediates, then loadTrustStore so
   try {
     const file = join(dir, 'roots.pem');
     writeFileSync(file, `# comment\n${rsaRoot.cert.pem}\n${issuing.cert.pem}`);
-    const ca = { trustAnchors: async () => ({ roots: [sm2Root.cert.pem], intermediates: [] }) } as unknown as CertificateAuthority;
-    const store = await loadTrustStore({ ca, trustedRootsFile: file });
+    const anchors = { roots: [sm2Root.cert.pem], intermediates: [] };
+    const store = await loadTrustStore({ anchors, trustedRootsFile: file });
     expect(store.roots.map((c) => c.subject.commonName).sort()).toEqual(['CA Root', 'File Root']);
     expect(store.intermediates.map((c) => c.subject.commonName)).toEqual(['File Issuing']);
     const { cert: leaf } = await makeLeaf(issuing, 'ECDSA-P256');
     expect(store.verify(leaf, now).ok).toBe(true);
-    await expect(loadTrustStore({ ca, trustedRootsFile: join(dir, 'missing.pem') })).rejects.toThrow(/CA_TRUSTED_ROOTS_FILE: cannot read/);
+    await expect(loadTrustStore({ anchors, trustedRootsFile: join(dir, 'missing.pem') })).rejects.toThrow(/CA_TRUSTED_ROOTS_FILE: cannot read/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
