@@ -80,7 +80,7 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
     jobs = new MemoryJobQueue(logger, metrics);
   }
 
-  const sandboxWechat = config.wechat.mode === 'sandbox'
+  const sandboxWechat = config.sandbox
     ? opts.sandboxWechat ?? new SandboxWechatState(config.wechat.appId, config.wechat.appSecret)
     : opts.sandboxWechat;
   const wechatApi = createWechatApiClient({ wechat: config.wechat, store, logger, metrics, clock });

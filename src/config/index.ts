@@ -53,6 +53,11 @@ function serverSection(c: Context) {
     return {
       env: s.APP_ENV,
       isProduction: c.isProduction,
+      /**
+       * Sandbox mode, decided once (no WeChat identity configured, never in production): the in-process WeChat
+       * stands in, sandbox rows (users, bindings, handlers…) count, pages wear the sandbox banner.
+       */
+      sandbox: c.wechatSandbox,
       port: s.PORT,
       host: s.HOST,
       publicBaseUrl: c.publicBaseUrl,

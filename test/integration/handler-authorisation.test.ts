@@ -12,6 +12,7 @@ import { HandlerDocumentService } from '../../src/modules/handler-documents/serv
 import { HandlerAuthorisationService, HandlerNotAuthorisedError, MESSAGES, orgKeyOf } from '../../src/modules/handler-authorisation/service';
 import { HandlerAttemptEntity, VerifiedHandlerEntity } from '../../src/modules/handlers/entities';
 import { addYears } from '../../src/modules/handlers/service';
+import { RenewalPreview } from '../../src/modules/orders/renewal-preview';
 import { OrderService } from '../../src/modules/orders/service';
 import { idNumberFor, verifyHandler } from '../helpers/handlers';
 import { tinyPng } from '../helpers/images';
@@ -27,6 +28,7 @@ import { useTestApp } from '../helpers/use-test-app';
  */
 const DAY = 86_400_000;
 let orders: OrderService;
+let preview: RenewalPreview;
 let authorisation: HandlerAuthorisationService;
 let seq = 0;
 /** Fixed PII keys: the operator command opens its own dependencies and must index ID numbers as the app does. */
@@ -36,6 +38,7 @@ const t = useTestApp({ wechat: true, env: { ...PII_ENV, TRUST_PROXY: 'true', WEC
 // Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
   orders = new OrderService(t.instance.deps);
+  preview = new RenewalPreview(t.instance.deps);
   authorisation = new HandlerAuthorisationService(t.instance.deps);
 });
 
@@ -92,7 +95,7 @@ describe(`handler authorisation (${backend})`, () => {
     }
     const rows = await rowsOf(mine);
     expect(rows.map((r) => [r.state, r.method, r.firstSlot])).toEqual([['APPROVED', 'first', 1], ['PENDING', 'review', null]]);
-    const options = await orders.renewalOptions('oAuthOrgB', new Date());
+    const options = await preview.renewalOptions('oAuthOrgB', new Date());
     expect(options[0]).toMatchObject({ refusal: 'handler-pending', userMessage: MESSAGES.pending });
   });
 

@@ -133,7 +133,7 @@ export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string)
       `connect-src 'self' ${agentOrigin}`, "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'", "object-src 'none'",
     ].join('; '));
     ctx.body = render('capc/index.njk', {
-      title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.wechat.mode === 'sandbox',
+      title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.sandbox,
       agentUrl: config.certificates.keyAgentUrl, siteOrigin, graceDays: config.certificates.bindExpiredGraceDays, assetVersion,
     });
   };

@@ -94,7 +94,7 @@ export class CertificateService {
   async acceptPresented(input: PresentedCertificate): Promise<Certificate> {
     const cert = this.parse(input.pem);
     await this.verify(cert, input.at);
-    const sandbox = this.deps.config.wechat.mode === 'sandbox';
+    const sandbox = this.deps.config.sandbox;
 
     const outcome = await inTransaction(this.deps.db, async (tx): Promise<{ certificate: Certificate } | { review: string }> => {
       const known = await this.repo.findByFingerprint(tx, cert.fingerprintSha256);

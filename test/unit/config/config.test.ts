@@ -101,6 +101,12 @@ describe('settings and configuration', () => {
     expect(buildConfig(parseSettings(plain), sandbox).wechat.encodingAesKey).toBeUndefined();
   });
 
+  it('When the WeChat identity is absent outside production, then sandbox mode is decided once in config.sandbox; a real identity or production turns it off', () => {
+    expect(buildConfig(parseSettings({}), sandbox)).toMatchObject({ sandbox: true, wechat: { mode: 'sandbox' } });
+    expect(buildConfig(parseSettings(REAL), sandbox)).toMatchObject({ sandbox: false, wechat: { mode: 'real' } });
+    expect(buildConfig(parseSettings(PRODUCTION)).sandbox).toBe(false);
+  });
+
   it('When WECHAT_API_BASE is set, then the real client is pointed there', () => {
     expect(buildConfig(parseSettings({ ...REAL, WECHAT_API_BASE: 'http://127.0.0.1:9999/' }), sandbox).wechat.apiBase).toBe('http://127.0.0.1:9999');
   });

@@ -42,6 +42,11 @@ describe('layering', () => {
     expect(forbiddenLibImports()).toEqual([]);
   });
 
+  it('When the sources are scanned, then sandbox mode is read from config.sandbox, never derived again from the WeChat mode', () => {
+    const rederived = sourceFiles(SRC).filter((file) => /wechat\.mode\s*[!=]==\s*'(sandbox|real)'/.test(readFileSync(file, 'utf8')));
+    expect(rederived.map((file) => relative(SRC, file))).toEqual([]);
+  });
+
   it('When an import is written in any form, then the scan sees it', () => {
     const text = [
       "import { a } from '../../modules/x';",
