@@ -61,22 +61,22 @@ export function wechatPaySection(c: Context, settings: Settings): z.ZodType<Wech
       .refine((s) => !(c.isProduction && s.WECHATPAY_NOTIFY_URL && !s.WECHATPAY_NOTIFY_URL.startsWith('https://')), across('WECHATPAY_NOTIFY_URL',
         'must be https:// (WeChat Pay only notifies HTTPS addresses)'))
       .transform((s) => {
-      const apiBase = trimSlashes(s.WECHATPAY_API_BASE ?? WECHATPAY_PRIMARY);
-      return {
-        mode: 'real' as const,
-        appId: s.WECHAT_APPID,
-        mchId: s.WECHATPAY_MCHID,
-        serialNo: s.WECHATPAY_SERIAL_NO.toUpperCase(),
-        privateKey: { file: resolve(s.WECHATPAY_PRIVATE_KEY_FILE) },
-        apiV3Key: s.WECHATPAY_APIV3_KEY,
-        publicKey: s.WECHATPAY_PUBLIC_KEY_FILE && s.WECHATPAY_PUBLIC_KEY_ID ? { id: s.WECHATPAY_PUBLIC_KEY_ID, file: resolve(s.WECHATPAY_PUBLIC_KEY_FILE) } : undefined,
-        platformCertsFile: s.WECHATPAY_PLATFORM_CERTS_FILE ? resolve(s.WECHATPAY_PLATFORM_CERTS_FILE) : undefined,
-        platformCerts: s.WECHATPAY_PLATFORM_CERTS ?? (s.WECHATPAY_PLATFORM_CERTS_FILE ? 'file' : 'off'),
-        apiBase,
-        apiBackupBase: s.WECHATPAY_API_BACKUP_BASE ? trimSlashes(s.WECHATPAY_API_BACKUP_BASE) : apiBase === WECHATPAY_PRIMARY ? WECHATPAY_BACKUP : null,
-        notifyUrl: s.WECHATPAY_NOTIFY_URL,
-      };
-    });
+        const apiBase = trimSlashes(s.WECHATPAY_API_BASE ?? WECHATPAY_PRIMARY);
+        return {
+          mode: 'real' as const,
+          appId: s.WECHAT_APPID,
+          mchId: s.WECHATPAY_MCHID,
+          serialNo: s.WECHATPAY_SERIAL_NO.toUpperCase(),
+          privateKey: { file: resolve(s.WECHATPAY_PRIVATE_KEY_FILE) },
+          apiV3Key: s.WECHATPAY_APIV3_KEY,
+          publicKey: s.WECHATPAY_PUBLIC_KEY_FILE && s.WECHATPAY_PUBLIC_KEY_ID ? { id: s.WECHATPAY_PUBLIC_KEY_ID, file: resolve(s.WECHATPAY_PUBLIC_KEY_FILE) } : undefined,
+          platformCertsFile: s.WECHATPAY_PLATFORM_CERTS_FILE ? resolve(s.WECHATPAY_PLATFORM_CERTS_FILE) : undefined,
+          platformCerts: s.WECHATPAY_PLATFORM_CERTS ?? (s.WECHATPAY_PLATFORM_CERTS_FILE ? 'file' : 'off'),
+          apiBase,
+          apiBackupBase: s.WECHATPAY_API_BACKUP_BASE ? trimSlashes(s.WECHATPAY_API_BACKUP_BASE) : apiBase === WECHATPAY_PRIMARY ? WECHATPAY_BACKUP : null,
+          notifyUrl: s.WECHATPAY_NOTIFY_URL,
+        };
+      });
   }
   return z.object({
     ...S,
