@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type DatabaseLocation } from '../lib/db/data-source';
 import { buildPiiConfig, type PiiConfig } from '../lib/pii/config';
-import { buildLivenessConfig, type LivenessConfig } from '../providers/liveness/config';
+import { livenessSection } from '../providers/liveness/config';
 import { type SandboxSecrets } from './sandbox-secrets';
 import { fromBuilder, IN_PRODUCTION, need, needOr, parseSections, S, sandboxSecrets, trimSlashes, type Context } from './sections';
 import { type Settings } from './settings';
@@ -12,7 +12,7 @@ export { type WechatPayConfig } from './wechatpay';
 
 /*
  * Settings (validated one by one in settings.ts) → the frozen configuration the app runs on. Each section below
- * (WeChat Pay's in wechatpay.ts, the helpers in sections.ts) is one zod schema over the parsed settings whose
+ * (WeChat Pay's in wechatpay.ts, liveness's in its provider, the helpers in sections.ts) is one zod schema over the parsed settings whose
  * output is that section's final shape: what a mode requires is a required key there (`need(why)`), so nothing
  * optional is left for the code to assert away.
  *
@@ -200,7 +200,7 @@ function sections(c: Context, settings: Settings) {
     ca: caSection(c, settings),
     wechatpay: wechatPaySection(c, settings),
     /** Handler liveness (Tencent Cloud FaceID or the sandbox). */
-    liveness: fromBuilder<LivenessConfig>(() => buildLivenessConfig(settings, c.sandbox, c.port)),
+    liveness: livenessSection(c, settings),
     /** Keys of the PII vault (ID numbers at rest); outside production the sandbox secrets stand in. */
     pii: fromBuilder<PiiConfig>(() => buildPiiConfig({
       encryptionKeys: settings.PII_ENCRYPTION_KEY ?? (c.isProduction ? undefined : c.sandbox?.piiEncryptionKey),
