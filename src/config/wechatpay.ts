@@ -42,7 +42,9 @@ const WECHATPAY_ANY = [
 /** The merchant's settings: all or none outside production, all in it, and at least one way to verify WeChat Pay. */
 export function wechatPaySection(c: Context, settings: Settings): z.ZodType<WechatPayConfig> {
   // The merchant number is bound to the Official Account's AppID (the sandbox's in sandbox mode).
-  const appId = needOr(c.wechatSandbox ? c.sandbox?.wechatAppId : undefined, c.isProduction ? IN_PRODUCTION : 'missing (the WeChat Pay merchant is bound to it)');
+  // Worded as the WeChat section words it, so a missing AppID is reported once.
+  const appId = needOr(c.wechatSandbox ? c.sandbox?.wechatAppId : undefined,
+    c.isProduction ? IN_PRODUCTION : 'missing while other WECHAT_* settings are set (set all of them, or none for sandbox mode)');
   if (c.isProduction || WECHATPAY_ANY.some((k) => settings[k] !== undefined)) {
     const why = c.isProduction ? IN_PRODUCTION : 'missing while other WECHATPAY_* settings are set (set all of them, or none for the sandbox WeChat Pay)';
     return z.object({

@@ -66,6 +66,13 @@ describe('settings and configuration', () => {
     }
   });
 
+  it('When production has nothing set, then every problem is named once', () => {
+    const problems = problemsOf(() => buildConfig(parseSettings({ APP_ENV: 'production' })));
+    expect(problems.length).toBeGreaterThan(20);
+    expect(new Set(problems).size).toBe(problems.length);
+    expect(problems.filter((p) => p.startsWith('SESSION_SECRET:'))).toEqual(['SESSION_SECRET: required when APP_ENV=production']);
+  });
+
   it('When the 对公汇款 payee is missing in production or half set elsewhere, then the start names it; unset outside production, a marked sandbox payee is used', () => {
     const { TRANSFER_PAYEE_ACCOUNT: _omitted, ...noAccount } = PRODUCTION;
     expect(problemsOf(() => buildConfig(parseSettings(noAccount)))).toEqual(['TRANSFER_PAYEE_ACCOUNT: required when APP_ENV=production']);
