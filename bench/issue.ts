@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createConnection } from 'mysql2/promise';
+import { entities } from '../src/entities';
 import { createDataSource } from '../src/lib/db/data-source';
 import { runMigrations } from '../src/lib/db/migrate';
 import { createLogger } from '../src/lib/logger';
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   await admin.query(`CREATE DATABASE \`${schema}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   const url = new URL(MYSQL_URL);
   url.pathname = `/${schema}`;
-  const db = createDataSource({ kind: 'mysql', url: url.toString(), poolSize: 5 });
+  const db = createDataSource({ kind: 'mysql', url: url.toString(), poolSize: 5 }, { entities });
   const drop = async () => {
     if (db.isInitialized) await db.destroy();
     await admin.query(`DROP DATABASE IF EXISTS \`${schema}\``);

@@ -60,7 +60,7 @@ export function createApp(deps: Deps): Koa {
   const capcStatic = capcAssets(deps);
   app.use(capcStatic.middleware);
 
-  if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
+  if (config.sandbox && deps.sandboxWechat) {
     app.use(mount('/sandbox/wechat-api', createSandboxWechatApiApp(deps.sandboxWechat, logger)));
   }
   if (config.wechatpay.mode === 'sandbox' && deps.sandboxWechatPay && !config.isProduction) {
@@ -76,7 +76,7 @@ export function createApp(deps: Deps): Koa {
     paymentPageRoutes(deps, render),
     oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), handlerDocumentRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), capcRoutes(deps, render, capcStatic.version),
   ];
-  if (config.wechat.mode === 'sandbox' && deps.sandboxWechat && !config.isProduction) {
+  if (config.sandbox && deps.sandboxWechat) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));
   }
   for (const router of pageRouters) app.use(router.routes()).use(router.allowedMethods());

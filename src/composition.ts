@@ -2,6 +2,7 @@ import { type AppConfig } from './config';
 import { type Deps } from './deps';
 import { cryptoRandom, systemClock, type Clock, type Random } from './lib/clock';
 import { createDataSource } from './lib/db/data-source';
+import { entities } from './entities';
 import { runMigrations } from './lib/db/migrate';
 import { MemoryJobQueue } from './lib/jobs/memory';
 import { RedisJobQueue } from './lib/jobs/redis';
@@ -49,7 +50,7 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
     ? opts.sandboxWechatPay ?? createSandboxWechatPayState(config.wechatpay, logger, clock)
     : undefined;
 
-  const db = createDataSource(config.database, { schema: opts.schema });
+  const db = createDataSource(config.database, { entities, schema: opts.schema });
   try {
     await db.initialize();
   } catch (err) {
@@ -79,7 +80,7 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
     jobs = new MemoryJobQueue(logger, metrics);
   }
 
-  const sandboxWechat = config.wechat.mode === 'sandbox'
+  const sandboxWechat = config.sandbox
     ? opts.sandboxWechat ?? new SandboxWechatState(config.wechat.appId, config.wechat.appSecret)
     : opts.sandboxWechat;
   const wechatApi = createWechatApiClient({ wechat: config.wechat, store, logger, metrics, clock });

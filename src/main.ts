@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   logger.info({ port: config.port, database: config.database.kind, cache: config.cache.kind, wechat: config.wechat.mode, env: config.env }, 'listening');
   // WECHATPAY_PLATFORM_CERTS=download: first download now (the sandbox WeChat Pay answers only once we listen), then every 12 h.
   const stopCertRefresh = deps.wechatpay.certificates.start();
-  if (config.wechat.mode === 'sandbox') {
+  if (config.sandbox) {
     recordSandboxServer(config.dataDir, config.port);
     console.log(`\n数安CA管家 (sandbox mode)\n  H5 home:          ${config.publicBaseUrl}/h5/\n  WeChat simulator: ${config.publicBaseUrl}/dev/wechat\n`);
   }

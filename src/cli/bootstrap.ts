@@ -29,7 +29,7 @@ export class CliError extends Error {}
  */
 export async function withWechatApi<T>(io: CliIo, fn: (ctx: { api: WechatApi; config: AppConfig }) => Promise<T>): Promise<T> {
   const config = loadConfig(besideSandboxServer(io.env));
-  if (config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
+  if (config.sandbox) await requireSandboxServer(config, io);
   // Commands print their own result; the log only speaks up for problems unless LOG_LEVEL asks for more.
   const logger = createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn');
   const deps = await openDeps(config, { logger });
@@ -60,7 +60,7 @@ const IN_PROCESS_JOBS_WAIT_MS = 10_000;
 
 export async function withDeps<T>(io: CliIo, opts: { wechat: boolean }, fn: (deps: Deps) => Promise<T>): Promise<T> {
   const config = loadConfig(besideSandboxServer(io.env));
-  if (opts.wechat && config.wechat.mode === 'sandbox') await requireSandboxServer(config, io);
+  if (opts.wechat && config.sandbox) await requireSandboxServer(config, io);
   const deps = await openDeps(config, { logger: createLogger(io.env.LOG_LEVEL ? config.logLevel : 'warn') });
   // On Redis the server's workers take what a command enqueues (notices after an import or a review). The
   // embedded default's queue lives in this process and dies with it: work it here, then wait for it to finish.
@@ -76,7 +76,7 @@ export async function withDeps<T>(io: CliIo, opts: { wechat: boolean }, fn: (dep
     const failed = inProcess?.failedForGood ?? 0;
     if (left || failed) {
       io.err(`${left + failed} background job(s) (WeChat notices) were not done${failed ? ` (${failed} failed, see the log above)` : ''}. ` +
-        (config.wechat.mode === 'sandbox' ? `In sandbox mode they go to the server at ${config.wechat.apiBase}: is it running, on this PORT and DATA_DIR?` : 'Check the WeChat settings and the log.'));
+        (config.sandbox ? `In sandbox mode they go to the server at ${config.wechat.apiBase}: is it running, on this PORT and DATA_DIR?` : 'Check the WeChat settings and the log.'));
     }
     await closeDeps(deps);
   }

@@ -70,7 +70,7 @@ export async function importLegacy(io: CliIo, argv: string[]): Promise<ImportSum
     const { inserted, already } = await repo.insertMissing(deps.db.manager, parsed.rows, at);
     // Restores from the database alone: followers whose unionid we stored when they followed or visited.
     const restored = await new LegacyRestoreService(deps).restoreKnownFollowers(parsed.rows.map((r) => r.unionid));
-    const known = await repo.certificatesFor(deps.db.manager, parsed.rows, { includeSandbox: deps.config.wechat.mode === 'sandbox' });
+    const known = await repo.certificatesFor(deps.db.manager, parsed.rows, { includeSandbox: deps.config.sandbox });
     const pending = parsed.rows.filter((r) => !known.has(`${r.keyKind}:${r.keyValue}`)).length;
     return {
       dataLines: parsed.dataLines,

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load';
+import { entities } from '../entities';
 import { createDataSource } from '../lib/db/data-source';
 import { runMigrations } from '../lib/db/migrate';
 import { createLogger } from '../lib/logger';
@@ -7,7 +8,7 @@ import { type CliIo, runCli } from './bootstrap';
 /** `npm run migrate`: applies pending migrations to the configured database (MySQL under its lock, or SQLite). */
 async function migrate(io: CliIo): Promise<void> {
   const config = loadConfig(io.env);
-  const ds = createDataSource(config.database);
+  const ds = createDataSource(config.database, { entities });
   await ds.initialize();
   try {
     const applied = await runMigrations(ds, createLogger(config.logLevel));

@@ -50,7 +50,7 @@ export async function restoreLegacy(io: CliIo, argv: string[]): Promise<RestoreS
       io.out('No legacy bindings imported yet (npm run import:legacy -- file.csv): nothing to restore.');
       return summary;
     }
-    const includeSandbox = deps.config.wechat.mode === 'sandbox';
+    const includeSandbox = deps.config.sandbox;
     const count = (outcome: { created: number; pending: number }) => {
       summary.bindingsCreated += outcome.created;
       summary.pending += outcome.pending;

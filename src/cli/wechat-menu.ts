@@ -25,7 +25,7 @@ export async function wechatMenu(io: CliIo, argv: string[]): Promise<void> {
     const menu = renderMenu(template, { publicBaseUrl: config.publicBaseUrl }) as { button: MenuButton[] };
     const problem = validateMenu(menu);
     if (problem) throw new CliError(`The menu in ${file} breaks WeChat's rules: ${problem.errmsg} (errcode ${problem.errcode})`);
-    if (config.wechat.mode === 'real' && !config.publicBaseUrl.startsWith('https://')) {
+    if (!config.sandbox && !config.publicBaseUrl.startsWith('https://')) {
       io.err(`Warning: PUBLIC_BASE_URL is ${config.publicBaseUrl}; WeChat users cannot open it. Set PUBLIC_BASE_URL to the public https address.`);
     }
     for (const top of menu.button) {
@@ -34,7 +34,7 @@ export async function wechatMenu(io: CliIo, argv: string[]): Promise<void> {
     }
     if (values['dry-run']) return io.out('Dry run: nothing was sent.');
     await api.createMenu(menu);
-    io.out(`Menu published to ${config.wechat.mode === 'sandbox' ? 'the sandbox WeChat' : `WeChat (appid ${config.wechat.appId})`}.`);
+    io.out(`Menu published to ${config.sandbox ? 'the sandbox WeChat' : `WeChat (appid ${config.wechat.appId})`}.`);
   });
 }
 

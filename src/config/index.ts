@@ -1,14 +1,87 @@
-import { createPublicKey } from 'node:crypto';
 import { resolve } from 'node:path';
+import { z } from 'zod';
+import { type DatabaseLocation } from '../lib/db/data-source';
 import { buildPiiConfig, type PiiConfig } from '../lib/pii/config';
-import { buildLivenessConfig, type LivenessConfig } from '../providers/liveness/config';
+import { livenessSection } from '../providers/liveness/config';
 import { type SandboxSecrets } from './sandbox-secrets';
-import { type Settings, SettingsError } from './settings';
+import { fromBuilder, IN_PRODUCTION, need, needOr, parseSections, S, sandboxSecrets, trimSlashes, type Context } from './sections';
+import { type Settings } from './settings';
+import { wechatPaySection } from './wechatpay';
+
+export { type WechatPayConfig } from './wechatpay';
+
+/*
+ * Settings (validated one by one in settings.ts) → the frozen configuration the app runs on. Each section below
+ * (WeChat Pay's in wechatpay.ts, liveness's in its provider, the helpers in sections.ts) is one zod schema over the parsed settings whose
+ * output is that section's final shape: what a mode requires is a required key there (`need(why)`), so nothing
+ * optional is left for the code to assert away.
+ *
+ * Adding a setting: declare and validate it in settings.ts, then add one line to its section's output (every
+ * section reads all settings: `z.object({ ...S, … })`), plus its field in the section's interface where there is
+ * one (WechatConfig, CaConfig, WechatPayConfig). Required in some mode: override it there with `need(why)`.
+ * A check across settings: `.refine((s) => ok, across('NAME', 'message'))` on the section.
+ */
 
 export type AppEnv = Settings['APP_ENV'];
 
+/** Redis, or the in-process store of the embedded default. */
+export type CacheLocation = { kind: 'redis'; url: string; prefix: string } | { kind: 'memory'; prefix: string };
+
+/** The process itself: where it listens and is reached, its database and store, sessions, logs. */
+function serverSection(c: Context) {
+  const inProduction = <T extends z.ZodType>(otherwise: T) => (c.isProduction ? need(IN_PRODUCTION) : otherwise);
+  return z.object({
+    ...S,
+    PUBLIC_BASE_URL: c.isProduction
+      ? need(IN_PRODUCTION).refine((v) => v.startsWith('https://'), 'must be https:// when APP_ENV=production (WeChat OAuth and Pay demand it)')
+      : S.PUBLIC_BASE_URL,
+    DATABASE_URL: inProduction(S.DATABASE_URL),
+    REDIS_URL: inProduction(S.REDIS_URL),
+    METRICS_TOKEN: inProduction(S.METRICS_TOKEN),
+    SESSION_SECRET: needOr(c.isProduction ? undefined : c.sandbox?.sessionSecret, c.isProduction ? IN_PRODUCTION : 'required (at least 32 characters)'),
+    // The process speaks plain HTTP, so https ends at a proxy; without trusting its X-Forwarded-Proto every
+    // secure session cookie would be refused on the "unencrypted" connection.
+    TRUST_PROXY: c.isProduction
+      ? z.literal(true, { error: 'must be true when APP_ENV=production (TLS ends at your load balancer; let only it reach the app)' })
+      : S.TRUST_PROXY,
+  }).transform((s) => {
+    const dataDir = resolve(s.DATA_DIR);
+    const database: DatabaseLocation = s.DATABASE_URL
+      ? { kind: 'mysql', url: s.DATABASE_URL, poolSize: s.DB_POOL_SIZE }
+      : { kind: 'sqlite', file: resolve(dataDir, 'cam.sqlite') };
+    const cache: CacheLocation = s.REDIS_URL ? { kind: 'redis', url: s.REDIS_URL, prefix: s.REDIS_PREFIX } : { kind: 'memory', prefix: s.REDIS_PREFIX };
+    return {
+      env: s.APP_ENV,
+      isProduction: c.isProduction,
+      /**
+       * Sandbox mode, decided once (no WeChat identity configured, never in production): the in-process WeChat
+       * stands in, sandbox rows (users, bindings, handlers…) count, pages wear the sandbox banner.
+       */
+      sandbox: c.wechatSandbox,
+      port: s.PORT,
+      host: s.HOST,
+      publicBaseUrl: c.publicBaseUrl,
+      dataDir,
+      database,
+      cache,
+      sessionSecret: s.SESSION_SECRET,
+      secureCookies: c.publicBaseUrl.startsWith('https://'),
+      trustProxy: s.TRUST_PROXY ?? false,
+      logLevel: s.LOG_LEVEL,
+      metricsToken: s.METRICS_TOKEN,
+    };
+  });
+}
+
+const WECHAT_IDENTITY = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHAT_TOKEN'] as const;
+
+/** True when no WeChat identity is configured at all: the only way into sandbox mode. */
+export function wantsSandbox(settings: Settings): boolean {
+  return WECHAT_IDENTITY.every((k) => settings[k] === undefined) && settings.WECHAT_ENCODING_AES_KEY === undefined;
+}
+
 export interface WechatConfig {
-  /** 'sandbox' when no WECHAT_* setting is given: the in-process WeChat stands in for the real one. */
+  /** 'sandbox' when no WECHAT_* setting is given: the in-process sandbox WeChat stands in for the real one. */
   mode: 'real' | 'sandbox';
   appId: string;
   appSecret: string;
@@ -19,10 +92,46 @@ export interface WechatConfig {
   oauthAuthorizeUrl: string;
   mpVerifyCode?: string;
   replyDeadlineMs: number;
-  /** WECHAT_CS_STAFFED: people answer the customer-service desk, so 人工 messages are handed over to it. */
+  /** Customer service is staffed: a user's 人工 message is handed to it (transfer_customer_service). */
   customerServiceStaffed?: boolean;
   /** Template ids of the order notices; in sandbox mode made-up ids the sandbox accepts. */
   templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string };
+}
+
+/** The WeChat identity: all of it outside sandbox mode (a partly configured one is an error, never the sandbox). */
+function wechatSection(c: Context): z.ZodType<WechatConfig> {
+  const toConfig = (identity: Pick<WechatConfig, 'appId' | 'appSecret' | 'token' | 'encodingAesKey'>, s: Settings): WechatConfig => ({
+    mode: c.wechatSandbox ? 'sandbox' : 'real',
+    appId: identity.appId,
+    appSecret: identity.appSecret,
+    token: identity.token,
+    encodingAesKey: identity.encodingAesKey,
+    // The sandbox WeChat API is mounted in this very process; it is reached over loopback like the real one.
+    apiBase: trimSlashes(s.WECHAT_API_BASE ?? (c.wechatSandbox ? `http://127.0.0.1:${c.port}/sandbox/wechat-api` : 'https://api.weixin.qq.com')),
+    oauthAuthorizeUrl: s.WECHAT_OAUTH_BASE
+      ? `${trimSlashes(s.WECHAT_OAUTH_BASE)}/connect/oauth2/authorize`
+      : c.wechatSandbox ? `${c.publicBaseUrl}/sandbox/wechat-oauth/authorize` : 'https://open.weixin.qq.com/connect/oauth2/authorize',
+    mpVerifyCode: s.WECHAT_MP_VERIFY_CODE,
+    replyDeadlineMs: s.WECHAT_REPLY_DEADLINE_MS,
+    customerServiceStaffed: s.WECHAT_CS_STAFFED,
+    templates: c.wechatSandbox
+      ? {
+        orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected',
+        reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT ?? 'sandbox-tpl-review-result',
+      }
+      : { orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT },
+  });
+  if (c.wechatSandbox) {
+    return z.object({ ...S, sandbox: sandboxSecrets('sandbox mode') }).transform(({ sandbox, ...s }) => toConfig({
+      appId: sandbox.wechatAppId, appSecret: sandbox.wechatAppSecret, token: sandbox.wechatToken, encodingAesKey: sandbox.wechatEncodingAesKey,
+    }, s));
+  }
+  const why = c.isProduction ? IN_PRODUCTION : 'missing while other WECHAT_* settings are set (set all of them, or none for sandbox mode)';
+  return z.object({
+    ...S,
+    WECHAT_APPID: need(why), WECHAT_APPSECRET: need(why), WECHAT_TOKEN: need(why),
+    WECHAT_ENCODING_AES_KEY: c.isProduction ? need(IN_PRODUCTION) : S.WECHAT_ENCODING_AES_KEY,
+  }).transform((s) => toConfig({ appId: s.WECHAT_APPID, appSecret: s.WECHAT_APPSECRET, token: s.WECHAT_TOKEN, encodingAesKey: s.WECHAT_ENCODING_AES_KEY }, s));
 }
 
 export interface CaConfig {
@@ -35,111 +144,75 @@ export interface CaConfig {
   keyEncryptionKey?: string;
 }
 
-/** WeChat Pay's API and its backup domain for 跨城容灾 (both serve the same API and keys). */
-const WECHATPAY_PRIMARY = 'https://api.mch.weixin.qq.com';
-const WECHATPAY_BACKUP = 'https://api2.mch.weixin.qq.com';
-
-export interface WechatPayConfig {
-  /** 'sandbox' when no WECHATPAY_* setting is given: the in-process sandbox WeChat Pay at /sandbox/wechatpay. */
-  mode: 'real' | 'sandbox';
-  /** The AppID the merchant number is bound to: the Official Account's. */
-  appId: string;
-  mchId: string;
-  serialNo: string;
-  /** Real mode: files read (and checked) when the deps open; sandbox mode: PEMs from the sandbox secrets. */
-  privateKey: { file: string } | { pem: string };
-  apiV3Key: string;
-  /** 微信支付公钥 and its ID (the sandbox runs in this mode unless WECHATPAY_PLATFORM_CERTS=download). */
-  publicKey?: { id: string; file: string } | { id: string; pem: string };
-  platformCertsFile?: string;
-  /** WECHATPAY_PLATFORM_CERTS (inferred when unset: 'file' with a bundle, else 'off'). */
-  platformCerts?: 'download' | 'file' | 'off';
-  apiBase: string;
-  /**
-   * WeChat Pay's backup domain (api2.mch.weixin.qq.com, its 跨城容灾 entry): tried once when the primary cannot be
-   * reached. Defaults to api2 when apiBase is WeChat Pay's own; null turns failover off (sandbox, custom bases).
-   */
-  apiBackupBase: string | null;
-  notifyUrl: string;
-  /** Sandbox only: the sandbox WeChat Pay's own signing key. */
-  sandboxPlatformPrivateKeyPem?: string;
-}
-
-export interface CertificatesConfig {
-  projectsFile: string;
-  bindExpiredGraceDays: number;
-  keyAgentUrl: string;
-}
-
-export interface AppConfig {
-  env: AppEnv;
-  isProduction: boolean;
-  port: number;
-  host: string;
-  publicBaseUrl: string;
-  dataDir: string;
-  database: { kind: 'mysql'; url: string; poolSize: number } | { kind: 'sqlite'; file: string };
-  cache: { kind: 'redis'; url: string; prefix: string } | { kind: 'memory'; prefix: string };
-  sessionSecret: string;
-  secureCookies: boolean;
-  trustProxy: boolean;
-  logLevel: Settings['LOG_LEVEL'];
-  metricsToken?: string;
-  wechat: WechatConfig;
-  ca: CaConfig;
-  wechatpay: WechatPayConfig;
-  certificates: CertificatesConfig;
-  /** Handler liveness (Tencent Cloud FaceID or the sandbox). */
-  liveness: LivenessConfig;
-  /** Keys of the PII vault (ID numbers at rest). */
-  pii: PiiConfig;
-  /** 对公汇款: the account handlers transfer to (sandbox: a made-up one, marked as such on the page). */
-  transfer: { payeeName: string; payeeBank: string; payeeAccount: string; sandbox: boolean };
-}
-
-const PRODUCTION_REQUIRED = [
-  'PUBLIC_BASE_URL', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'METRICS_TOKEN',
-  'WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHAT_TOKEN', 'WECHAT_ENCODING_AES_KEY',
-  'CA_RA_BASE_URL', 'CA_RA_CLIENT_ID', 'CA_RA_SECRET', 'CA_TRUSTED_ROOTS_FILE',
-] as const;
 const CA_RA = ['CA_RA_BASE_URL', 'CA_RA_CLIENT_ID', 'CA_RA_SECRET'] as const;
-const TRANSFER_PAYEE = ['TRANSFER_PAYEE_NAME', 'TRANSFER_PAYEE_BANK', 'TRANSFER_PAYEE_ACCOUNT'] as const;
+
+/** The RA when any CA_RA_* setting is given (always in production), else the built-in CA. */
+function caSection(c: Context, settings: Settings): z.ZodType<CaConfig> {
+  if (c.isProduction || CA_RA.some((k) => settings[k] !== undefined)) {
+    const why = c.isProduction ? IN_PRODUCTION : 'missing while other CA_RA_* settings are set (set all of them, or none for the built-in sandbox CA)';
+    return z.object({
+      ...S,
+      CA_RA_BASE_URL: need(why), CA_RA_CLIENT_ID: need(why), CA_RA_SECRET: need(why),
+      CA_TRUSTED_ROOTS_FILE: need(c.isProduction ? IN_PRODUCTION : 'required with the RA (which roots do presented certificates chain to?)'),
+    }).transform((s) => ({
+      mode: 'ra' as const,
+      ra: { baseUrl: trimSlashes(s.CA_RA_BASE_URL), clientId: s.CA_RA_CLIENT_ID, secret: s.CA_RA_SECRET },
+      trustedRootsFile: resolve(s.CA_TRUSTED_ROOTS_FILE),
+    }));
+  }
+  return z.object({
+    ...S,
+    CA_KEY_ENCRYPTION_KEY: needOr(c.sandbox?.caKeyEncryptionKey, 'required for the built-in CA'),
+  }).transform((s) => ({
+    mode: 'sandbox' as const,
+    trustedRootsFile: s.CA_TRUSTED_ROOTS_FILE ? resolve(s.CA_TRUSTED_ROOTS_FILE) : undefined,
+    keyEncryptionKey: s.CA_KEY_ENCRYPTION_KEY,
+  }));
+}
+
 /** A made-up payee for the sandbox: a wrong real-looking account on a page would send real money astray. */
 const SANDBOX_PAYEE = { payeeName: '广东数安时代科技股份有限公司', payeeBank: '中国建设银行广州天河支行', payeeAccount: '4400 0000 0000 0000 0000' };
-const WECHATPAY_REQUIRED = ['WECHATPAY_MCHID', 'WECHATPAY_SERIAL_NO', 'WECHATPAY_PRIVATE_KEY_FILE', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_NOTIFY_URL'] as const;
-const WECHATPAY_ANY = [
-  ...WECHATPAY_REQUIRED, 'WECHATPAY_PUBLIC_KEY_FILE', 'WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PLATFORM_CERTS_FILE', 'WECHATPAY_API_BASE', 'WECHATPAY_API_BACKUP_BASE',
-] as const;
+const TRANSFER_PAYEE = ['TRANSFER_PAYEE_NAME', 'TRANSFER_PAYEE_BANK', 'TRANSFER_PAYEE_ACCOUNT'] as const;
 
-/** The payment settings' own checks: all or none outside production, all in it, and at least one way to verify WeChat Pay. */
-function wechatPayProblems(settings: Settings, isProduction: boolean): string[] {
-  const problems: string[] = [];
-  const realMode = isProduction || WECHATPAY_ANY.some((k) => settings[k] !== undefined);
-  if (!realMode) return problems;
-  const why = isProduction ? 'required when APP_ENV=production' : 'missing while other WECHATPAY_* settings are set (set all of them, or none for the sandbox WeChat Pay)';
-  for (const name of WECHATPAY_REQUIRED) if (settings[name] === undefined) problems.push(`${name}: ${why}`);
-  if ((settings.WECHATPAY_PUBLIC_KEY_FILE === undefined) !== (settings.WECHATPAY_PUBLIC_KEY_ID === undefined)) {
-    problems.push('WECHATPAY_PUBLIC_KEY_FILE / WECHATPAY_PUBLIC_KEY_ID: set both (the key and the ID WeChat Pay sends in Wechatpay-Serial)');
+/** 对公汇款: the account handlers transfer to; all three or none outside production (then a marked sandbox payee). */
+function transferSection(c: Context, settings: Settings) {
+  if (c.isProduction || TRANSFER_PAYEE.some((k) => settings[k] !== undefined)) {
+    const why = c.isProduction ? IN_PRODUCTION : 'missing while other TRANSFER_PAYEE_* settings are set (set all of them, or none for the sandbox payee)';
+    return z.object({ ...S, TRANSFER_PAYEE_NAME: need(why), TRANSFER_PAYEE_BANK: need(why), TRANSFER_PAYEE_ACCOUNT: need(why) })
+      .transform((s) => ({ payeeName: s.TRANSFER_PAYEE_NAME, payeeBank: s.TRANSFER_PAYEE_BANK, payeeAccount: s.TRANSFER_PAYEE_ACCOUNT, sandbox: false }));
   }
-  if (settings.WECHATPAY_PLATFORM_CERTS === 'file' && settings.WECHATPAY_PLATFORM_CERTS_FILE === undefined) {
-    problems.push('WECHATPAY_PLATFORM_CERTS_FILE: required with WECHATPAY_PLATFORM_CERTS=file (or use download)');
-  }
-  if (settings.WECHATPAY_PLATFORM_CERTS === 'off' && settings.WECHATPAY_PLATFORM_CERTS_FILE !== undefined) {
-    problems.push('WECHATPAY_PLATFORM_CERTS: off contradicts WECHATPAY_PLATFORM_CERTS_FILE (use file or download, or drop the file)');
-  }
-  if (settings.WECHATPAY_PUBLIC_KEY_FILE === undefined && settings.WECHATPAY_PLATFORM_CERTS_FILE === undefined && settings.WECHATPAY_PLATFORM_CERTS !== 'download') {
-    problems.push('WECHATPAY_PUBLIC_KEY_FILE: required (with WECHATPAY_PUBLIC_KEY_ID), or WECHATPAY_PLATFORM_CERTS_FILE, or WECHATPAY_PLATFORM_CERTS=download: nothing could verify WeChat Pay\'s signatures');
-  }
-  if (isProduction && settings.WECHATPAY_NOTIFY_URL && !settings.WECHATPAY_NOTIFY_URL.startsWith('https://')) {
-    problems.push('WECHATPAY_NOTIFY_URL: must be https:// (WeChat Pay only notifies HTTPS addresses)');
-  }
-  return problems;
+  return z.object(S).transform(() => ({ ...SANDBOX_PAYEE, sandbox: true }));
 }
-const WECHAT_IDENTITY = ['WECHAT_APPID', 'WECHAT_APPSECRET', 'WECHAT_TOKEN'] as const;
 
-/** True when no WeChat identity is configured at all: the only way into sandbox mode. */
-export function wantsSandbox(settings: Settings): boolean {
-  return WECHAT_IDENTITY.every((k) => settings[k] === undefined) && settings.WECHAT_ENCODING_AES_KEY === undefined;
+function certificatesSection() {
+  return z.object(S).transform((s) => ({
+    projectsFile: resolve(s.CERT_PROJECTS_FILE),
+    /** How long after expiry a certificate can still be bound. */
+    bindExpiredGraceDays: s.BIND_EXPIRED_GRACE_DAYS,
+    /** Where the /capc/ page looks for the key agent on the user's own PC. */
+    keyAgentUrl: trimSlashes(s.KEY_AGENT_URL),
+  }));
+}
+export type CertificatesConfig = z.output<ReturnType<typeof certificatesSection>>;
+
+/** Every section, in the order their problems are reported. */
+function sections(c: Context, settings: Settings) {
+  return {
+    server: serverSection(c),
+    wechat: wechatSection(c),
+    ca: caSection(c, settings),
+    wechatpay: wechatPaySection(c, settings),
+    /** Handler liveness (Tencent Cloud FaceID or the sandbox). */
+    liveness: livenessSection(c, settings),
+    /** Keys of the PII vault (ID numbers at rest); outside production the sandbox secrets stand in. */
+    pii: fromBuilder<PiiConfig>(() => buildPiiConfig({
+      encryptionKeys: settings.PII_ENCRYPTION_KEY ?? (c.isProduction ? undefined : c.sandbox?.piiEncryptionKey),
+      hmacKey: settings.PII_HMAC_KEY ?? (c.isProduction ? undefined : c.sandbox?.piiHmacKey),
+    }, c.isProduction)),
+    /** 对公汇款: the account handlers transfer to (sandbox: a made-up one, marked as such on the page). */
+    transfer: transferSection(c, settings),
+    certificates: certificatesSection(),
+  };
 }
 
 export function deepFreeze<T>(value: T): T {
@@ -151,144 +224,21 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Turns validated settings into the frozen configuration the app runs on.
- * Production demands every real setting; a partly configured WeChat identity is an error everywhere,
- * since the only alternative (sandbox) would hide the mistake.
+ * Turns validated settings into the frozen configuration the app runs on. Production demands every real setting;
+ * a partly configured WeChat identity is an error everywhere, since the only alternative (sandbox) would hide
+ * the mistake. Throws SettingsError naming every problem at once.
  */
-export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppConfig {
-  const problems: string[] = [];
+export function buildConfig(settings: Settings, sandbox?: SandboxSecrets) {
   const isProduction = settings.APP_ENV === 'production';
-  const sandboxMode = wantsSandbox(settings);
-
-  if (isProduction) {
-    for (const name of PRODUCTION_REQUIRED) if (settings[name] === undefined) problems.push(`${name}: required when APP_ENV=production`);
-    if (settings.PUBLIC_BASE_URL && !settings.PUBLIC_BASE_URL.startsWith('https://')) {
-      problems.push('PUBLIC_BASE_URL: must be https:// when APP_ENV=production (WeChat OAuth and Pay demand it)');
-    }
-    // The process speaks plain HTTP, so https ends at a proxy; without trusting its X-Forwarded-Proto every
-    // secure session cookie would be refused on the "unencrypted" connection.
-    if (!settings.TRUST_PROXY) problems.push('TRUST_PROXY: must be true when APP_ENV=production (TLS ends at your load balancer; let only it reach the app)');
-  } else if (!sandboxMode) {
-    for (const name of WECHAT_IDENTITY) {
-      if (settings[name] === undefined) problems.push(`${name}: missing while other WECHAT_* settings are set (set all of them, or none for sandbox mode)`);
-    }
-  }
-  const raMode = CA_RA.some((k) => settings[k] !== undefined);
-  if (raMode && !isProduction) {
-    for (const name of CA_RA) if (settings[name] === undefined) problems.push(`${name}: missing while other CA_RA_* settings are set (set all of them, or none for the built-in sandbox CA)`);
-  }
-  if (raMode && !settings.CA_TRUSTED_ROOTS_FILE) problems.push('CA_TRUSTED_ROOTS_FILE: required with the RA (which roots do presented certificates chain to?)');
-  if (!raMode && !isProduction && !settings.CA_KEY_ENCRYPTION_KEY && !sandbox) problems.push('CA_KEY_ENCRYPTION_KEY: required for the built-in CA');
-  if (sandboxMode && !sandbox && !isProduction) problems.push('internal: sandbox mode needs the sandbox secrets from DATA_DIR');
-  if (!settings.SESSION_SECRET && !sandbox) problems.push('SESSION_SECRET: required (at least 32 characters)');
-  problems.push(...wechatPayProblems(settings, isProduction));
-  const payRealMode = isProduction || WECHATPAY_ANY.some((k) => settings[k] !== undefined);
-  if (!payRealMode && !sandbox) problems.push('internal: the sandbox WeChat Pay needs the sandbox secrets from DATA_DIR');
-  if (!payRealMode && settings.WECHATPAY_PLATFORM_CERTS === 'file') problems.push('WECHATPAY_PLATFORM_CERTS: the sandbox WeChat Pay supports download or off');
-  const liveness = buildLivenessConfig(settings, sandbox, settings.PORT);
-  const pii = buildPiiConfig(settings, sandbox);
-  problems.push(...liveness.problems, ...pii.problems);
-  const transferSet = TRANSFER_PAYEE.filter((k) => settings[k] !== undefined).length;
-  if (isProduction || transferSet) {
-    const why = isProduction ? 'required when APP_ENV=production' : 'missing while other TRANSFER_PAYEE_* settings are set (set all of them, or none for the sandbox payee)';
-    for (const name of TRANSFER_PAYEE) if (settings[name] === undefined) problems.push(`${name}: ${why}`);
-  }
-  if (problems.length) throw new SettingsError(problems);
-
-  const port = settings.PORT;
-  const publicBaseUrl = (settings.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
-  const dataDir = resolve(settings.DATA_DIR);
-  const secrets = sandboxMode ? sandbox! : undefined;
-  const wechat: WechatConfig = {
-    mode: sandboxMode ? 'sandbox' : 'real',
-    appId: settings.WECHAT_APPID ?? secrets!.wechatAppId,
-    appSecret: settings.WECHAT_APPSECRET ?? secrets!.wechatAppSecret,
-    token: settings.WECHAT_TOKEN ?? secrets!.wechatToken,
-    encodingAesKey: sandboxMode ? secrets!.wechatEncodingAesKey : settings.WECHAT_ENCODING_AES_KEY,
-    // The sandbox WeChat API is mounted in this very process; it is reached over loopback like the real one.
-    apiBase: (settings.WECHAT_API_BASE ?? (sandboxMode ? `http://127.0.0.1:${port}/sandbox/wechat-api` : 'https://api.weixin.qq.com')).replace(/\/+$/, ''),
-    oauthAuthorizeUrl: settings.WECHAT_OAUTH_BASE
-      ? `${settings.WECHAT_OAUTH_BASE.replace(/\/+$/, '')}/connect/oauth2/authorize`
-      : sandboxMode ? `${publicBaseUrl}/sandbox/wechat-oauth/authorize` : 'https://open.weixin.qq.com/connect/oauth2/authorize',
-    mpVerifyCode: settings.WECHAT_MP_VERIFY_CODE,
-    replyDeadlineMs: settings.WECHAT_REPLY_DEADLINE_MS,
-    customerServiceStaffed: settings.WECHAT_CS_STAFFED,
-    templates: sandboxMode
-      ? {
-        orderPaid: settings.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: settings.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected',
-        reviewResult: settings.WECHAT_TEMPLATE_REVIEW_RESULT ?? 'sandbox-tpl-review-result',
-      }
-      : { orderPaid: settings.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: settings.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: settings.WECHAT_TEMPLATE_REVIEW_RESULT },
-  };
-
-  const wechatpay: WechatPayConfig = payRealMode
-    ? {
-      mode: 'real',
-      appId: wechat.appId,
-      mchId: settings.WECHATPAY_MCHID!,
-      serialNo: settings.WECHATPAY_SERIAL_NO!.toUpperCase(),
-      privateKey: { file: resolve(settings.WECHATPAY_PRIVATE_KEY_FILE!) },
-      apiV3Key: settings.WECHATPAY_APIV3_KEY!,
-      publicKey: settings.WECHATPAY_PUBLIC_KEY_FILE ? { id: settings.WECHATPAY_PUBLIC_KEY_ID!, file: resolve(settings.WECHATPAY_PUBLIC_KEY_FILE) } : undefined,
-      platformCertsFile: settings.WECHATPAY_PLATFORM_CERTS_FILE ? resolve(settings.WECHATPAY_PLATFORM_CERTS_FILE) : undefined,
-      platformCerts: settings.WECHATPAY_PLATFORM_CERTS ?? (settings.WECHATPAY_PLATFORM_CERTS_FILE ? 'file' : 'off'),
-      apiBase: (settings.WECHATPAY_API_BASE ?? WECHATPAY_PRIMARY).replace(/\/+$/, ''),
-      apiBackupBase: settings.WECHATPAY_API_BACKUP_BASE?.replace(/\/+$/, '') ?? ((settings.WECHATPAY_API_BASE ?? WECHATPAY_PRIMARY).replace(/\/+$/, '') === WECHATPAY_PRIMARY ? WECHATPAY_BACKUP : null),
-      notifyUrl: settings.WECHATPAY_NOTIFY_URL!,
-    }
-    : {
-      mode: 'sandbox',
-      appId: wechat.appId,
-      mchId: sandbox!.wechatPayMchId,
-      serialNo: sandbox!.wechatPayMerchantSerialNo,
-      privateKey: { pem: sandbox!.wechatPayMerchantPrivateKey },
-      apiV3Key: sandbox!.wechatPayApiV3Key,
-      // WECHATPAY_PLATFORM_CERTS=download: the sandbox signs with platform certificates only and the app downloads them.
-      publicKey: settings.WECHATPAY_PLATFORM_CERTS === 'download'
-        ? undefined
-        : { id: sandbox!.wechatPayPublicKeyId, pem: createPublicKey(sandbox!.wechatPayPlatformPrivateKey).export({ type: 'spki', format: 'pem' }).toString() },
-      platformCerts: settings.WECHATPAY_PLATFORM_CERTS === 'download' ? 'download' : 'off',
-      // Mounted in this very process and reached over loopback, like the sandbox WeChat API.
-      apiBase: `http://127.0.0.1:${port}/sandbox/wechatpay`,
-      apiBackupBase: null,
-      notifyUrl: `${publicBaseUrl}/pay/wechat/notify`,
-      sandboxPlatformPrivateKeyPem: sandbox!.wechatPayPlatformPrivateKey,
-    };
-
-  return deepFreeze({
-    env: settings.APP_ENV,
+  const context: Context = {
     isProduction,
-    port,
-    host: settings.HOST,
-    publicBaseUrl,
-    dataDir,
-    database: settings.DATABASE_URL
-      ? { kind: 'mysql', url: settings.DATABASE_URL, poolSize: settings.DB_POOL_SIZE }
-      : { kind: 'sqlite', file: resolve(dataDir, 'cam.sqlite') },
-    cache: settings.REDIS_URL ? { kind: 'redis', url: settings.REDIS_URL, prefix: settings.REDIS_PREFIX } : { kind: 'memory', prefix: settings.REDIS_PREFIX },
-    sessionSecret: settings.SESSION_SECRET ?? sandbox!.sessionSecret,
-    secureCookies: publicBaseUrl.startsWith('https://'),
-    trustProxy: settings.TRUST_PROXY ?? false,
-    logLevel: settings.LOG_LEVEL,
-    metricsToken: settings.METRICS_TOKEN,
-    wechat,
-    ca: raMode
-      ? { mode: 'ra', ra: { baseUrl: settings.CA_RA_BASE_URL!.replace(/\/+$/, ''), clientId: settings.CA_RA_CLIENT_ID!, secret: settings.CA_RA_SECRET! }, trustedRootsFile: resolve(settings.CA_TRUSTED_ROOTS_FILE!) }
-      : {
-        mode: 'sandbox',
-        trustedRootsFile: settings.CA_TRUSTED_ROOTS_FILE ? resolve(settings.CA_TRUSTED_ROOTS_FILE) : undefined,
-        keyEncryptionKey: settings.CA_KEY_ENCRYPTION_KEY ?? sandbox!.caKeyEncryptionKey,
-      },
-    wechatpay,
-    liveness: liveness.config!,
-    pii: pii.config!,
-    transfer: settings.TRANSFER_PAYEE_ACCOUNT
-      ? { payeeName: settings.TRANSFER_PAYEE_NAME!, payeeBank: settings.TRANSFER_PAYEE_BANK!, payeeAccount: settings.TRANSFER_PAYEE_ACCOUNT, sandbox: false }
-      : { ...SANDBOX_PAYEE, sandbox: true },
-    certificates: {
-      projectsFile: resolve(settings.CERT_PROJECTS_FILE),
-      bindExpiredGraceDays: settings.BIND_EXPIRED_GRACE_DAYS,
-      keyAgentUrl: settings.KEY_AGENT_URL.replace(/\/+$/, ''),
-    },
-  } satisfies AppConfig);
+    sandbox,
+    wechatSandbox: !isProduction && wantsSandbox(settings),
+    port: settings.PORT,
+    publicBaseUrl: trimSlashes(settings.PUBLIC_BASE_URL ?? `http://localhost:${settings.PORT}`),
+  };
+  const { server, ...rest } = parseSections(sections(context, settings), { ...settings, sandbox });
+  return deepFreeze({ ...server, ...rest });
 }
+
+export type AppConfig = ReturnType<typeof buildConfig>;

@@ -9,7 +9,7 @@ import { backend } from '../helpers/harness';
 import { csrfOf, loginAs } from '../helpers/h5-login';
 import { withCheckDigit } from '../helpers/pki-fixtures';
 import { createSoftHsm, describeWithSoftHsm, type SoftHsm } from '../helpers/softhsm';
-import { type AgentProcess, spawnKeyAgent } from '../unit/key-agent/fixtures';
+import { type AgentProcess, spawnKeyAgent } from './no-backend/key-agent/fixtures';
 import { useTestApp } from '../helpers/use-test-app';
 
 /**

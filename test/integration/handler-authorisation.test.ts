@@ -9,11 +9,14 @@ import { HandlerAuthorisationEntity } from '../../src/modules/handler-authorisat
 import { enqueueDailyPurge, purgeHandlerRecords } from '../../src/modules/handler-authorisation/jobs';
 import { DocumentFileEntity, DocumentSubmissionEntity } from '../../src/modules/handler-documents/entities';
 import { HandlerDocumentService } from '../../src/modules/handler-documents/service';
+import { REVIEW_NOTICE_JOB } from '../../src/modules/handler-authorisation/review-notices';
 import { HandlerAuthorisationService, HandlerNotAuthorisedError, MESSAGES, orgKeyOf } from '../../src/modules/handler-authorisation/service';
 import { HandlerAttemptEntity, VerifiedHandlerEntity } from '../../src/modules/handlers/entities';
 import { addYears } from '../../src/modules/handlers/service';
+import { RenewalPreview } from '../../src/modules/orders/renewal-preview';
 import { OrderService } from '../../src/modules/orders/service';
 import { idNumberFor, verifyHandler } from '../helpers/handlers';
+import { jobsEnded, untilJobsEnded } from '../helpers/jobs';
 import { tinyPng } from '../helpers/images';
 import { backend, TEST_WECHAT } from '../helpers/harness';
 import { csrfOf, loginAs } from '../helpers/h5-login';
@@ -27,6 +30,7 @@ import { useTestApp } from '../helpers/use-test-app';
  */
 const DAY = 86_400_000;
 let orders: OrderService;
+let preview: RenewalPreview;
 let authorisation: HandlerAuthorisationService;
 let seq = 0;
 /** Fixed PII keys: the operator command opens its own dependencies and must index ID numbers as the app does. */
@@ -36,6 +40,7 @@ const t = useTestApp({ wechat: true, env: { ...PII_ENV, TRUST_PROXY: 'true', WEC
 // Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
   orders = new OrderService(t.instance.deps);
+  preview = new RenewalPreview(t.instance.deps);
   authorisation = new HandlerAuthorisationService(t.instance.deps);
 });
 
@@ -92,7 +97,7 @@ describe(`handler authorisation (${backend})`, () => {
     }
     const rows = await rowsOf(mine);
     expect(rows.map((r) => [r.state, r.method, r.firstSlot])).toEqual([['APPROVED', 'first', 1], ['PENDING', 'review', null]]);
-    const options = await orders.renewalOptions('oAuthOrgB', new Date());
+    const options = await preview.renewalOptions('oAuthOrgB', new Date());
     expect(options[0]).toMatchObject({ refusal: 'handler-pending', userMessage: MESSAGES.pending });
   });
 
@@ -138,6 +143,7 @@ describe(`handler authorisation (${backend})`, () => {
     t.sandbox.state.recordInteraction('oAuthNoticeGone', 'unsubscribe');
 
     const ok = await pendingFor('oAuthNoticeOk', org);
+    const noticesBefore = await jobsEnded([t.instance.deps], REVIEW_NOTICE_JOB);
     await authorisation.approve(ok.id, 'operator:tester', new Date());
     expect(await waitFor('oAuthNoticeOk', 1)).toEqual([expect.objectContaining({ thing1: { value: '经办人授权审核' }, phrase2: { value: '审核通过' } })]);
     const no = await pendingFor('oAuthNoticeNo', org);
@@ -147,7 +153,9 @@ describe(`handler authorisation (${backend})`, () => {
     await authorisation.reject(no.id, 'operator:tester', '单位未出具授权书', new Date());
     const gone = await pendingFor('oAuthNoticeGone', org);
     await authorisation.approve(gone.id, 'operator:tester', new Date());
-    await new Promise((r) => setTimeout(r, 500));
+    // Three decisions changed something (the repeated rejection did not): once their three notice jobs ended,
+    // whatever they were going to send has been sent.
+    await untilJobsEnded([t.instance.deps], REVIEW_NOTICE_JOB, noticesBefore + 3);
     expect(templatesTo('oAuthNoticeNo')).toHaveLength(1);
     expect(templatesTo('oAuthNoticeGone')).toEqual([]);
   });

@@ -1,4 +1,5 @@
 import { backend } from '../helpers/harness';
+import { untilJobsEnded } from '../helpers/jobs';
 import { useTestApp } from '../helpers/use-test-app';
 
 const t = useTestApp();
@@ -31,13 +32,18 @@ describe(`job queue (${backend})`, () => {
   });
 
   it('When the same job id is enqueued twice while pending, then it runs once', async () => {
-    let runs = 0;
-    t.instance.deps.jobs.register('test.once', async () => {
-      runs += 1;
+    const runs: string[] = [];
+    t.instance.deps.jobs.register('test.once', async (payload) => {
+      runs.push(String(payload.tag));
     });
-    await Promise.all([t.instance.deps.jobs.enqueue('test.once', {}, { jobId: 'once:1', delayMs: 200 }), t.instance.deps.jobs.enqueue('test.once', {}, { jobId: 'once:1', delayMs: 200 })]);
-    await new Promise((r) => setTimeout(r, 1200));
-    expect(runs).toBe(1);
+    await Promise.all([
+      t.instance.deps.jobs.enqueue('test.once', { tag: 'first' }, { jobId: 'once:1', delayMs: 200 }),
+      t.instance.deps.jobs.enqueue('test.once', { tag: 'second' }, { jobId: 'once:1', delayMs: 200 }),
+    ]);
+    // A later job under another id: once it has run, a second copy of once:1 (due earlier) would have run too.
+    await t.instance.deps.jobs.enqueue('test.once', { tag: 'marker' }, { jobId: 'once:marker', delayMs: 400 });
+    await until(() => runs.includes('marker'));
+    expect(runs.filter((tag) => tag !== 'marker')).toHaveLength(1);
   });
 
   it('When a job id is enqueued again after its job finished or failed for good, then it runs again', async () => {
@@ -47,11 +53,10 @@ describe(`job queue (${backend})`, () => {
       if (payload.fail) throw new Error('fails for good');
     });
     await t.instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
-    await until(() => runs === 1);
-    await new Promise((r) => setTimeout(r, 100));
+    // Enqueue again only once the queue has recorded the end (the id is free only then).
+    await untilJobsEnded([t.instance.deps], 'test.again', 1);
     await t.instance.deps.jobs.enqueue('test.again', { fail: true }, { jobId: 'again:1', attempts: 1 });
-    await until(() => runs === 2);
-    await new Promise((r) => setTimeout(r, 100));
+    await untilJobsEnded([t.instance.deps], 'test.again', 2);
     await t.instance.deps.jobs.enqueue('test.again', {}, { jobId: 'again:1' });
     await until(() => runs === 3);
     expect(runs).toBe(3);

@@ -1,5 +1,6 @@
 import { migrations } from '../../migrations';
 import request from 'supertest';
+import { entities } from '../../src/entities';
 import { createDataSource } from '../../src/lib/db/data-source';
 import { runMigrations } from '../../src/lib/db/migrate';
 import { createLogger } from '../../src/lib/logger';
@@ -21,7 +22,7 @@ const configFor = (h: TestBackendHandle) => buildConfig(parseSettings({ APP_ENV:
 describe(`migrations (${backend})`, () => {
   it('When two instances migrate an empty database at once, then both succeed and every migration is applied exactly once', async () => {
     const config = configFor(handle);
-    const [ds1, ds2] = [createDataSource(config.database), createDataSource(config.database)];
+    const [ds1, ds2] = [createDataSource(config.database, { entities }), createDataSource(config.database, { entities })];
     await Promise.all([ds1.initialize(), ds2.initialize()]);
     try {
       const logger = createLogger('silent');

@@ -5,11 +5,13 @@ import { type Browser } from 'playwright-core';
 import { importStatement } from '../../src/cli/import-statement';
 import { FollowerRepository } from '../../src/modules/followers/repository';
 import { OrderService } from '../../src/modules/orders/service';
+import { ORDER_PAID_NOTICE_JOB } from '../../src/modules/payments/notices';
 import { OrderNoticeEntity } from '../../src/modules/payments/undelivered-notices';
 import { TransferService } from '../../src/modules/transfers/service';
 import { horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
 import { type Agent, loginAs } from '../helpers/h5-login';
 import { verifyHandler } from '../helpers/handlers';
+import { jobsEnded, untilJobsEnded } from '../helpers/jobs';
 import { backend, TEST_WECHAT } from '../helpers/harness';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { useTestApp } from '../helpers/use-test-app';
@@ -60,12 +62,13 @@ describe(`undelivered order notices (${backend})`, () => {
     t.sandbox.state.recordInteraction(openid, 'subscribe');
     t.sandbox.state.recordInteraction(openid, 'unsubscribe');
     const order = await transferOrder(openid);
+    const noticesBefore = await jobsEnded([t.instance.deps], ORDER_PAID_NOTICE_JOB);
     expect((await importLine(order))[0].result).toBe('credited');
 
     const notice = await noticeOf(order.orderNo);
     expect(notice).toMatchObject({ kind: 'paid', openid, amountFen: order.totalFen, detail: '数字证书续期1张', errcode: 43004, seenAt: null });
-    // 43004 is a refusal that will not change: no retry after the job's backoff.
-    await new Promise((r) => setTimeout(r, 1500));
+    // 43004 is a refusal that will not change: the job ends (no retry is scheduled) after that one call.
+    await untilJobsEnded([t.instance.deps], ORDER_PAID_NOTICE_JOB, noticesBefore + 1);
     expect(templateCalls(openid).map((c) => (c.response as { errcode?: number }).errcode)).toEqual([43004]);
     expect(delivered(openid)).toEqual([]);
 

@@ -7,6 +7,7 @@ import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { OrderLineEntity } from '../../src/modules/orders/entities';
 import { ORDER_NO_PATTERN } from '../../src/modules/orders/order-number';
 import { NoPriceRuleError, PriceRuleRepository } from '../../src/modules/orders/price-rules';
+import { RenewalPreview } from '../../src/modules/orders/renewal-preview';
 import { OpenOrderExistsError, ORDER_TTL_MS, OrderRefusedError, OrderService, PaymentAmountMismatchError } from '../../src/modules/orders/service';
 import { InvalidTransitionError } from '../../src/modules/orders/states';
 import { backend } from '../helpers/harness';
@@ -17,12 +18,14 @@ import { useTestApp } from '../helpers/use-test-app';
 /** Price rules and renewal orders on the real database: creation rules, the one-open-order rule, payment credit, expiry. */
 const DAY = 86_400_000;
 let orders: OrderService;
+let preview: RenewalPreview;
 let seq = 0;
 
 const t = useTestApp({ startJobs: false });
 // Runs after useTestApp's beforeAll (hooks run in the order they are registered): the instance is up.
 beforeAll(async () => {
   orders = new OrderService(t.instance.deps);
+  preview = new RenewalPreview(t.instance.deps);
 });
 
 /** A real CA-issued certificate, presented once (so known), expiring in `days` (30: inside the renewal window). */
@@ -181,14 +184,14 @@ describe(`renewal options (${backend})`, () => {
     const personal = await bound('oOptions', { certType: '个人证书' });
     const held = await bound('oOptions');
     const order = await orders.createOrder({ openid: 'oOptions', items: [{ certificateId: held.id, years: 1 }], at: new Date() });
-    const options = await orders.renewalOptions('oOptions', new Date());
+    const options = await preview.renewalOptions('oOptions', new Date());
     const byId = new Map(options.map((o) => [o.certificate.id, o]));
     expect(options).toHaveLength(4);
     expect(byId.get(ok.id)).toMatchObject({ refusal: null, unitPriceFen: 20000, allowedYears: [1, 2, 3, 4, 5], openOrderNo: null });
     expect(byId.get(young.id)).toMatchObject({ refusal: 'renewal-not-yet', unitPriceFen: null });
     expect(byId.get(personal.id)).toMatchObject({ refusal: 'no-price-rule', userMessage: '该证书暂不支持在线续期，请联系客服 95105813' });
     expect(byId.get(held.id)).toMatchObject({ refusal: 'open-order', openOrderNo: order.orderNo, userMessage: '该证书已有待支付的订单' });
-    expect(await orders.renewalOptions('oNoCertificates', new Date())).toEqual([]);
+    expect(await preview.renewalOptions('oNoCertificates', new Date())).toEqual([]);
   });
 });
 
@@ -242,7 +245,7 @@ describe(`paying and closing (${backend})`, () => {
     await pay(order.orderNo, 20000);
     // Paid and waiting for the renewal: no second order, and the page says why (not "待支付").
     expect(await refusal(orders.createOrder({ openid: 'oRefund', items: [{ certificateId: cert.id, years: 1 }], at: new Date() }))).toMatchObject({ userMessage: '该证书已缴费，请在电脑上插入 U-KEY 完成续期' });
-    expect((await orders.renewalOptions('oRefund', new Date())).find((o) => o.certificate.id === cert.id)).toMatchObject({ refusal: 'open-order', userMessage: '该证书已缴费，请在电脑上插入 U-KEY 完成续期' });
+    expect((await preview.renewalOptions('oRefund', new Date())).find((o) => o.certificate.id === cert.id)).toMatchObject({ refusal: 'open-order', userMessage: '该证书已缴费，请在电脑上插入 U-KEY 完成续期' });
     expect(await refusal(orders.markRefunded(order.orderNo, new Date()))).toBeInstanceOf(InvalidTransitionError);
     expect((await orders.startRefund(order.orderNo, new Date())).order.state).toBe('REFUNDING');
     expect((await orders.startRefund(order.orderNo, new Date())).changed).toBe(false);

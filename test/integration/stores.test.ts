@@ -49,7 +49,7 @@ describe(`shared store (${backend})`, () => {
       await sleep(100);
       order.push('first-out');
     });
-    await sleep(10);
+    while (!order.includes('first-in')) await sleep(1);
     expect(await withLock(store, 'l1', { ttlMs: 2000, waitMs: 0 }, async () => order.push('never'))).toBeNull();
     await withLock(store, 'l1', { ttlMs: 2000, waitMs: 1000, pollMs: 10 }, async () => order.push('second'));
     await first;

@@ -1,10 +1,11 @@
 import Koa from 'koa';
 import request from 'supertest';
 import { FollowerEntity } from '../../src/modules/followers/entities';
-import { dedupeKey, webhookRoutes } from '../../src/modules/wechat-webhook/routes';
+import { DEFERRED_REPLY_JOB, dedupeKey, webhookRoutes } from '../../src/modules/wechat-webhook/routes';
 import { WebhookService } from '../../src/modules/wechat-webhook/service';
 import { parseWechatXml } from '../../src/modules/wechat-webhook/xml';
 import { backend, createTestBackend, startInstance, startSandboxWechat, TEST_WECHAT, type SandboxWechatServer, type TestBackendHandle, type TestInstance } from '../helpers/harness';
+import { jobsEnded, untilJobsEnded } from '../helpers/jobs';
 import { eventXml, replyText, sendToWebhook, textXml, uniqueOpenid } from '../helpers/webhook';
 import { sha1Signature } from '../../src/modules/wechat-webhook/crypto';
 
@@ -143,13 +144,13 @@ describe(`WeChat webhook refusals over HTTP (${backend})`, () => {
 });
 
 /** An instance with a 500 ms reply deadline whose handler for `type` answers `reply` after `delayMs`. */
-async function withSlowHandler(type: string, delayMs: number, reply: string, fn: (app: Koa) => Promise<void>) {
+async function withSlowHandler(type: string, delayMs: number, reply: string, fn: (app: Koa, slow: TestInstance) => Promise<void>) {
   const slow = await startInstance(handle, { env: { ...TEST_WECHAT, WECHAT_API_BASE: sandbox.url, WECHAT_REPLY_DEADLINE_MS: '500' } });
   try {
     const service = new WebhookService(slow.deps, { [type]: () => new Promise((r) => setTimeout(() => r(reply), delayMs)) });
     const app = new Koa();
     app.use(webhookRoutes(slow.deps, service).routes());
-    await fn(app);
+    await fn(app, slow);
   } finally {
     await slow.close();
   }
@@ -211,13 +212,15 @@ describe(`WeChat webhook claims and deadlines (${backend})`, () => {
 
 describe(`WeChat's customer-service window on the deferred path (${backend})`, () => {
   it('When a late reply belongs to a VIEW (which opens no window), then it is dropped instead of spending a refused call', async () => {
-    await withSlowHandler('event:view', 800, '不应发送', async (app) => {
+    await withSlowHandler('event:view', 800, '不应发送', async (app, slow) => {
       const openid = uniqueOpenid();
       sandbox.state.ensureUser(openid).subscribed = true;
       const callsBefore = sandbox.state.calls.length;
+      const repliesBefore = await jobsEnded([slow.deps, a.deps], DEFERRED_REPLY_JOB);
       const { res } = await sendToWebhook(app, eventXml(openid, 'VIEW', { EventKey: 'https://ca.example.cn/h5/' }));
       expect(res.text).toBe('success');
-      await new Promise((r) => setTimeout(r, 1500));
+      // The late reply is queued as a job that finds no window and ends; on Redis either instance's worker may run it.
+      await untilJobsEnded([slow.deps, a.deps], DEFERRED_REPLY_JOB, repliesBefore + 1);
       expect(sandbox.state.messagesTo(openid)).toHaveLength(0);
       expect(sandbox.state.calls.slice(callsBefore).filter((c) => c.api.includes('custom/send'))).toHaveLength(0);
     });

@@ -1,12 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { migrations } from '../../../migrations';
-import { type AppConfig } from '../../config';
-import { entities } from './entities';
+
+/** Where the data lives: MySQL/MariaDB, or the embedded SQLite file (`:memory:` in tests). */
+export type DatabaseLocation = { kind: 'mysql'; url: string; poolSize: number } | { kind: 'sqlite'; file: string };
 
 /** Builds (does not open) the data source for MySQL or the embedded SQLite file. `synchronize` is never on. */
-export function createDataSource(database: AppConfig['database'], opts: { schema?: string } = {}): DataSource {
+export function createDataSource(database: DatabaseLocation, opts: { entities: NonNullable<DataSourceOptions['entities']>; schema?: string }): DataSource {
+  const { entities } = opts;
   if (database.kind === 'mysql') {
     const url = new URL(database.url);
     if (opts.schema) url.pathname = `/${opts.schema}`;

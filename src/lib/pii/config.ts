@@ -1,5 +1,3 @@
-import { type SandboxSecrets } from '../../config/sandbox-secrets';
-import { type Settings } from '../../config/settings';
 import { parsePiiKeys } from './vault';
 
 /** Strings only: the configuration is deep-frozen, and a Buffer cannot be. */
@@ -10,14 +8,12 @@ export interface PiiConfig {
 }
 
 /**
- * The keys live in settings (the environment, a secret store), never in the database. Production demands its
- * own; elsewhere the sandbox secrets in DATA_DIR supply them, unless given.
+ * Checks the vault's keys as given (PII_ENCRYPTION_KEY, PII_HMAC_KEY, or the sandbox's outside production: the
+ * caller decides which). The keys live in settings (the environment, a secret store), never in the database.
  */
-export function buildPiiConfig(settings: Settings, sandbox: SandboxSecrets | undefined): { config?: PiiConfig; problems: string[] } {
-  const isProduction = settings.APP_ENV === 'production';
+export function buildPiiConfig(keys: Partial<PiiConfig>, isProduction: boolean): { config?: PiiConfig; problems: string[] } {
   const problems: string[] = [];
-  const encryptionKeys = settings.PII_ENCRYPTION_KEY ?? (isProduction ? undefined : sandbox?.piiEncryptionKey);
-  const hmacKey = settings.PII_HMAC_KEY ?? (isProduction ? undefined : sandbox?.piiHmacKey);
+  const { encryptionKeys, hmacKey } = keys;
   if (encryptionKeys === undefined) problems.push(`PII_ENCRYPTION_KEY: required${isProduction ? ' when APP_ENV=production' : ''} (id:base64 of 32 bytes, e.g. k1:…)`);
   else {
     try {
@@ -27,6 +23,6 @@ export function buildPiiConfig(settings: Settings, sandbox: SandboxSecrets | und
     }
   }
   if (hmacKey === undefined) problems.push(`PII_HMAC_KEY: required${isProduction ? ' when APP_ENV=production' : ''} (base64 of at least 32 bytes)`);
-  if (problems.length) return { problems };
-  return { problems, config: { encryptionKeys: encryptionKeys!, hmacKey: hmacKey! } };
+  if (problems.length || encryptionKeys === undefined || hmacKey === undefined) return { problems };
+  return { problems, config: { encryptionKeys, hmacKey } };
 }

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { type CertificateAuthority } from '../../providers/ca/types';
 import { certificateInternals, parseCertificate, splitPemBundle } from './certificate';
 import { verifyChain, type ChainResult } from './chain';
 import { toHex } from './der';
@@ -56,13 +55,18 @@ export function classifyBundle(text: string, source: string): { roots: ParsedCer
   return { roots, intermediates };
 }
 
+/** PEM certificates a CA reports as its own trust anchors (CertificateAuthority.trustAnchors()). */
+export interface TrustAnchors {
+  roots: string[];
+  intermediates: string[];
+}
+
 /**
  * The CA's own anchors plus those of CA_TRUSTED_ROOTS_FILE. A named file that is missing, unreadable or holds
  * no certificate stops the start: silently trusting nothing would refuse every user.
  */
-export async function loadTrustStore(opts: { ca: CertificateAuthority; trustedRootsFile?: string }): Promise<TrustStore> {
-  const anchors = await opts.ca.trustAnchors();
-  const store = new TrustStore(anchors);
+export async function loadTrustStore(opts: { anchors: TrustAnchors; trustedRootsFile?: string }): Promise<TrustStore> {
+  const store = new TrustStore(opts.anchors);
   if (opts.trustedRootsFile) {
     let text: string;
     try {

@@ -30,7 +30,7 @@ export function bindingRoutes(deps: Deps, render: RenderPage): Router {
   const auth = requireWechatUser(new OAuthService(deps));
   const service = new BindingService(deps);
   const certificates = certificateServiceFor(deps);
-  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const sandbox = deps.config.sandbox;
   const now = () => new Date(deps.clock.nowMs());
 
   const form = (ctx: Koa.Context, data: { error?: string; code?: string; last4?: string; scanned?: boolean; qrError?: string }) => {

@@ -131,7 +131,7 @@ export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string)
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     ctx.body = render('capc/index.njk', {
-      title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.wechat.mode === 'sandbox',
+      title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.sandbox,
       agentUrl: config.certificates.keyAgentUrl, siteOrigin, graceDays: config.certificates.bindExpiredGraceDays, assetVersion,
       // The 绑定 reply links here, so phones arrive: they get told to use a PC (a narrow window gets it from CSS).
       phone: PHONE_BROWSER.test(ctx.get('User-Agent')),

@@ -112,7 +112,7 @@ export class CapcService {
     const cert = this.certificates.parse(input.certificatePem);
     this.certificates.assertPossession(cert, signedData, Buffer.from(input.signatureBase64, 'base64'));
     const certificate = await this.certificates.acceptPresented({ pem: input.certificatePem, mediaSerial: input.mediaSerial, at });
-    const issued = await this.codes.issue(certificate.id, { sandbox: this.deps.config.wechat.mode === 'sandbox' });
+    const issued = await this.codes.issue(certificate.id, { sandbox: this.deps.config.sandbox });
     const qrUrl = `${this.deps.config.publicBaseUrl}/h5/bind?t=${encodeURIComponent(issued.qrToken)}`;
     const qrDataUrl = await QRCode.toDataURL(qrUrl, QR_OPTIONS);
     this.deps.logger.info({ certificateId: certificate.id, media: maskMediaSerial(input.mediaSerial), expiresAt: issued.expiresAt }, 'binding code issued');

@@ -27,7 +27,7 @@ export function certificateRoutes(deps: Deps, render: RenderPage): Router {
   const rules = certificateServiceFor(deps).rules;
   const bindings = new BindingRepository();
   const binding = new BindingService(deps);
-  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const sandbox = deps.config.sandbox;
   const now = () => new Date(deps.clock.nowMs());
 
   const page = (ctx: Koa.Context, template: string, data: Record<string, unknown>) => {

@@ -54,7 +54,8 @@ export class CertificateService {
   /** Loaded on first use (the CA is asked for its anchors), then kept; a failed load is retried next time. */
   private trustStore(): Promise<TrustStore> {
     if (!this.trust) {
-      this.trust = loadTrustStore({ ca: this.deps.ca, trustedRootsFile: this.deps.config.ca.trustedRootsFile });
+      const { trustedRootsFile } = this.deps.config.ca;
+      this.trust = this.deps.ca.trustAnchors().then((anchors) => loadTrustStore({ anchors, trustedRootsFile }));
       this.trust.catch(() => {
         this.trust = undefined;
       });
@@ -93,7 +94,7 @@ export class CertificateService {
   async acceptPresented(input: PresentedCertificate): Promise<Certificate> {
     const cert = this.parse(input.pem);
     await this.verify(cert, input.at);
-    const sandbox = this.deps.config.wechat.mode === 'sandbox';
+    const sandbox = this.deps.config.sandbox;
 
     const outcome = await inTransaction(this.deps.db, async (tx): Promise<{ certificate: Certificate } | { review: string }> => {
       const known = await this.repo.findByFingerprint(tx, cert.fingerprintSha256);

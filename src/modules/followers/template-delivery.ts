@@ -24,7 +24,7 @@ export async function deliverTemplate(
   what: string,
 ): Promise<TemplateDelivery> {
   const openid = message.touser;
-  const follower = await new FollowerRepository().findByOpenid(deps.db.manager, openid, { includeSandbox: deps.config.wechat.mode === 'sandbox' });
+  const follower = await new FollowerRepository().findByOpenid(deps.db.manager, openid, { includeSandbox: deps.config.sandbox });
   if (follower && !follower.subscribed) {
     deps.logger.info({ openid: openidTail(openid), what }, 'template message not sent: no longer a follower');
     return 'not-following';

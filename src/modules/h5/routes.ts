@@ -72,7 +72,7 @@ function journeySteps(publicBaseUrl: string): JourneyStep[] {
 export function h5Routes(deps: Deps, render: RenderPage): Router {
   const router = new Router();
   const auth = requireWechatUser(new OAuthService(deps));
-  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const sandbox = deps.config.sandbox;
 
   const page = (ctx: Koa.Context, template: string, data: Record<string, unknown>) => {
     ctx.type = 'html';

@@ -33,7 +33,7 @@ export function handlerDocumentRoutes(deps: Deps, render: RenderPage): Router {
   const auth = requireWechatUser(new OAuthService(deps));
   const service = new HandlerDocumentService(deps);
   const handlers = new HandlerService(deps);
-  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const sandbox = deps.config.sandbox;
 
   const page = (ctx: Koa.Context, data: Record<string, unknown>) => {
     ctx.type = 'html';

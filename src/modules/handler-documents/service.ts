@@ -45,7 +45,7 @@ export class HandlerDocumentService {
   readonly sandbox: boolean;
 
   constructor(private readonly deps: Pick<Deps, 'db' | 'clock' | 'store' | 'pii' | 'config' | 'jobs'>) {
-    this.sandbox = deps.config.wechat.mode === 'sandbox';
+    this.sandbox = deps.config.sandbox;
   }
 
   private now(): Date {

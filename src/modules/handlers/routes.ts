@@ -56,7 +56,7 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
   const router = new Router();
   const auth = requireWechatUser(new OAuthService(deps));
   const service = new HandlerService(deps);
-  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const sandbox = deps.config.sandbox;
 
   const page = (ctx: Koa.Context, template: string, data: Record<string, unknown>) => {
     ctx.type = 'html';

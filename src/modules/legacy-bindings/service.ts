@@ -58,7 +58,7 @@ export class LegacyRestoreService {
   private readonly sandbox: boolean;
 
   constructor(private readonly deps: LegacyDeps) {
-    this.sandbox = deps.config.wechat.mode === 'sandbox';
+    this.sandbox = deps.config.sandbox;
   }
 
   private now() {

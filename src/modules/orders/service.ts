@@ -9,12 +9,12 @@ import { BindingRepository } from '../binding/repository';
 import { CertificateRepository } from '../certificates/repository';
 import { type CertificateDeps, certificateServiceFor, shanghaiDate } from '../certificates/service';
 import { type Certificate } from '../certificates/entities';
-import { type HandlerRefusal, HandlerAuthorisationService } from '../handler-authorisation/service';
-import { type VerifiedHandler } from '../handlers/entities';
+import { type ProjectRules } from '../certificates/projects';
+import { HandlerAuthorisationService } from '../handler-authorisation/service';
 import { HandlerRepository } from '../handlers/repository';
 import { type CloseReason, type Order, type PaymentMethod } from './entities';
 import { newOrderNumber } from './order-number';
-import { allowedYearsOf, lineAmountFen, NoPriceRuleError, PriceRuleRepository, totalFen } from './price-rules';
+import { lineAmountFen, PriceRuleRepository, totalFen } from './price-rules';
 import { type NewOrderLine, OrderRepository, type OrderWithLines } from './repository';
 import { InvalidTransitionError, type OrderState } from './states';
 import { BRAND } from '../../config/brand';
@@ -65,23 +65,12 @@ export interface Payment { method: PaymentMethod; amountFen: number; transaction
 export type MarkPaidOutcome = 'paid' | 'already' | 'duplicate-payment' | 'late-payment';
 export interface TransitionResult { changed: boolean; order: Order }
 
-/** One line of the 续期缴费 page; `refusal` null means it can be ordered now at unitPriceFen × years. */
-export interface RenewalOption {
-  certificate: Certificate;
-  opensAt: Date;
-  closesAt: Date;
-  unitPriceFen: number | null;
-  allowedYears: number[];
-  openOrderNo: string | null;
-  refusal: OrderRefusal | HandlerRefusal | 'no-price-rule' | 'open-order' | null;
-  userMessage: string | null;
-  /** Orderable, but the handler's authorisation goes to an operator first (经办人授权): what to tell them. */
-  note?: string;
-}
-
 export interface OrderDeps extends CertificateDeps { random: Random; pii: PiiVault; jobs: JobQueue }
 
-/** Renewal orders: pricing, creation with the one-open-order rule, payment credit and the other transitions. */
+/**
+ * Renewal orders, the commands: creation with the one-open-order rule and its price, the payment method, payment
+ * credit and the other transitions. What the 续期缴费 page shows before an order exists is RenewalPreview's.
+ */
 export class OrderService {
   private readonly orders = new OrderRepository();
   private readonly prices = new PriceRuleRepository();
@@ -101,7 +90,7 @@ export class OrderService {
   async createOrder(input: { openid: string; items: OrderItem[]; at: Date }): Promise<OrderWithLines> {
     const { openid, items, at } = input;
     validateItems(items);
-    const sandbox = this.deps.config.wechat.mode === 'sandbox';
+    const sandbox = this.deps.config.sandbox;
     const certificateIds = items.map((i) => i.certificateId);
     // Seed 四 and 经办人授权: only a verified person may order, and only for an organisation they may act for.
     // Checked here, not only by the page's guard, so no route can skip it. Authorisation runs before the order's
@@ -112,7 +101,7 @@ export class OrderService {
     if (!handler || (handler.sandbox && !sandbox)) throw new ForbiddenError('首次办理需要进行经办人活体鉴别认证，请先完成认证', `order by ${openid.slice(-6)} without a verified handler`);
     // A certificate someone is already paying for is not a reason to queue a request: say so first.
     const held = await this.orders.openOrdersOf(this.db.manager, certificateIds);
-    if (held.length) throw this.openOrderError(held[0].certificateId, held[0].order, openid);
+    if (held.length) throw openOrderError(held[0].certificateId, held[0].order, openid);
     await this.authorisation.authorise(handler, certs, at);
     try {
       return await inTransaction(this.db, async (tx) => {
@@ -135,71 +124,20 @@ export class OrderService {
       // A racing order won the open_key (or InnoDB picked us as a deadlock victim of that race, retries spent).
       if (!isUniqueViolation(err) && !isDeadlock(err)) throw err;
       const open = await this.orders.openOrdersOf(this.db.manager, certificateIds);
-      if (open.length) throw this.openOrderError(open[0].certificateId, open[0].order, openid);
+      if (open.length) throw openOrderError(open[0].certificateId, open[0].order, openid);
       throw err;
     }
   }
 
   /** The certificate, when it is actively bound to this openid and can be renewed at `at`; else the refusal. */
   private async orderableCertificate(em: EntityManager, openid: string, certificateId: number, at: Date): Promise<Certificate> {
-    const sandbox = this.deps.config.wechat.mode === 'sandbox';
+    const sandbox = this.deps.config.sandbox;
     const binding = await this.bindings.findActive(em, certificateId, openid);
     const cert = binding && (sandbox || !binding.sandbox) ? await this.certificates.findById(em, certificateId) : null;
     if (!cert) throw new OrderRefusedError('not-bound', certificateId, '该证书未绑定到您的微信，请先绑定证书', `certificate ${certificateId} is not actively bound to this openid`);
-    const refused = this.refusalFor(cert, at);
+    const refused = refusalFor(certificateServiceFor(this.deps).rules, cert, at);
     if (refused) throw refused;
     return cert;
-  }
-
-  /** Why this bound certificate cannot be renewed at `at` (status, then the project's window); null when it can. */
-  private refusalFor(cert: Certificate, at: Date): OrderRefusedError | null {
-    const rules = certificateServiceFor(this.deps).rules;
-    if (cert.status === 'revoked') return new OrderRefusedError('revoked', cert.id, `该证书已吊销，无法续期。如有疑问请拨打客服热线 ${BRAND.hotline}`, `certificate ${cert.id} is revoked`);
-    if (cert.status === 'superseded') return new OrderRefusedError('superseded', cert.id, '该证书已完成续期，请在“我的数字证书”中查看新证书', `certificate ${cert.id} is superseded by ${cert.supersededById ?? '?'}`);
-    const state = rules.renewalState(cert.project, cert.notAfter, at);
-    if (state === 'open') return null;
-    const { opensAt, closesAt } = rules.renewalPeriod(cert.project, cert.notAfter);
-    if (state === 'not-yet') return new OrderRefusedError('renewal-not-yet', cert.id, `该证书 ${shanghaiDate(opensAt)} 起可以续期，请届时再来办理`, `renewal of ${cert.id} opens at ${opensAt.toISOString()}`);
-    return new OrderRefusedError('renewal-closed', cert.id, '已超过续期期限，请联系 CA 重新办理', `renewal of ${cert.id} closed at ${closesAt.toISOString()}`);
-  }
-
-  /**
-   * What the 续期缴费 page offers: every certificate bound to the handler, with whether it can be ordered now,
-   * the price and terms when it can, and the open order holding it (by number when it is this handler's).
-   * The same checks as createOrder, which still decides: this is for display only.
-   */
-  async renewalOptions(openid: string, at: Date): Promise<RenewalOption[]> {
-    const em = this.db.manager;
-    const sandbox = this.deps.config.wechat.mode === 'sandbox';
-    const mine = await this.bindings.certificatesOf(em, openid, { includeSandbox: sandbox });
-    const open = new Map((await this.orders.openOrdersOf(em, mine.map((m) => m.certificate.id))).map((o) => [o.certificateId, o.order]));
-    const handler = await this.handlers.verifiedOf(em, openid);
-    const options: RenewalOption[] = [];
-    for (const { certificate } of mine) {
-      const { opensAt, closesAt } = certificateServiceFor(this.deps).rules.renewalPeriod(certificate.project, certificate.notAfter);
-      const base = { certificate, opensAt, closesAt, unitPriceFen: null, allowedYears: [], openOrderNo: null, refusal: null, userMessage: null };
-      const held = open.get(certificate.id);
-      const refused = this.refusalFor(certificate, at);
-      const rule = refused ? null : await this.prices.findInForce(em, certificate.project, certificate.certType, at);
-      const authorised = refused || !rule || held ? null : await this.previewAuthorisation(em, handler, certificate);
-      if (refused) options.push({ ...base, refusal: refused.reason, userMessage: refused.userMessage });
-      else if (authorised?.kind === 'refused') options.push({ ...base, refusal: authorised.error.reason, userMessage: authorised.error.userMessage });
-      else if (!rule) options.push({ ...base, refusal: 'no-price-rule', userMessage: new NoPriceRuleError(certificate.project, certificate.certType, at).userMessage });
-      else if (held) {
-        const err = this.openOrderError(certificate.id, held, openid);
-        options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule), openOrderNo: err.orderNo, refusal: 'open-order', userMessage: err.userMessage });
-      } else options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule), note: authorised?.kind === 'needs-review' ? authorised.message : undefined });
-    }
-    return options;
-  }
-
-  /** The page's view of 经办人授权 (createOrder decides); without a verified handler the page's guard sends them to the check. */
-  private previewAuthorisation(em: EntityManager, handler: VerifiedHandler | null, certificate: Certificate) {
-    return handler ? this.authorisation.preview(em, handler, certificate) : Promise.resolve(null);
-  }
-
-  private openOrderError(certificateId: number, order: Order, openid: string): OpenOrderExistsError {
-    return new OpenOrderExistsError(certificateId, order.openid === openid ? order.orderNo : null, `certificate ${certificateId} is in open order ${order.orderNo} (${order.state})`, order.state !== 'PENDING_PAYMENT');
   }
 
   /** The handler's orders, newest first, with their lines (for the history page). */
@@ -325,4 +263,20 @@ function validateItems(items: OrderItem[]): void {
   const ids = items.map((i) => i.certificateId);
   if (ids.some((id) => !Number.isSafeInteger(id) || id <= 0)) throw new ValidationError('请选择要续期的证书', `invalid certificate ids ${ids.join(',')}`);
   if (new Set(ids).size !== ids.length) throw new ValidationError('同一张证书只能选择一次', `duplicate certificate ids ${ids.join(',')}`);
+}
+
+/** Why this bound certificate cannot be renewed at `at` (status, then the project's window); null when it can. */
+export function refusalFor(rules: ProjectRules, cert: Certificate, at: Date): OrderRefusedError | null {
+  if (cert.status === 'revoked') return new OrderRefusedError('revoked', cert.id, `该证书已吊销，无法续期。如有疑问请拨打客服热线 ${BRAND.hotline}`, `certificate ${cert.id} is revoked`);
+  if (cert.status === 'superseded') return new OrderRefusedError('superseded', cert.id, '该证书已完成续期，请在“我的数字证书”中查看新证书', `certificate ${cert.id} is superseded by ${cert.supersededById ?? '?'}`);
+  const state = rules.renewalState(cert.project, cert.notAfter, at);
+  if (state === 'open') return null;
+  const { opensAt, closesAt } = rules.renewalPeriod(cert.project, cert.notAfter);
+  if (state === 'not-yet') return new OrderRefusedError('renewal-not-yet', cert.id, `该证书 ${shanghaiDate(opensAt)} 起可以续期，请届时再来办理`, `renewal of ${cert.id} opens at ${opensAt.toISOString()}`);
+  return new OrderRefusedError('renewal-closed', cert.id, '已超过续期期限，请联系 CA 重新办理', `renewal of ${cert.id} closed at ${closesAt.toISOString()}`);
+}
+
+/** The open order holding this certificate, as an error that names the order only to its own handler. */
+export function openOrderError(certificateId: number, order: Order, openid: string): OpenOrderExistsError {
+  return new OpenOrderExistsError(certificateId, order.openid === openid ? order.orderNo : null, `certificate ${certificateId} is in open order ${order.orderNo} (${order.state})`, order.state !== 'PENDING_PAYMENT');
 }

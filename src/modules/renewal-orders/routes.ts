@@ -13,6 +13,7 @@ import { requireVerifiedHandler } from '../handlers/routes';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
 import { type OrderWithLines } from '../orders/repository';
+import { RenewalPreview } from '../orders/renewal-preview';
 import { OpenOrderExistsError, type OrderItem, OrderService } from '../orders/service';
 import { OrderNoticeStore, toNoticeView } from '../payments/undelivered-notices';
 import { orderTransferOf } from '../transfers/order-transfer';
@@ -29,10 +30,11 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
   const router = new Router();
   const auth = requireWechatUser(new OAuthService(deps));
   const orders = new OrderService(deps);
+  const preview = new RenewalPreview(deps);
   const transfers = new TransferService(deps);
   const rules = certificateServiceFor(deps).rules;
   const notices = new OrderNoticeStore(deps.db);
-  const sandbox = deps.config.wechat.mode === 'sandbox';
+  const sandbox = deps.config.sandbox;
   const now = () => new Date(deps.clock.nowMs());
   // Seed 四: the first order needs the handler's liveness check; the choice page is guarded too, so nobody picks
   // certificates only to be refused on submit (GET goes to the check and comes back).
@@ -45,7 +47,7 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
   };
 
   const renewForm = async (ctx: Koa.Context, data: { error?: string; errorOrderNo?: string; chosen?: OrderItem[]; preselect?: number }) => {
-    const options = (await orders.renewalOptions(wechatUserOf(ctx).openid, now())).map((o) => toOptionView(o, rules, now()));
+    const options = (await preview.renewalOptions(wechatUserOf(ctx).openid, now())).map((o) => toOptionView(o, rules, now()));
     const chosen = new Map((data.chosen ?? (data.preselect ? [{ certificateId: data.preselect, years: 1 }] : [])).map((i) => [i.certificateId, i.years]));
     const orderable = options.filter((o) => o.orderable);
     // With a single orderable certificate there is nothing to choose: it is ticked.

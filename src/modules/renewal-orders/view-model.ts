@@ -2,7 +2,7 @@ import { type Certificate } from '../certificates/entities';
 import { type ProjectRules } from '../certificates/projects';
 import { type CertificateCard, formatDateTime, maskMediaSerial, toCard } from '../certificates/view-model';
 import { type OrderWithLines } from '../orders/repository';
-import { type RenewalOption } from '../orders/service';
+import { type RenewalOption } from '../orders/renewal-preview';
 import { type OrderState } from '../orders/states';
 
 /** 40000 → "400.00": money is integer fen everywhere; only the page shows yuan. */

@@ -35,7 +35,7 @@ export class WebhookService {
   readonly csWindow: CustomerServiceWindow;
 
   constructor(deps: Deps, extraHandlers: Record<string, MessageHandler> = {}) {
-    const followers = new FollowerService(deps.db, deps.clock, deps.config.wechat.mode === 'sandbox');
+    const followers = new FollowerService(deps.db, deps.clock, deps.config.sandbox);
     const links = replyLinks(deps.config.publicBaseUrl);
     const csStaffed = deps.config.wechat.customerServiceStaffed === true;
     this.csWindow = new CustomerServiceWindow(deps.store, deps.clock);

@@ -66,6 +66,13 @@ describe('settings and configuration', () => {
     }
   });
 
+  it('When production has nothing set, then every problem is named once', () => {
+    const problems = problemsOf(() => buildConfig(parseSettings({ APP_ENV: 'production' })));
+    expect(problems.length).toBeGreaterThan(20);
+    expect(new Set(problems).size).toBe(problems.length);
+    expect(problems.filter((p) => p.startsWith('SESSION_SECRET:'))).toEqual(['SESSION_SECRET: required when APP_ENV=production']);
+  });
+
   it('When the 对公汇款 payee is missing in production or half set elsewhere, then the start names it; unset outside production, a marked sandbox payee is used', () => {
     const { TRANSFER_PAYEE_ACCOUNT: _omitted, ...noAccount } = PRODUCTION;
     expect(problemsOf(() => buildConfig(parseSettings(noAccount)))).toEqual(['TRANSFER_PAYEE_ACCOUNT: required when APP_ENV=production']);
@@ -99,6 +106,12 @@ describe('settings and configuration', () => {
   it('When safe mode is not configured, then the config has no AES key (plain mode)', () => {
     const { WECHAT_ENCODING_AES_KEY: _k, ...plain } = REAL;
     expect(buildConfig(parseSettings(plain), sandbox).wechat.encodingAesKey).toBeUndefined();
+  });
+
+  it('When the WeChat identity is absent outside production, then sandbox mode is decided once in config.sandbox; a real identity or production turns it off', () => {
+    expect(buildConfig(parseSettings({}), sandbox)).toMatchObject({ sandbox: true, wechat: { mode: 'sandbox' } });
+    expect(buildConfig(parseSettings(REAL), sandbox)).toMatchObject({ sandbox: false, wechat: { mode: 'real' } });
+    expect(buildConfig(parseSettings(PRODUCTION)).sandbox).toBe(false);
   });
 
   it('When WECHAT_API_BASE is set, then the real client is pointed there', () => {

@@ -86,10 +86,9 @@ describe('PII vault', () => {
     expect(() => parsePiiKeys(`a:${randomBytes(16).toString('base64')}`)).toThrow('key a: must be 32 bytes, base64');
     expect(() => parsePiiKeys(k1.key.toString('base64'))).toThrow(/<id>:<base64/);
     expect(() => parsePiiKeys(`a:${k1.key.toString('base64')},a:${k2.key.toString('base64')}`)).toThrow(/distinct/);
-    try {
-      parsePiiKeys(`bad id:${k1.key.toString('base64')}`);
-    } catch (err) {
-      expect((err as Error).message).not.toContain(k1.key.toString('base64'));
-    }
+    // The refusal's message goes to the operator's terminal and logs: it names the shape, never the key.
+    const badId = () => parsePiiKeys(`bad id:${k1.key.toString('base64')}`);
+    expect(badId).toThrow(/<id>:<base64/);
+    expect(badId).not.toThrow(k1.key.toString('base64'));
   });
 });

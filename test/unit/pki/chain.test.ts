@@ -1,11 +1,7 @@
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseCertificate, splitPemBundle, toPem } from '../../../src/lib/pki/certificate';
 import { verifyChain } from '../../../src/lib/pki/chain';
-import { loadTrustStore, TrustStore } from '../../../src/lib/pki/trust-store';
+import { TrustStore } from '../../../src/lib/pki/trust-store';
 import { KEY_ALGORITHMS } from '../../../src/lib/pki/types';
-import { type CertificateAuthority } from '../../../src/providers/ca/types';
 import { generateSoftKeyPair } from '../../../src/lib/pki/soft-keys';
 import { buildCertificate } from '../../../src/lib/pki/x509-builder';
 import { makeCa, makeLeaf } from '../../helpers/pki';
@@ -67,26 +63,6 @@ it('When an RSA root issues an ECDSA CA and an SM2 CA signs an RSA leaf, then mi
   const sm2Root = await makeCa('SM2', 'SM2 Root');
   const { cert: rsaLeaf } = await makeLeaf(sm2Root, 'RSA-2048');
   expect(verifyChain(rsaLeaf, { roots: [sm2Root.cert], intermediates: [], at: now }).ok).toBe(true);
-});
-
-it('When a PEM bundle file holds roots and intermediates, then loadTrustStore sorts them and adds the CA anchors', async () => {
-  const rsaRoot = await makeCa('RSA-2048', 'File Root');
-  const issuing = await makeCa('RSA-2048', 'File Issuing', { issuer: rsaRoot });
-  const sm2Root = await makeCa('SM2', 'CA Root');
-  const dir = mkdtempSync(join(tmpdir(), 'trust-'));
-  try {
-    const file = join(dir, 'roots.pem');
-    writeFileSync(file, `# comment\n${rsaRoot.cert.pem}\n${issuing.cert.pem}`);
-    const ca = { trustAnchors: async () => ({ roots: [sm2Root.cert.pem], intermediates: [] }) } as unknown as CertificateAuthority;
-    const store = await loadTrustStore({ ca, trustedRootsFile: file });
-    expect(store.roots.map((c) => c.subject.commonName).sort()).toEqual(['CA Root', 'File Root']);
-    expect(store.intermediates.map((c) => c.subject.commonName)).toEqual(['File Issuing']);
-    const { cert: leaf } = await makeLeaf(issuing, 'ECDSA-P256');
-    expect(store.verify(leaf, now).ok).toBe(true);
-    await expect(loadTrustStore({ ca, trustedRootsFile: join(dir, 'missing.pem') })).rejects.toThrow(/CA_TRUSTED_ROOTS_FILE: cannot read/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 it('When a certificate is parsed, then fields, usage, fingerprint and PEM helpers agree', async () => {

@@ -1,8 +1,7 @@
 import { buildCsr, parseCsr } from '../../../src/lib/pki/csr';
 import { toPem } from '../../../src/lib/pki/certificate';
 import { generateSoftKeyPair, signWithSoftKey } from '../../../src/lib/pki/soft-keys';
-import { KEY_ALGORITHMS, SM2_DEFAULT_USER_ID, type CertificateSubject } from '../../../src/lib/pki/types';
-import { openssl } from '../../helpers/pki';
+import { KEY_ALGORITHMS, type CertificateSubject } from '../../../src/lib/pki/types';
 
 const subject: CertificateSubject = {
   commonName: '梅州市某某建筑工程有限公司',
@@ -25,22 +24,6 @@ describe.each(KEY_ALGORITHMS)('%s CSR', (algorithm) => {
     expect(Buffer.from(parsed.spkiDer).equals(Buffer.from(key.spkiDer))).toBe(true);
   });
 
-  it('When OpenSSL checks the CSR, then `openssl req -verify` accepts it (SM2 with distid 1234567812345678)', async () => {
-    const pem = await buildCsr({ subject, spkiDer: key.spkiDer, sign });
-    const vfy = algorithm === 'SM2' ? ['-vfyopt', `distid:${SM2_DEFAULT_USER_ID}`] : [];
-    const r = await openssl(['req', '-verify', '-noout', ...vfy, '-in', { file: 'r.csr', content: pem }]);
-    expect(r.out).toMatch(/verify OK/);
-    expect(r.code).toBe(0);
-  });
-
-  it('When OpenSSL made the CSR, then parseCsr reads it and finds the signature valid', async () => {
-    const sigopt = algorithm === 'SM2' ? ['-sm3', '-sigopt', `distid:${SM2_DEFAULT_USER_ID}`] : [];
-    const r = await openssl(['req', '-new', ...sigopt, '-utf8', '-subj', '/C=CN/O=数安测试/serialNumber=91441400MA4UABCD1X/CN=李四',
-      '-key', { file: 'k.pem', content: toPem(key.privateKeyPkcs8Der, 'PRIVATE KEY') }, '-out', { output: 'r.csr' }]);
-    expect(r.code).toBe(0);
-    const parsed = parseCsr(Buffer.from(r.output!).toString());
-    expect(parsed).toMatchObject({ algorithm, signatureValid: true, subject: { commonName: '李四', organization: '数安测试', creditCode: '91441400MA4UABCD1X', country: 'CN' } });
-  });
 
   it('When the CSR was tampered with or signed by another key, then signatureValid is false', async () => {
     const pem = await buildCsr({ subject, spkiDer: key.spkiDer, sign });

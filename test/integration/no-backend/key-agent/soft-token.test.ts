@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { parseCertificate } from '../../../src/lib/pki/certificate';
-import { parseCsr } from '../../../src/lib/pki/csr';
-import { verifySignature } from '../../../src/lib/pki/signature';
-import { type KeyAlgorithm } from '../../../src/lib/pki/types';
-import { loadKeyAgentConfig } from '../../../src/key-agent/config';
-import { createKeyAgent, type KeyAgent } from '../../../src/key-agent/create-agent';
-import { KeyAgentError } from '../../../src/key-agent/errors';
-import { DEVICE_METHODS, type DeviceInfo, type DeviceMethod, type TokenCertificate } from '../../../src/key-agent/protocol';
-import { createSoftToken, importKeyAndCertificate, openSoftTokenStore, unblockSoftToken } from '../../../src/key-agent/soft-token-admin';
+import { parseCertificate } from '../../../../src/lib/pki/certificate';
+import { parseCsr } from '../../../../src/lib/pki/csr';
+import { verifySignature } from '../../../../src/lib/pki/signature';
+import { type KeyAlgorithm } from '../../../../src/lib/pki/types';
+import { loadKeyAgentConfig } from '../../../../src/key-agent/config';
+import { createKeyAgent, type KeyAgent } from '../../../../src/key-agent/create-agent';
+import { KeyAgentError } from '../../../../src/key-agent/errors';
+import { DEVICE_METHODS, type DeviceInfo, type DeviceMethod, type TokenCertificate } from '../../../../src/key-agent/protocol';
+import { createSoftToken, importKeyAndCertificate, openSoftTokenStore, unblockSoftToken } from '../../../../src/key-agent/soft-token-admin';
 import { quietLogger, softKeyWithCertificate, SUBJECT, tempDir, TestCa } from './fixtures';
 
 const PIN = '123456';

@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { KeyAgentClient } from '../../../src/key-agent/client';
-import { parseCertificate, toPem } from '../../../src/lib/pki/certificate';
-import { parseCsr } from '../../../src/lib/pki/csr';
-import { subjectToName } from '../../../src/lib/pki/names';
-import { generateSoftKeyPair, signWithSoftKey } from '../../../src/lib/pki/soft-keys';
-import { type CertificateSubject, type KeyAlgorithm } from '../../../src/lib/pki/types';
-import { buildCertificate } from '../../../src/lib/pki/x509-builder';
+import { KeyAgentClient } from '../../../../src/key-agent/client';
+import { parseCertificate, toPem } from '../../../../src/lib/pki/certificate';
+import { parseCsr } from '../../../../src/lib/pki/csr';
+import { subjectToName } from '../../../../src/lib/pki/names';
+import { generateSoftKeyPair, signWithSoftKey } from '../../../../src/lib/pki/soft-keys';
+import { type CertificateSubject, type KeyAlgorithm } from '../../../../src/lib/pki/types';
+import { buildCertificate } from '../../../../src/lib/pki/x509-builder';
 
 /** A silent logger (tests read the agent's answers, not its logs). */
 export const quietLogger = () => pino({ level: 'silent' });
@@ -77,7 +77,7 @@ export interface AgentProcess {
  * and each test file gets its own C_Initialize/C_Finalize.
  */
 export async function spawnKeyAgent(env: Record<string, string>): Promise<AgentProcess> {
-  const root = resolve(__dirname, '../../..');
+  const root = resolve(__dirname, '../../../..');
   const child = spawn(process.execPath, [resolve(root, 'node_modules/tsx/dist/cli.mjs'), 'src/key-agent/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', KEY_AGENT_PORT: '0', ...env },

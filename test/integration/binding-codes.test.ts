@@ -1,39 +1,32 @@
 import { join } from 'node:path';
 import { type DataSource } from 'typeorm';
-import { buildConfig, type AppConfig } from '../../../src/config';
-import { generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
-import { parseSettings } from '../../../src/config/settings';
-import { cryptoRandom } from '../../../src/lib/clock';
-import { createDataSource } from '../../../src/lib/db/data-source';
-import { runMigrations } from '../../../src/lib/db/migrate';
-import { createLogger } from '../../../src/lib/logger';
+import { buildConfig, type AppConfig } from '../../src/config';
+import { generateSandboxSecrets } from '../../src/config/sandbox-secrets';
+import { parseSettings } from '../../src/config/settings';
+import { cryptoRandom } from '../../src/lib/clock';
 import {
   BINDING_CODE_ALPHABET, BINDING_CODE_LENGTH, BindingCodeService, looksLikeBindingCode, MAX_WRONG_MEDIA_TRIES, normaliseBindingCode,
-} from '../../../src/modules/binding/codes';
-import { BindingCodeEntity } from '../../../src/modules/binding/entities';
-import { TestClock } from '../../helpers/harness';
+} from '../../src/modules/binding/codes';
+import { BindingCodeEntity } from '../../src/modules/binding/entities';
+import { backend, TestClock } from '../helpers/harness';
+import { useTestApp } from '../helpers/use-test-app';
 
-/** BindingCodeService on an in-memory SQLite database (the real migrations), with a clock we move. */
+/** BindingCodeService on the test backend (MariaDB, or the embedded SQLite; the real migrations), with a clock we move. */
 let db: DataSource;
 let config: AppConfig;
 const clock = new TestClock(Date.parse('2026-11-25T04:00:00Z'));
 let certSeq = 1000;
 
-beforeAll(async () => {
-  config = buildConfig(parseSettings({ APP_ENV: 'test', DATA_DIR: join(__dirname, 'unused') }), generateSandboxSecrets());
-  db = createDataSource({ kind: 'sqlite', file: ':memory:' });
-  await db.initialize();
-  await runMigrations(db, createLogger('silent'));
-});
-
-afterAll(async () => {
-  await db?.destroy();
+const t = useTestApp({ clock, startJobs: false });
+beforeAll(() => {
+  ({ db } = t.instance.deps);
+  ({ config } = t.instance);
 });
 
 const service = (cfg: AppConfig = config) => new BindingCodeService({ db, clock, random: cryptoRandom, config: cfg });
 const rowsOf = (certificateId: number) => db.getRepository(BindingCodeEntity).find({ where: { certificateId } });
 
-describe('binding codes', () => {
+describe(`binding codes (${backend})`, () => {
   it('When codes are issued, then each is 8 characters from the unambiguous alphabet (no 0, O, 1, I, L)', async () => {
     expect(BINDING_CODE_ALPHABET).not.toMatch(/[01OIL]/);
     expect(BINDING_CODE_ALPHABET).toMatch(/^[2-9A-Z]+$/);

@@ -2,13 +2,13 @@ import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:cry
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig, type WechatPayConfig } from '../../../src/config';
-import { ensureSandboxSecrets, generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
-import { parseSettings } from '../../../src/config/settings';
-import { loadWechatPayKeys } from '../../../src/providers/wechatpay/keys';
-import { rsaSign, rsaVerify } from '../../../src/providers/wechatpay/sign';
-import { makeCa } from '../../helpers/pki';
-import { settingsProblems } from '../../helpers/settings';
+import { buildConfig, type WechatPayConfig } from '../../../../src/config';
+import { ensureSandboxSecrets, generateSandboxSecrets } from '../../../../src/config/sandbox-secrets';
+import { parseSettings } from '../../../../src/config/settings';
+import { loadWechatPayKeys } from '../../../../src/providers/wechatpay/keys';
+import { rsaSign, rsaVerify } from '../../../../src/providers/wechatpay/sign';
+import { makeCa } from '../../../helpers/pki';
+import { settingsProblems } from '../../../helpers/settings';
 
 const secrets = generateSandboxSecrets();
 const dir = mkdtempSync(join(tmpdir(), 'wxpay-keys-'));

@@ -1,26 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type DataSource } from 'typeorm';
-import { buildConfig, type AppConfig } from '../../../src/config';
-import { generateSandboxSecrets } from '../../../src/config/sandbox-secrets';
-import { parseSettings } from '../../../src/config/settings';
-import { createDataSource } from '../../../src/lib/db/data-source';
-import { runMigrations } from '../../../src/lib/db/migrate';
-import { createLogger } from '../../../src/lib/logger';
-import { parseCertificate } from '../../../src/lib/pki/certificate';
-import { subjectToName } from '../../../src/lib/pki/names';
-import { generateSoftKeyPair, signWithSoftKey } from '../../../src/lib/pki/soft-keys';
-import { BuiltInCa } from '../../../src/providers/ca/sandbox';
-import { CertificateReviewEntity } from '../../../src/modules/certificates/entities';
-import { ProjectRules } from '../../../src/modules/certificates/projects';
-import { CertificateRepository } from '../../../src/modules/certificates/repository';
-import { CertificateService } from '../../../src/modules/certificates/service';
-import { issueCertificate } from '../../helpers/pki-fixtures';
-import { makeCa, makeLeaf } from '../../helpers/pki';
+import { type AppConfig } from '../../src/config';
+import { createLogger } from '../../src/lib/logger';
+import { parseCertificate } from '../../src/lib/pki/certificate';
+import { subjectToName } from '../../src/lib/pki/names';
+import { generateSoftKeyPair, signWithSoftKey } from '../../src/lib/pki/soft-keys';
+import { BuiltInCa } from '../../src/providers/ca/sandbox';
+import { CertificateReviewEntity } from '../../src/modules/certificates/entities';
+import { ProjectRules } from '../../src/modules/certificates/projects';
+import { CertificateRepository } from '../../src/modules/certificates/repository';
+import { CertificateService } from '../../src/modules/certificates/service';
+import { backend } from '../helpers/harness';
+import { issueCertificate } from '../helpers/pki-fixtures';
+import { useTestApp } from '../helpers/use-test-app';
+import { makeCa, makeLeaf } from '../helpers/pki';
 
 /**
  * CertificateService.acceptPresented against real certificates: issued by the built-in sandbox CA (kept in an
- * in-memory SQLite database), or by a stranger CA built with the x509 builder.
+ * test backend's database: MariaDB or the embedded SQLite), or by a stranger CA built with the x509 builder.
  */
 const DAY = 86_400_000;
 const logger = createLogger('silent');
@@ -31,23 +29,19 @@ let config: AppConfig;
 let service: CertificateService;
 const repo = new CertificateRepository();
 
+const t = useTestApp({ env: { BIND_EXPIRED_GRACE_DAYS: '30' }, startJobs: false });
 beforeAll(async () => {
-  config = buildConfig(parseSettings({ APP_ENV: 'test', BIND_EXPIRED_GRACE_DAYS: '30', DATA_DIR: join(__dirname, 'unused') }), generateSandboxSecrets());
-  db = createDataSource({ kind: 'sqlite', file: ':memory:' });
-  await db.initialize();
-  await runMigrations(db, logger);
+  ({ config } = t.instance);
+  ({ db } = t.instance.deps);
   ca = await new BuiltInCa({ db, clock: { nowMs: () => Date.now() }, logger, keyEncryptionKey: config.ca.keyEncryptionKey }).ensure();
-  service = new CertificateService({ config, db, ca, logger }, ProjectRules.load(join(__dirname, '../../../config/projects.json')));
+  service = new CertificateService({ config, db, ca, logger }, ProjectRules.load(join(__dirname, '../../config/projects.json')));
 });
 
-afterAll(async () => {
-  await db?.destroy();
-});
 
 const at = () => new Date();
 const serial = () => `9${randomBytes(7).toString('hex').replace(/\D/g, '7').padEnd(15, '3').slice(0, 15)}`;
 
-describe('CertificateService.acceptPresented', () => {
+describe(`CertificateService.acceptPresented (${backend})`, () => {
   it('When a valid certificate of the built-in CA is presented for the first time, then it is imported with its project and type', async () => {
     const issued = await issueCertificate(ca, { organization: '梅州市首见科技有限公司' });
     const media = serial();
@@ -144,7 +138,7 @@ describe('CertificateService.acceptPresented', () => {
   });
 });
 
-describe('CertificateService.assertPossession', () => {
+describe(`CertificateService.assertPossession (${backend})`, () => {
   it('When the challenge was signed by the certificate key, then possession is proven', async () => {
     const issued = await issueCertificate(ca, { algorithm: 'SM2' });
     const data = Buffer.from('数安CA管家证书绑定\n挑战: x', 'utf8');

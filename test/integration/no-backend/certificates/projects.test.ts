@@ -1,14 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProjectRules } from '../../../src/modules/certificates/projects';
+import { ProjectRules } from '../../../../src/modules/certificates/projects';
 
 const file = (content: unknown) => {
   const path = join(mkdtempSync(join(tmpdir(), 'projects-')), 'projects.json');
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
 };
-const rules = ProjectRules.load(join(__dirname, '../../../config/projects.json'));
+const rules = ProjectRules.load(join(__dirname, '../../../../config/projects.json'));
 const presented = (over: { ou?: string; policy?: string[]; issuer?: string } = {}) => ({
   issuerDn: over.issuer ?? 'CN=数安 Sandbox Issuing CA (RSA), O=数安 CA 管家, C=CN',
   policyOids: over.policy ?? ['1.3.6.1.4.1.59999.1.1'],

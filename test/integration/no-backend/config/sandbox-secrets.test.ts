@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureSandboxSecrets } from '../../../src/config/sandbox-secrets';
+import { ensureSandboxSecrets } from '../../../../src/config/sandbox-secrets';
 
 describe('sandbox secrets', () => {
   it('When DATA_DIR is new, then secrets are generated and the same ones are read back next time', () => {

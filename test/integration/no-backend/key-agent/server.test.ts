@@ -2,12 +2,12 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { type TokenBackend } from '../../../src/key-agent/backend';
-import { KeyAgentClient, KeyAgentError, KeyAgentUnavailableError } from '../../../src/key-agent/client';
-import { loadKeyAgentConfig } from '../../../src/key-agent/config';
-import { createKeyAgent, type KeyAgent } from '../../../src/key-agent/create-agent';
-import { KeyAgentErrorCode } from '../../../src/key-agent/protocol';
-import { createSoftToken, importKeyAndCertificate } from '../../../src/key-agent/soft-token-admin';
+import { type TokenBackend } from '../../../../src/key-agent/backend';
+import { KeyAgentClient, KeyAgentError, KeyAgentUnavailableError } from '../../../../src/key-agent/client';
+import { loadKeyAgentConfig } from '../../../../src/key-agent/config';
+import { createKeyAgent, type KeyAgent } from '../../../../src/key-agent/create-agent';
+import { KeyAgentErrorCode } from '../../../../src/key-agent/protocol';
+import { createSoftToken, importKeyAndCertificate } from '../../../../src/key-agent/soft-token-admin';
 import { quietLogger, softKeyWithCertificate, tempDir, TestCa } from './fixtures';
 
 const SITE = 'http://localhost:3000';

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { besideSandboxServer } from '../../../src/cli/bootstrap';
-import { recordSandboxServer, runningSandboxServerPort } from '../../../src/config/sandbox-server';
+import { besideSandboxServer } from '../../../../src/cli/bootstrap';
+import { recordSandboxServer, runningSandboxServerPort } from '../../../../src/config/sandbox-server';
 
 /** Commands find the sandbox server of their DATA_DIR (its sandbox WeChat takes their notices). */
 describe('the sandbox server a command runs beside', () => {

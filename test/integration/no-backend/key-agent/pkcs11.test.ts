@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { parseCertificate } from '../../../src/lib/pki/certificate';
-import { parseCsr } from '../../../src/lib/pki/csr';
-import { verifySignature } from '../../../src/lib/pki/signature';
-import { generateSoftKeyPair } from '../../../src/lib/pki/soft-keys';
-import { type KeyAlgorithm } from '../../../src/lib/pki/types';
-import { KeyAgentError } from '../../../src/key-agent/client';
-import { type DeviceInfo, type TokenCertificate } from '../../../src/key-agent/protocol';
-import { createSoftHsm, describeWithSoftHsm, type SoftHsm } from '../../helpers/softhsm';
+import { parseCertificate } from '../../../../src/lib/pki/certificate';
+import { parseCsr } from '../../../../src/lib/pki/csr';
+import { verifySignature } from '../../../../src/lib/pki/signature';
+import { generateSoftKeyPair } from '../../../../src/lib/pki/soft-keys';
+import { type KeyAlgorithm } from '../../../../src/lib/pki/types';
+import { KeyAgentError } from '../../../../src/key-agent/client';
+import { type DeviceInfo, type TokenCertificate } from '../../../../src/key-agent/protocol';
+import { createSoftHsm, describeWithSoftHsm, type SoftHsm } from '../../../helpers/softhsm';
 import { type AgentProcess, spawnKeyAgent, SUBJECT, TestCa } from './fixtures';
 
 /**
