@@ -10,8 +10,8 @@ export function registerPaymentJobs(deps: Deps): void {
   registerOrderNoticeJobs(deps);
   const payments = new PaymentService(deps);
   deps.jobs.register(ORDER_SWEEP_JOB, async () => {
-    const { closed, credited } = await payments.closeExpired(new Date(deps.clock.nowMs()));
-    if (closed.length || credited.length) deps.logger.info({ closed: closed.length, credited: credited.length }, 'expired orders settled');
+    const { closed, credited, failed } = await payments.closeExpired(new Date(deps.clock.nowMs()));
+    if (closed.length || credited.length || failed.length) deps.logger.info({ closed: closed.length, credited: credited.length, failed: failed.length }, 'expired orders settled');
   });
 }
 

@@ -102,37 +102,52 @@ export class PaymentService {
    * WeChat Pay before we close it — paid meanwhile → credited; otherwise closed there first, so it cannot be
    * paid late, then closed here. Transfer orders are simply closed (a late transfer becomes an exception).
    */
-  async closeExpired(now: Date): Promise<{ closed: string[]; credited: string[] }> {
+  async closeExpired(now: Date): Promise<{ closed: string[]; credited: string[]; failed: string[] }> {
     const closed: string[] = [];
     const credited: string[] = [];
+    const failed: string[] = [];
     for (const orderNo of await this.orders.dueForExpiry(now, 200)) {
-      const order = await this.orders.getOrder(orderNo);
-      if (!order || order.state !== 'PENDING_PAYMENT') continue;
-      if (order.paymentMethod === 'wechatpay') {
-        const tx = await this.deps.wechatpay.queryByOutTradeNo(orderNo);
-        if (tx?.trade_state === 'SUCCESS') {
-          await this.credit(tx);
-          credited.push(orderNo);
-          continue;
-        }
-        if (tx) {
-          try {
-            await this.deps.wechatpay.close(orderNo);
-          } catch (err) {
-            // Paid between our query and the close: credit it on the next sweep (or the notify does first).
-            if ((err as { wechatCode?: string }).wechatCode === 'ORDERPAID') continue;
-            throw err;
-          }
+      // One order that cannot be settled now (WeChat Pay down for it, a bad row) must not hold up every order
+      // behind it: it is counted and logged, and the next sweep tries it again.
+      try {
+        const settled = await this.settleExpired(orderNo, now);
+        if (settled === 'closed') closed.push(orderNo);
+        if (settled === 'credited') credited.push(orderNo);
+        if (settled !== 'unchanged') this.deps.metrics.orderSweep.inc({ result: settled });
+      } catch (err) {
+        failed.push(orderNo);
+        this.deps.metrics.orderSweep.inc({ result: 'failed' });
+        this.deps.logger.error({ err, orderNo }, 'expired order not settled; the next sweep tries again');
+      }
+    }
+    return { closed, credited, failed };
+  }
+
+  private async settleExpired(orderNo: string, now: Date): Promise<'closed' | 'credited' | 'unchanged'> {
+    const order = await this.orders.getOrder(orderNo);
+    if (!order || order.state !== 'PENDING_PAYMENT') return 'unchanged';
+    if (order.paymentMethod === 'wechatpay') {
+      const tx = await this.deps.wechatpay.queryByOutTradeNo(orderNo);
+      if (tx?.trade_state === 'SUCCESS') {
+        await this.credit(tx);
+        return 'credited';
+      }
+      if (tx) {
+        try {
+          await this.deps.wechatpay.close(orderNo);
+        } catch (err) {
+          // Paid between our query and the close: credit it on the next sweep (or the notify does first).
+          if ((err as { wechatCode?: string }).wechatCode === 'ORDERPAID') return 'unchanged';
+          throw err;
         }
       }
-      const result = await this.orders.close(orderNo, 'expired', now).catch((err: unknown) => {
-        // Paid (by a notify) while we were closing: the order is no longer ours to close.
-        if (err instanceof InvalidTransitionError) return { changed: false };
-        throw err;
-      });
-      if (result.changed) closed.push(orderNo);
     }
-    return { closed, credited };
+    const result = await this.orders.close(orderNo, 'expired', now).catch((err: unknown) => {
+      // Paid (by a notify) while we were closing: the order is no longer ours to close.
+      if (err instanceof InvalidTransitionError) return { changed: false };
+      throw err;
+    });
+    return result.changed ? 'closed' : 'unchanged';
   }
 }
 
