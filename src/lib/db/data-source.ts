@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { migrations } from '../../../migrations';
 import { type AppConfig } from '../../config';
 import { entities } from './entities';
+import { serialiseSqliteQueries } from './transaction';
 
 /** Builds (does not open) the data source for MySQL or the embedded SQLite file. `synchronize` is never on. */
 export function createDataSource(database: AppConfig['database'], opts: { schema?: string } = {}): DataSource {
@@ -26,7 +27,7 @@ export function createDataSource(database: AppConfig['database'], opts: { schema
     });
   }
   if (database.file !== ':memory:') mkdirSync(dirname(database.file), { recursive: true });
-  return new DataSource({
+  const sqlite = new DataSource({
     type: 'better-sqlite3',
     database: database.file,
     entities,
@@ -41,4 +42,6 @@ export function createDataSource(database: AppConfig['database'], opts: { schema
       db.pragma('foreign_keys = ON');
     },
   });
+  serialiseSqliteQueries(sqlite);
+  return sqlite;
 }
