@@ -17,6 +17,8 @@ import { newOrderNumber } from './order-number';
 import { allowedYearsOf, lineAmountFen, NoPriceRuleError, PriceRuleRepository, totalFen } from './price-rules';
 import { type NewOrderLine, OrderRepository, type OrderWithLines } from './repository';
 import { InvalidTransitionError, type OrderState } from './states';
+import { NoticeOutbox } from '../notices/outbox';
+import { orderPaidNotice } from './paid-notice';
 
 /**
  * How long a new order waits for payment: 2 hours, the life of a WeChat Pay prepay_id, so the order's
@@ -242,22 +244,23 @@ export class OrderService {
    */
   async markPaid(orderNo: string, payment: Payment): Promise<{ outcome: MarkPaidOutcome; order: Order }> {
     if (!Number.isSafeInteger(payment.amountFen) || payment.amountFen <= 0) throw new ValidationError('支付金额无效', `order ${orderNo}: amount ${payment.amountFen} is not a positive integer of fen`);
-    // No explicit transaction: PENDING_PAYMENT → PAID is one guarded UPDATE (PAID is still an open state, so the
-    // order lines are not touched), atomic on its own; the read after it only classifies the outcome. This path
-    // takes every payment notify, and BEGIN/COMMIT would be two more round trips each.
-    const tx = this.db.manager;
-    {
-      const credited = await this.orders.transition(tx, orderNo, 'PENDING_PAYMENT', 'PAID', {
+    // PENDING_PAYMENT → PAID is one guarded UPDATE (PAID is still an open state, so the order lines are not
+    // touched); the 订单支付成功 notice it makes owed is recorded in the same transaction, so a crash after the
+    // commit cannot lose it (notices/outbox.ts). The read after it only classifies the outcome.
+    const credited = await inTransaction(this.db, async (tx) => {
+      const changed = await this.orders.transition(tx, orderNo, 'PENDING_PAYMENT', 'PAID', {
         paymentMethod: payment.method, paidAmountFen: payment.amountFen, transactionId: payment.transactionId, paidAt: payment.paidAt,
       }, payment.paidAt, { totalFen: payment.amountFen });
-      // A separate statement: it sees the winner's committed row when we lost the race.
-      const order = await this.orders.findByNo(tx, orderNo);
-      if (!order) throw new NotFoundError('订单不存在', `payment for unknown order ${orderNo}`);
-      if (credited) return { outcome: 'paid' as const, order };
-      if (order.state === 'PENDING_PAYMENT') throw new PaymentAmountMismatchError(orderNo, order.totalFen, payment.amountFen);
-      if (order.state === 'CLOSED') return { outcome: 'late-payment' as const, order };
-      return { outcome: order.transactionId === payment.transactionId ? 'already' as const : 'duplicate-payment' as const, order };
-    }
+      if (changed) await NoticeOutbox.record(tx, orderPaidNotice(orderNo), payment.paidAt);
+      return changed;
+    });
+    // A separate statement after the commit: it sees the winner's committed row when we lost the race.
+    const order = await this.orders.findByNo(this.db.manager, orderNo);
+    if (!order) throw new NotFoundError('订单不存在', `payment for unknown order ${orderNo}`);
+    if (credited) return { outcome: 'paid', order };
+    if (order.state === 'PENDING_PAYMENT') throw new PaymentAmountMismatchError(orderNo, order.totalFen, payment.amountFen);
+    if (order.state === 'CLOSED') return { outcome: 'late-payment', order };
+    return { outcome: order.transactionId === payment.transactionId ? 'already' : 'duplicate-payment', order };
   }
 
   /** PENDING_PAYMENT → CLOSED (expired, or cancelled by the handler or the reconciliation job). */

@@ -5,7 +5,8 @@ import { type Order } from '../orders/entities';
 import { type MarkPaidOutcome, OrderService, PaymentAmountMismatchError } from '../orders/service';
 import { InvalidTransitionError } from '../orders/states';
 import { type JsapiPayParams, type WechatPayTransaction } from '../../providers/wechatpay';
-import { enqueueOrderPaidNotice } from './notices';
+import { NoticeOutbox } from '../notices/outbox';
+import { orderPaidNotice } from '../orders/paid-notice';
 
 /** Why a verified transaction was not credited (the notify endpoint answers 4xx for these: retrying cannot help). */
 export class PaymentMismatch extends Error {
@@ -29,9 +30,11 @@ const PREPAY_REUSE_MS = 110 * 60_000;
  */
 export class PaymentService {
   readonly orders: OrderService;
+  private readonly outbox: NoticeOutbox;
 
   constructor(private readonly deps: Deps) {
     this.orders = new OrderService(deps);
+    this.outbox = new NoticeOutbox(deps);
   }
 
   /** getBrandWCPayRequest parameters for the handler's order, reusing a live prepay_id rather than creating one per tap. */
@@ -75,7 +78,10 @@ export class PaymentService {
       if (err instanceof PaymentAmountMismatchError || err instanceof ValidationError) throw new PaymentMismatch('wrong-amount', err.detail ?? 'amount differs from the order');
       throw err;
     });
-    if (outcome === 'paid') await enqueueOrderPaidNotice(this.deps, order.orderNo);
+    // 订单支付成功 was recorded as owed with the credit. A repeat (WeChat Pay's retry after we failed to queue it,
+    // reconcile, the sweep) queues it only while it is still owed, so the handler gets it once.
+    if (outcome === 'paid') await this.outbox.enqueue(orderPaidNotice(order.orderNo));
+    if (outcome === 'already') await this.outbox.enqueueIfOwed(orderPaidNotice(order.orderNo).key);
     if (outcome === 'late-payment' || outcome === 'duplicate-payment') {
       // Money we cannot keep: give it back. The refund number is fixed per transaction, so a retried notify
       // (or a failure here, answered 5xx so WeChat Pay retries) never refunds twice.
