@@ -9,10 +9,11 @@ import { LegacyBindingEntity } from '../../modules/legacy-bindings/entities';
 import { OrderEntity, OrderLineEntity, PriceRuleEntity } from '../../modules/orders/entities';
 import { OrderNoticeEntity } from '../../modules/payments/undelivered-notices';
 import { NoticeOutboxEntity } from '../../modules/notices/outbox';
+import { RefundEntity } from '../../modules/refunds/entities';
 import { SandboxCaAuthorityEntity, SandboxCaIssuedEntity } from '../../providers/ca/entities';
 import { WechatPayPlatformCertificateEntity } from '../../providers/wechatpay/entities';
 
 /** Every entity schema; modules add theirs here. */
 export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
-  NoticeOutboxEntity];
+  NoticeOutboxEntity, RefundEntity];

@@ -19,6 +19,10 @@ import { type NewOrderLine, OrderRepository, type OrderWithLines } from './repos
 import { InvalidTransitionError, type OrderState } from './states';
 import { NoticeOutbox } from '../notices/outbox';
 import { orderPaidNotice } from './paid-notice';
+import { RefundRepository } from '../refunds/repository';
+
+/** The refund of a whole order: one per order, so a repeated request is the same refund at WeChat Pay. */
+export const orderRefundNo = (orderNo: string): string => `RO${orderNo}`;
 
 /**
  * How long a new order waits for payment: 2 hours, the life of a WeChat Pay prepay_id, so the order's
@@ -90,6 +94,7 @@ export class OrderService {
   private readonly bindings = new BindingRepository();
   private readonly certificates = new CertificateRepository();
   private readonly handlers = new HandlerRepository();
+  private readonly refunds = new RefundRepository();
   private readonly authorisation: HandlerAuthorisationService;
 
   constructor(private readonly deps: OrderDeps) {
@@ -279,9 +284,19 @@ export class OrderService {
     return this.move(orderNo, 'PAID', 'FULFILLED', { fulfilledAt: at }, at);
   }
 
-  /** PAID → REFUNDING: a refund was requested; the entitlement to renew ends now. */
-  startRefund(orderNo: string, at: Date): Promise<TransitionResult> {
-    return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at);
+  /**
+   * PAID → REFUNDING: a refund of the whole order was requested; the entitlement to renew ends now. The refund is
+   * recorded in the same transaction (out_refund_no `RO<order>`, one per order, so asking twice is one refund);
+   * RefundService sends it to WeChat Pay after the commit (a transfer is paid back by a person: MANUAL).
+   */
+  startRefund(orderNo: string, at: Date, reason = '订单退款'): Promise<TransitionResult> {
+    return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at, false, async (tx, order) => {
+      const amountFen = order.paidAmountFen ?? order.totalFen;
+      await this.refunds.record(tx, {
+        orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
+        reason, state: order.paymentMethod === 'wechatpay' ? 'REQUESTED' : 'MANUAL',
+      }, at);
+    });
   }
 
   /** REFUNDING → REFUNDED: the refund notify (or query) confirmed it. */
@@ -309,13 +324,17 @@ export class OrderService {
   /**
    * One guarded transition. Repeating one that already happened returns the order unchanged; one the table
    * does not allow from the current state is an InvalidTransitionError (unless `lenient`, for sweeps that
-   * race with payments: an order paid meanwhile is simply left alone).
+   * race with payments: an order paid meanwhile is simply left alone). `onChange` writes what the change makes
+   * owed, in the same transaction.
    */
-  private async move(orderNo: string, from: OrderState, to: OrderState, patch: Partial<Order>, at: Date, lenient = false): Promise<TransitionResult> {
+  private async move(
+    orderNo: string, from: OrderState, to: OrderState, patch: Partial<Order>, at: Date, lenient = false, onChange?: (tx: EntityManager, order: Order) => Promise<void>,
+  ): Promise<TransitionResult> {
     return inTransaction(this.db, async (tx) => {
       const changed = await this.orders.transition(tx, orderNo, from, to, patch, at);
       const order = await this.orders.findByNo(tx, orderNo);
       if (!order) throw new NotFoundError('订单不存在', `order ${orderNo} not found`);
+      if (changed && onChange) await onChange(tx, order);
       if (changed || order.state === to || lenient) return { changed, order };
       throw new InvalidTransitionError(orderNo, order.state, to);
     });

@@ -7,6 +7,7 @@ import { InvalidTransitionError } from '../orders/states';
 import { type JsapiPayParams, type WechatPayTransaction } from '../../providers/wechatpay';
 import { NoticeOutbox } from '../notices/outbox';
 import { orderPaidNotice } from '../orders/paid-notice';
+import { RefundService } from '../refunds/service';
 
 /** Why a verified transaction was not credited (the notify endpoint answers 4xx for these: retrying cannot help). */
 export class PaymentMismatch extends Error {
@@ -30,10 +31,12 @@ const PREPAY_REUSE_MS = 110 * 60_000;
  */
 export class PaymentService {
   readonly orders: OrderService;
+  readonly refunds: RefundService;
   private readonly outbox: NoticeOutbox;
 
   constructor(private readonly deps: Deps) {
     this.orders = new OrderService(deps);
+    this.refunds = new RefundService(deps);
     this.outbox = new NoticeOutbox(deps);
   }
 
@@ -83,11 +86,11 @@ export class PaymentService {
     if (outcome === 'paid') await this.outbox.enqueue(orderPaidNotice(order.orderNo));
     if (outcome === 'already') await this.outbox.enqueueIfOwed(orderPaidNotice(order.orderNo).key);
     if (outcome === 'late-payment' || outcome === 'duplicate-payment') {
-      // Money we cannot keep: give it back. The refund number is fixed per transaction, so a retried notify
-      // (or a failure here, answered 5xx so WeChat Pay retries) never refunds twice.
+      // Money we cannot keep: give it back. The refund is on record before WeChat Pay is asked, and its number is
+      // fixed per transaction, so a retried notify (or the refunds pass after a failure) never refunds twice.
       this.deps.logger.warn({ orderNo: order.orderNo, outcome }, 'payment not credited: refunding');
-      await pay.refund({
-        outTradeNo: order.orderNo, outRefundNo: `RF${transactionId}`.slice(0, 64), refundFen: tx.amount.total, totalFen: tx.amount.total,
+      await this.refunds.refundPayment({
+        orderNo: order.orderNo, transactionId, amountFen: tx.amount.total, kind: outcome,
         reason: outcome === 'late-payment' ? '订单已关闭，款项原路退回' : '订单已支付，重复款项原路退回',
       });
     }
