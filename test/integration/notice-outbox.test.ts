@@ -21,10 +21,6 @@ const DAY = 86_400_000;
 let seq = 0;
 let handle: TestBackendHandle;
 let app: ListeningInstance;
-const t = {
-  get instance() { return app; },
-  get sandbox() { return { state: app.deps.sandboxWechat! }; },
-};
 
 /** Every job added, by name; `crashOnNext` makes the next add of that job fail as a process dying there would. */
 const added: string[] = [];
@@ -32,7 +28,7 @@ const crashOnNext = new Set<string>();
 beforeAll(async () => {
   handle = await createTestBackend();
   app = await startListening(handle, { env: { TRUST_PROXY: 'true' } });
-  const jobs = t.instance.deps.jobs;
+  const jobs = app.deps.jobs;
   const enqueue = jobs.enqueue.bind(jobs);
   jobs.enqueue = async (name, payload, opts) => {
     if (crashOnNext.delete(name)) throw new Error(`simulated crash before queueing ${name}`);
@@ -45,8 +41,8 @@ afterAll(async () => {
   await handle?.drop();
 });
 
-const outbox = () => new NoticeOutbox(t.instance.deps);
-const templateCalls = (openid: string) => t.sandbox.state.calls.filter((c) => c.api.includes('message/template/send') && (c.request as { touser?: string }).touser === openid);
+const outbox = () => new NoticeOutbox(app.deps);
+const templateCalls = (openid: string) => app.deps.sandboxWechat!.calls.filter((c) => c.api.includes('message/template/send') && (c.request as { touser?: string }).touser === openid);
 async function until(check: () => boolean | Promise<boolean>, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -59,23 +55,23 @@ const periodicPass = () => outbox().queueOwed(new Date(Date.now() + 5 * 60_000))
 
 async function orderOf(openid: string) {
   const now = Date.now();
-  t.sandbox.state.recordInteraction(openid, 'subscribe');
-  await verifyHandler(t.instance.deps, openid);
+  app.deps.sandboxWechat!.recordInteraction(openid, 'subscribe');
+  await verifyHandler(app.deps, openid);
   const organization = `梅州市通知箱测试单位${++seq}`;
-  const cert = await boundCertificate(t.instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
-  const order = await new OrderService(t.instance.deps).createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at: new Date(now) });
+  const cert = await boundCertificate(app.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
+  const order = await new OrderService(app.deps).createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at: new Date(now) });
   return { orderNo: order.orderNo, totalFen: order.totalFen, organization };
 }
 
 /** A transaction WeChat Pay reports for the order (in a notify or a query answer). */
 const transactionOf = (orderNo: string, totalFen: number, transactionId: string) => ({
-  appid: t.instance.deps.wechatpay.appId, mchid: t.instance.deps.wechatpay.mchId, out_trade_no: orderNo, transaction_id: transactionId,
+  appid: app.deps.wechatpay.appId, mchid: app.deps.wechatpay.mchId, out_trade_no: orderNo, transaction_id: transactionId,
   trade_type: 'JSAPI', trade_state: 'SUCCESS' as const, trade_state_desc: '支付成功', success_time: new Date().toISOString(),
   payer: { openid: 'o' }, amount: { total: totalFen, payer_total: totalFen, currency: 'CNY', payer_currency: 'CNY' },
 });
 async function postNotify(resource: Record<string, unknown>): Promise<number> {
-  const n = t.instance.deps.sandboxWechatPay!.buildNotify('TRANSACTION.SUCCESS', '支付成功', 'transaction', resource);
-  const res = await request(t.instance.app.callback()).post('/pay/wechat/notify').set(n.headers).send(n.body);
+  const n = app.deps.sandboxWechatPay!.buildNotify('TRANSACTION.SUCCESS', '支付成功', 'transaction', resource);
+  const res = await request(app.app.callback()).post('/pay/wechat/notify').set(n.headers).send(n.body);
   return res.status;
 }
 
@@ -86,7 +82,7 @@ describe(`owed notices (${backend})`, () => {
     const tx = transactionOf(orderNo, totalFen, `4200OUTBOX${Date.now()}`);
     crashOnNext.add('orders.paid-notice');
     expect(await postNotify(tx)).toBe(500);
-    expect((await new OrderService(t.instance.deps).getOrder(orderNo))!.state).toBe('PAID');
+    expect((await new OrderService(app.deps).getOrder(orderNo))!.state).toBe('PAID');
     expect(await outbox().stateOf(`paid-${orderNo}`)).toBe('owed');
 
     expect(await postNotify(tx)).toBe(204);
@@ -106,7 +102,7 @@ describe(`owed notices (${backend})`, () => {
     const openid = 'oOutboxPass';
     const { orderNo, totalFen } = await orderOf(openid);
     crashOnNext.add('orders.paid-notice');
-    await expect(new PaymentService(t.instance.deps).credit(transactionOf(orderNo, totalFen, `4200PASS${Date.now()}`))).rejects.toThrow('simulated crash');
+    await expect(new PaymentService(app.deps).credit(transactionOf(orderNo, totalFen, `4200PASS${Date.now()}`))).rejects.toThrow('simulated crash');
     expect(await outbox().stateOf(`paid-${orderNo}`)).toBe('owed');
 
     expect((await periodicPass()).queued).toBeGreaterThanOrEqual(1);
@@ -118,11 +114,11 @@ describe(`owed notices (${backend})`, () => {
   it('When notifies, reconcile and the sweep all credit one payment at once, then the handler gets one 订单支付成功', async () => {
     const openid = 'oOutboxRace';
     const { orderNo, totalFen } = await orderOf(openid);
-    const payments = new PaymentService(t.instance.deps);
-    const pay = t.instance.deps.sandboxWechatPay!;
+    const payments = new PaymentService(app.deps);
+    const pay = app.deps.sandboxWechatPay!;
     await payments.orders.choosePaymentMethod(orderNo, openid, 'wechatpay', new Date());
     // WeChat Pay's own notify goes nowhere: the payment is known only to its API until the notifies below.
-    const { prepayId } = await t.instance.deps.wechatpay.jsapiPrepay({
+    const { prepayId } = await app.deps.wechatpay.jsapiPrepay({
       outTradeNo: orderNo, description: '数字证书续期 1 张', amountFen: totalFen, openid, expiresAtMs: Date.now() + 3_600_000, notifyUrl: 'http://127.0.0.1:9/lost',
     });
     const schedule = pay.retryScheduleMs;
@@ -144,7 +140,7 @@ describe(`owed notices (${backend})`, () => {
   it('When the process dies between settling a rejected transfer line and queueing 汇款未通过, then a re-import skips the line and the periodic pass delivers the notice once', async () => {
     const openid = 'oOutboxTransfer';
     const order = await orderOf(openid);
-    const transfers = new TransferService(t.instance.deps);
+    const transfers = new TransferService(app.deps);
     const { code } = await transfers.codeFor(order.orderNo, openid, new Date());
     const line = { line: 2, date: '2026-11-25', payerName: order.organization, payerAccount: '4400100', payerBank: '建设银行', amount: ((order.totalFen - 100) / 100).toFixed(2), remark: code, bankSerial: `NOUT${Date.now()}` };
     crashOnNext.add('orders.transfer-rejected-notice');
@@ -161,17 +157,17 @@ describe(`owed notices (${backend})`, () => {
   it('When the process dies between an operator\'s decision and queueing 审核结果通知, then deciding again changes nothing and the periodic pass delivers it once', async () => {
     const organization = `梅州市审核通知箱单位${++seq}`;
     const now = Date.now();
-    const certOf = (openid: string) => boundCertificate(t.instance.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
-    const orders = new OrderService(t.instance.deps);
-    await verifyHandler(t.instance.deps, 'oOutboxReviewFirst');
+    const certOf = (openid: string) => boundCertificate(app.deps, openid, { organization, notBefore: new Date(now - 300 * DAY), notAfter: new Date(now + 30 * DAY) });
+    const orders = new OrderService(app.deps);
+    await verifyHandler(app.deps, 'oOutboxReviewFirst');
     await orders.createOrder({ openid: 'oOutboxReviewFirst', items: [{ certificateId: (await certOf('oOutboxReviewFirst')).id, years: 1 }], at: new Date() });
     const openid = 'oOutboxReview';
-    t.sandbox.state.recordInteraction(openid, 'subscribe');
-    await verifyHandler(t.instance.deps, openid);
+    app.deps.sandboxWechat!.recordInteraction(openid, 'subscribe');
+    await verifyHandler(app.deps, openid);
     const cert = await certOf(openid);
     await expect(orders.createOrder({ openid, items: [{ certificateId: cert.id, years: 1 }], at: new Date() })).rejects.toThrow();
-    const pending = (await t.instance.deps.db.getRepository(HandlerAuthorisationEntity).find({ where: { openid, state: 'PENDING' } }))[0];
-    const authorisation = new HandlerAuthorisationService(t.instance.deps);
+    const pending = (await app.deps.db.getRepository(HandlerAuthorisationEntity).find({ where: { openid, state: 'PENDING' } }))[0];
+    const authorisation = new HandlerAuthorisationService(app.deps);
 
     crashOnNext.add('handlers.review-notice');
     await expect(authorisation.approve(pending.id, 'operator:tester', new Date())).rejects.toThrow('simulated crash');
