@@ -82,7 +82,8 @@ describe(`refunds (${backend})`, () => {
     expect(settled).toEqual([expect.objectContaining({ outRefundNo, kind: 'late-payment', state: 'SUCCESS', amountFen: 20000, refundId: pay().refunds.get(outRefundNo)!.refundId })]);
     expect(settled[0].settledAt).not.toBeNull();
     expect([...pay().refunds.values()].filter((r) => r.outTradeNo === orderNo)).toHaveLength(1);
-    expect(pay().deliveries.some((d) => d.eventType === 'REFUND.SUCCESS' && d.delivered)).toBe(true);
+    // The sandbox marks the notify delivered when our 204 reaches it, just after the row changed.
+    expect(await until(async () => pay().deliveries.some((d) => d.eventType === 'REFUND.SUCCESS' && d.delivered), Boolean)).toBe(true);
     expect((await orders.getOrder(orderNo))!.state).toBe('CLOSED');
   });
 

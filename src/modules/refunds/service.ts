@@ -83,14 +83,18 @@ export class RefundService {
       row = (await this.repo.byOutRefundNo(em, refund.out_refund_no))!;
     }
     const status = refund.status;
-    const moves = status !== row.state && !(status === 'PROCESSING' && FINAL.includes(row.state));
-    if (moves) {
-      const changed = await this.repo.update(em, row.id, row.state, {
+    // Guarded by the state read: when a notify and the request's own answer race, the loser reads again and
+    // decides on what the winner wrote (a final state is never moved back to PROCESSING).
+    let changed = false;
+    for (let attempt = 0; attempt < 5 && !changed; attempt++) {
+      if (attempt > 0) row = (await this.repo.byOutRefundNo(em, refund.out_refund_no))!;
+      if (status === row.state || (status === 'PROCESSING' && FINAL.includes(row.state))) break;
+      changed = await this.repo.update(em, row.id, row.state, {
         state: status, refundId: refund.refund_id ?? row.refundId, updatedAt: at, settledAt: FINAL.includes(status) ? at : null,
       });
-      if (changed && status === 'ABNORMAL') this.deps.logger.error({ orderNo: row.orderNo, outRefundNo: row.outRefundNo }, 'refund ABNORMAL (the money could not go back the original way): operator exception');
-      if (changed && status === 'CLOSED') this.deps.logger.error({ orderNo: row.orderNo, outRefundNo: row.outRefundNo }, 'refund CLOSED: operator exception');
     }
+    if (changed && status === 'ABNORMAL') this.deps.logger.error({ orderNo: row.orderNo, outRefundNo: row.outRefundNo }, 'refund ABNORMAL (the money could not go back the original way): operator exception');
+    if (changed && status === 'CLOSED') this.deps.logger.error({ orderNo: row.orderNo, outRefundNo: row.outRefundNo }, 'refund CLOSED: operator exception');
     if (status === 'SUCCESS' && row.kind === 'order') {
       await this.orders.markRefunded(row.orderNo, at).catch((err: unknown) => {
         if (!(err instanceof InvalidTransitionError)) throw err;
