@@ -9,7 +9,7 @@ export class Refunds1765150000000 implements MigrationInterface {
     await createPortableTable(q, new Table({
       name: 'refunds',
       columns: [
-        col.id(), col.string('order_no', 32), col.string('out_refund_no', 64), col.string('transaction_id', 64), col.string('kind', 24),
+        col.id(), col.string('order_no', 32), col.string('out_trade_no', 32), col.string('out_refund_no', 64), col.string('transaction_id', 64), col.string('kind', 24),
         col.int('amount_fen'), col.int('total_fen'), col.string('reason', 80), col.string('state', 16), col.string('refund_id', 64, true),
         col.int('attempts', false, 0), col.string('last_error', 200, true), col.time('created_at'), col.time('updated_at'), col.time('settled_at', true),
         col.time('resolved_at', true), col.string('resolved_by', 64, true),

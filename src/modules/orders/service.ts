@@ -293,7 +293,7 @@ export class OrderService {
     return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at, false, async (tx, order) => {
       const amountFen = order.paidAmountFen ?? order.totalFen;
       await this.refunds.record(tx, {
-        orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
+        orderNo, outTradeNo: orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
         reason, state: order.paymentMethod === 'wechatpay' ? 'REQUESTED' : 'MANUAL',
       }, at);
     });

@@ -90,7 +90,8 @@ export class PaymentService {
       // fixed per transaction, so a retried notify (or the refunds pass after a failure) never refunds twice.
       this.deps.logger.warn({ orderNo: order.orderNo, outcome }, 'payment not credited: refunding');
       await this.refunds.refundPayment({
-        orderNo: order.orderNo, transactionId, amountFen: tx.amount.total, kind: outcome,
+        // Refunded on the out_trade_no that was paid.
+        orderNo: order.orderNo, outTradeNo: tx.out_trade_no, transactionId, amountFen: tx.amount.total, kind: outcome,
         reason: outcome === 'late-payment' ? '订单已关闭，款项原路退回' : '订单已支付，重复款项原路退回',
       });
     }

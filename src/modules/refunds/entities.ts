@@ -19,6 +19,8 @@ export const EXCEPTION_STATES: readonly RefundState[] = ['ABNORMAL', 'CLOSED', '
 export interface Refund {
   id: number;
   orderNo: string;
+  /** The out_trade_no WeChat Pay took the money on (the order's number, or a payment attempt's own). */
+  outTradeNo: string;
   /** Fixed per refund (derived from the payment or the order), so every retry is the same refund at WeChat Pay. */
   outRefundNo: string;
   /** The payment the money came with (WeChat Pay transaction_id, or BANK-… for a transfer). */
@@ -45,6 +47,7 @@ export const RefundEntity = new EntitySchema<Refund>({
   columns: {
     id: { type: Number, primary: true, generated: 'increment' },
     orderNo: { name: 'order_no', type: String, length: 32 },
+    outTradeNo: { name: 'out_trade_no', type: String, length: 32 },
     outRefundNo: { name: 'out_refund_no', type: String, length: 64 },
     transactionId: { name: 'transaction_id', type: String, length: 64 },
     kind: { type: String, length: 24 },

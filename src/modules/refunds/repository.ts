@@ -1,7 +1,7 @@
 import { type EntityManager, In, IsNull, LessThan } from 'typeorm';
 import { EXCEPTION_STATES, type Refund, RefundEntity, type RefundState } from './entities';
 
-export type NewRefund = Pick<Refund, 'orderNo' | 'outRefundNo' | 'transactionId' | 'kind' | 'amountFen' | 'totalFen' | 'reason' | 'state'>;
+export type NewRefund = Pick<Refund, 'orderNo' | 'outTradeNo' | 'outRefundNo' | 'transactionId' | 'kind' | 'amountFen' | 'totalFen' | 'reason' | 'state'>;
 
 /** Refund records. Every method takes the manager, so the order's own transition and its refund commit together. */
 export class RefundRepository {

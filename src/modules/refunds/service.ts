@@ -28,7 +28,7 @@ export class RefundService {
   }
 
   /** Money that came with a payment we do not credit (late, or a second payment): give it back, once. */
-  async refundPayment(input: { orderNo: string; transactionId: string; amountFen: number; kind: Extract<RefundKind, 'late-payment' | 'duplicate-payment'>; reason: string }): Promise<Refund> {
+  async refundPayment(input: { orderNo: string; outTradeNo: string; transactionId: string; amountFen: number; kind: Extract<RefundKind, 'late-payment' | 'duplicate-payment'>; reason: string }): Promise<Refund> {
     const outRefundNo = `RF${input.transactionId}`.slice(0, 64);
     const at = this.now();
     await this.repo.record(this.deps.db.manager, { ...input, outRefundNo, totalFen: input.amountFen, state: 'REQUESTED' }, at);
@@ -53,7 +53,7 @@ export class RefundService {
     if (row.state !== 'REQUESTED') return row;
     const at = this.now();
     try {
-      const answer = await this.deps.wechatpay.refund({ outTradeNo: row.orderNo, outRefundNo, refundFen: row.amountFen, totalFen: row.totalFen, reason: row.reason });
+      const answer = await this.deps.wechatpay.refund({ outTradeNo: row.outTradeNo, outRefundNo, refundFen: row.amountFen, totalFen: row.totalFen, reason: row.reason });
       await this.repo.update(em, row.id, 'REQUESTED', { attempts: row.attempts + 1, lastError: null, updatedAt: at });
       return this.apply(answer);
     } catch (err) {
@@ -77,7 +77,7 @@ export class RefundService {
     if (!row) {
       this.deps.logger.warn({ orderNo: refund.out_trade_no, outRefundNo: refund.out_refund_no }, 'refund we did not ask for: recorded');
       await this.repo.record(em, {
-        orderNo: refund.out_trade_no.slice(0, 32), outRefundNo: refund.out_refund_no, transactionId: refund.transaction_id ?? '', kind: 'external',
+        orderNo: refund.out_trade_no.slice(0, 32), outTradeNo: refund.out_trade_no.slice(0, 32), outRefundNo: refund.out_refund_no, transactionId: refund.transaction_id ?? '', kind: 'external',
         amountFen: refund.amount?.refund ?? 0, totalFen: refund.amount?.total ?? 0, reason: '商户平台退款', state: 'PROCESSING',
       }, at);
       row = (await this.repo.byOutRefundNo(em, refund.out_refund_no))!;
