@@ -67,17 +67,17 @@ export class RefundService {
 
   /**
    * What WeChat Pay says about a refund (its answer, a verified refund notify, or our query). A refund we have no
-   * record of (made on the merchant platform) is recorded, not dropped. SUCCESS of an order's refund ends the order
+   * record of (made on the merchant platform) is recorded, not dropped, under `orderNo` (the order its out_trade_no pays). SUCCESS of an order's refund ends the order
    * (REFUNDING → REFUNDED); ABNORMAL and CLOSED wait for a person.
    */
-  async apply(refund: WechatPayRefund): Promise<Refund> {
+  async apply(refund: WechatPayRefund, orderNo = refund.out_trade_no): Promise<Refund> {
     const em = this.deps.db.manager;
     const at = this.now();
     let row = await this.repo.byOutRefundNo(em, refund.out_refund_no);
     if (!row) {
       this.deps.logger.warn({ orderNo: refund.out_trade_no, outRefundNo: refund.out_refund_no }, 'refund we did not ask for: recorded');
       await this.repo.record(em, {
-        orderNo: refund.out_trade_no.slice(0, 32), outTradeNo: refund.out_trade_no.slice(0, 32), outRefundNo: refund.out_refund_no, transactionId: refund.transaction_id ?? '', kind: 'external',
+        orderNo: orderNo.slice(0, 32), outTradeNo: refund.out_trade_no.slice(0, 32), outRefundNo: refund.out_refund_no, transactionId: refund.transaction_id ?? '', kind: 'external',
         amountFen: refund.amount?.refund ?? 0, totalFen: refund.amount?.total ?? 0, reason: '商户平台退款', state: 'PROCESSING',
       }, at);
       row = (await this.repo.byOutRefundNo(em, refund.out_refund_no))!;
