@@ -11,6 +11,8 @@ import { OrderNoticeEntity } from './modules/payments/undelivered-notices';
 import { SandboxCaAuthorityEntity, SandboxCaIssuedEntity } from './providers/ca/entities';
 import { WechatPayPlatformCertificateEntity } from './providers/wechatpay/entities';
 import { WechatPayAttemptEntity } from './modules/payments/attempts';
+import { NoticeOutboxEntity } from './modules/notices/outbox';
+import { RefundEntity } from './modules/refunds/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -18,4 +20,4 @@ import { WechatPayAttemptEntity } from './modules/payments/attempts';
  */
 export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
-  WechatPayAttemptEntity];
+  WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity];

@@ -63,4 +63,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-void main();
+// A rejection anywhere in start-up (a backend that cannot load its PKCS#11 module, a device list that throws)
+// must say what failed and exit non-zero, as the server's main does, not leave an unhandled rejection behind.
+main().catch((err) => {
+  console.error('Cannot start the key agent:', err);
+  process.exit(1);
+});

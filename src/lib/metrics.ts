@@ -8,6 +8,8 @@ export interface Metrics {
   tokenRefreshes: Counter<'result'>;
   wechatApiCalls: Counter<'api' | 'result'>;
   jobs: Counter<'name' | 'result'>;
+  /** The expired-order sweep, per order: closed, credited, or failed (logged; the next sweep tries again). */
+  orderSweep: Counter<'result'>;
 }
 
 export function createMetrics(opts: { collectDefaults?: boolean } = {}): Metrics {
@@ -41,5 +43,6 @@ export function createMetrics(opts: { collectDefaults?: boolean } = {}): Metrics
       registers: [registry],
     }),
     jobs: new Counter({ name: 'jobs_total', help: 'Background jobs by name and result', labelNames: ['name', 'result'], registers: [registry] }),
+    orderSweep: new Counter({ name: 'order_sweep_orders_total', help: 'Expired orders the sweep settled, by result (closed, credited, failed)', labelNames: ['result'], registers: [registry] }),
   };
 }

@@ -154,4 +154,27 @@ describe(`the expired-order sweep (${backend})`, () => {
     expect((await orders.getOrder(unpaid.orderNo))!.state).toBe('CLOSED');
     expect(sandboxPay().transactions.get(unpaid.orderNo)!.state).toBe('CLOSED');
   });
+
+  it('When one expired order cannot be settled (WeChat Pay answers it with a bad signature), then the sweep counts it, closes the others and settles it on the next pass', async () => {
+    const payments = new PaymentService(app.deps);
+    const first = await orderFor('oSweepBad1');
+    await payments.jsapiParams(first.orderNo, 'oSweepBad1');
+    const second = await orderFor('oSweepBad2');
+    await payments.jsapiParams(second.orderNo, 'oSweepBad2');
+    const later = new Date(Date.now() + 3 * 3_600_000);
+    const failedBefore = (await app.deps.metrics.orderSweep.get()).values.find((v) => v.labels.result === 'failed')?.value ?? 0;
+
+    // The next WeChat Pay answer (the query for the older order) is altered after signing: the client refuses it.
+    sandboxPay().tamperNextResponse = true;
+    const { closed, failed } = await payments.closeExpired(later);
+    expect(failed).toEqual([first.orderNo]);
+    expect(closed).toContain(second.orderNo);
+    expect((await orders.getOrder(first.orderNo))!.state).toBe('PENDING_PAYMENT');
+    expect((await orders.getOrder(second.orderNo))!.state).toBe('CLOSED');
+    expect((await app.deps.metrics.orderSweep.get()).values.find((v) => v.labels.result === 'failed')?.value).toBe(failedBefore + 1);
+
+    const again = await payments.closeExpired(later);
+    expect(again.failed).toEqual([]);
+    expect(again.closed).toContain(first.orderNo);
+  });
 });

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { migrations } from '../../../migrations';
+import { serialiseSqliteQueries } from './transaction';
 
 /** Where the data lives: MySQL/MariaDB, or the embedded SQLite file (`:memory:` in tests). */
 export type DatabaseLocation = { kind: 'mysql'; url: string; poolSize: number } | { kind: 'sqlite'; file: string };
@@ -28,7 +29,7 @@ export function createDataSource(database: DatabaseLocation, opts: { entities: N
     });
   }
   if (database.file !== ':memory:') mkdirSync(dirname(database.file), { recursive: true });
-  return new DataSource({
+  const sqlite = new DataSource({
     type: 'better-sqlite3',
     database: database.file,
     entities,
@@ -43,4 +44,6 @@ export function createDataSource(database: DatabaseLocation, opts: { entities: N
       db.pragma('foreign_keys = ON');
     },
   });
+  serialiseSqliteQueries(sqlite);
+  return sqlite;
 }

@@ -1,5 +1,6 @@
 import { type DataSource } from 'typeorm';
 import { type Logger } from '../logger';
+import { serialised } from './transaction';
 
 const LOCK_NAME = 'cam_migrations';
 
@@ -9,7 +10,8 @@ const LOCK_NAME = 'cam_migrations';
  */
 export async function runMigrations(ds: DataSource, logger: Logger, lockWaitSeconds = 120): Promise<string[]> {
   if (ds.options.type !== 'mysql') {
-    const applied = await ds.runMigrations({ transaction: 'each' });
+    // TypeORM opens the migrations' transactions itself: they hold the one SQLite connection like inTransaction.
+    const applied = await serialised(ds, () => ds.runMigrations({ transaction: 'each' }));
     return applied.map((m) => m.name);
   }
   const runner = ds.createQueryRunner();

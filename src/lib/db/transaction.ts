@@ -1,20 +1,68 @@
-import { type DataSource, type EntityManager } from 'typeorm';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { dialectOf, retryTransient } from './sql';
-
-const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();
 
 /**
  * Runs `work` in one transaction. Every service uses this instead of `db.transaction`:
  * - MySQL: a deadlock victim (or lock wait timeout) reruns the whole unit of work, so `work` must only touch
  *   the database (side effects come after commit anyway).
- * - SQLite (the embedded default): better-sqlite3 is one connection per process, and two TypeORM transactions
- *   started at once interleave on it ("cannot start a transaction within a transaction", and a rollback of
- *   one would undo the other's rows). Transactions are therefore queued one after another in this process.
+ * - SQLite (the embedded default): better-sqlite3 is one connection per process, shared by every caller. The
+ *   transaction runs alone on it (see serialised): nothing else — another transaction, a plain write, a read —
+ *   runs on the connection until it has committed or rolled back.
  */
 export function inTransaction<T>(db: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
   if (dialectOf(db) === 'mysql') return retryTransient(() => db.transaction(work));
-  const previous = sqliteQueues.get(db) ?? Promise.resolve();
-  const run = previous.then(() => db.transaction(work));
-  sqliteQueues.set(db, run.catch(() => undefined));
+  return serialised(db, () => db.transaction(work));
+}
+
+/** Who holds a SQLite connection now (the async context of the holder), and the queue behind it. */
+interface Serial { tail: Promise<unknown>; holder: object | null }
+const serials = new WeakMap<DataSource, Serial>();
+const holderContext = new AsyncLocalStorage<object>();
+
+/**
+ * Runs `fn` alone on the SQLite connection: after everything queued before it, with nothing queued after it
+ * starting until it ends. Code running inside `fn` (the same async context) goes straight through, so the
+ * statements of a transaction reach the connection while it holds it. On MySQL it simply runs `fn`.
+ */
+export function serialised<T>(db: DataSource, fn: () => Promise<T>): Promise<T> {
+  if (dialectOf(db) === 'mysql') return fn();
+  let serial = serials.get(db);
+  if (!serial) serials.set(db, (serial = { tail: Promise.resolve(), holder: null }));
+  const current = holderContext.getStore();
+  if (current && current === serial.holder) return fn();
+  const s = serial;
+  const token = {};
+  const run = s.tail.then(() => {
+    s.holder = token;
+    return holderContext.run(token, fn);
+  }).finally(() => {
+    if (s.holder === token) s.holder = null;
+  });
+  s.tail = run.catch(() => undefined);
   return run;
+}
+
+/**
+ * TypeORM gives better-sqlite3 ONE query runner for the whole process: without this, a write made outside
+ * `inTransaction` while another caller's transaction is open joins that transaction (and is rolled back with
+ * it), and a read sees its uncommitted rows. Every query of the runner is therefore sent through `serialised`:
+ * a statement from outside the open transaction waits until it ends. Called once on a new SQLite DataSource.
+ * TypeORM's own implicit transactions (`save`/`remove` outside a transaction) are not covered: on SQLite, write
+ * with insert/update inside or outside `inTransaction` instead.
+ */
+export function serialiseSqliteQueries(db: DataSource): void {
+  if (dialectOf(db) === 'mysql') return;
+  const driver = db.driver as unknown as { createQueryRunner(mode?: 'master' | 'slave'): QueryRunner };
+  const create = driver.createQueryRunner.bind(driver);
+  const wrapped = new WeakSet<QueryRunner>();
+  driver.createQueryRunner = (mode) => {
+    const runner = create(mode);
+    if (!wrapped.has(runner)) {
+      wrapped.add(runner);
+      const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
+      (runner as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => serialised(db, () => query(...args));
+    }
+    return runner;
+  };
 }

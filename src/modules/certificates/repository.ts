@@ -34,7 +34,10 @@ export class CertificateRepository {
     const existing = await this.findByFingerprint(em, cert.fingerprintSha256);
     if (existing) return existing;
     try {
-      return await em.save(CertificateEntity, { status: 'valid', revokedAt: null, supersededById: null, pairCertificateId: null, ...cert, createdAt: at, updatedAt: at } as Certificate);
+      // insert, not save: save opens a transaction of its own, which on SQLite would not be serialised (transaction.ts).
+      const row = { status: 'valid', revokedAt: null, supersededById: null, pairCertificateId: null, ...cert, createdAt: at, updatedAt: at } as Certificate;
+      const result = await em.insert(CertificateEntity, row);
+      return { ...row, id: Number(result.identifiers[0].id) };
     } catch (err) {
       const winner = await this.findByFingerprint(em, cert.fingerprintSha256).catch(() => null);
       if (winner) return winner;

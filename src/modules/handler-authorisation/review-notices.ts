@@ -1,6 +1,7 @@
 import { type Deps } from '../../deps';
 import { formatDateTime } from '../certificates/view-model';
 import { ascii32, deliverTemplate, thing20 } from '../followers/template-delivery';
+import { NoticeOutbox, noticeKeyOf, type OwedNotice } from '../notices/outbox';
 
 export const REVIEW_NOTICE_JOB = 'handlers.review-notice';
 
@@ -18,11 +19,12 @@ export interface ReviewNotice {
 const SUBJECT: Record<ReviewNotice['subject'], string> = { authorisation: '经办人授权审核', documents: '经办人证件审核' };
 
 /**
- * Queued after the decision is committed (never inside it), so nobody is told of a decision that rolled back.
- * The operator works from a command; without this message the handler would learn the result only by looking.
+ * Owed once the decision commits: recorded in the deciding transaction (NoticeOutbox.record) and queued after the
+ * commit, so nobody is told of a decision that rolled back and a crash in between loses nothing (the periodic pass
+ * queues it). The operator works from a command; without this message the handler would learn the result only by looking.
  */
-export function enqueueReviewNotice(deps: Pick<Deps, 'jobs'>, notice: ReviewNotice): Promise<void> {
-  return deps.jobs.enqueue(REVIEW_NOTICE_JOB, { ...notice, decidedAt: notice.decidedAt.toISOString() }, { jobId: `${REVIEW_NOTICE_JOB}:${notice.key}` });
+export function reviewResultNotice(notice: ReviewNotice): OwedNotice {
+  return { key: `rv-${notice.key}`, job: REVIEW_NOTICE_JOB, payload: { ...notice, decidedAt: notice.decidedAt.toISOString() } };
 }
 
 /**
@@ -31,9 +33,10 @@ export function enqueueReviewNotice(deps: Pick<Deps, 'jobs'>, notice: ReviewNoti
  * the handler and renewal pages show the state anyway. Final refusals are logged and not retried.
  */
 export function registerReviewNoticeJobs(deps: Deps): void {
-  deps.jobs.register(REVIEW_NOTICE_JOB, async (payload) => {
+  const outbox = new NoticeOutbox(deps);
+  deps.jobs.register(REVIEW_NOTICE_JOB, (payload) => outbox.deliver(noticeKeyOf(payload, `rv-${String(payload.key)}`), async () => {
     const templateId = deps.config.wechat.templates?.reviewResult;
-    if (!templateId) return;
+    if (!templateId) return 'skipped';
     const approved = payload.approved === true;
     const subject = payload.subject === 'documents' ? 'documents' : 'authorisation';
     const explanation = approved
@@ -41,9 +44,9 @@ export function registerReviewNoticeJobs(deps: Deps): void {
       : `未通过：${typeof payload.reason === 'string' && payload.reason ? payload.reason : '请联系客服'}`;
     const path = approved ? '/h5/renew' : subject === 'documents' ? '/h5/handler/documents' : '/h5/renew';
     // Not following, or refused for good: the 续期缴费 and document pages show the result anyway.
-    await deliverTemplate(deps, {
+    return deliverTemplate(deps, {
       touser: String(payload.openid), template_id: templateId, client_msg_id: ascii32(`rv-${String(payload.key)}`), url: `${deps.config.publicBaseUrl}${path}`,
       data: { thing1: SUBJECT[subject], phrase2: approved ? '审核通过' : '审核未通过', thing3: thing20(explanation), time4: formatDateTime(new Date(String(payload.decidedAt))) },
     }, `review ${subject}`);
-  });
+  }));
 }

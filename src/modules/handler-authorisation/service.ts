@@ -1,6 +1,7 @@
 import { type EntityManager } from 'typeorm';
 import { type Deps } from '../../deps';
-import { enqueueReviewNotice } from './review-notices';
+import { enqueueOwedNotice, NoticeOutbox } from '../notices/outbox';
+import { type ReviewNotice, reviewResultNotice } from './review-notices';
 import { isUniqueViolation } from '../../lib/db/sql';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors';
@@ -159,23 +160,18 @@ export class HandlerAuthorisationService {
   }
 
   private async decide(id: number, to: 'APPROVED' | 'REJECTED', from: Array<'PENDING' | 'APPROVED' | 'REJECTED'>, decidedBy: string, reason: string | null, at: Date): Promise<DecisionOutcome> {
-    const outcome = await this.decideInTransaction(id, to, from, decidedBy, reason, at);
-    if (outcome.changed) {
-      const { row } = outcome;
-      await enqueueReviewNotice(this.deps, { openid: row.openid, subject: 'authorisation', approved: to === 'APPROVED', reason, decidedAt: at, key: `auth-${row.id}-${to}-${at.getTime()}` });
-    }
-    return outcome;
-  }
-
-  private decideInTransaction(id: number, to: 'APPROVED' | 'REJECTED', from: Array<'PENDING' | 'APPROVED' | 'REJECTED'>, decidedBy: string, reason: string | null, at: Date): Promise<DecisionOutcome> {
-    return inTransaction(this.deps.db, async (em) => {
+    const outcome = await inTransaction(this.deps.db, async (em) => {
       const row = await this.repo.findById(em, id);
       if (!row) throw new NotFoundError('未找到该经办人申请', `handler authorisation ${id} not found`);
       if (row.state === to) return { changed: false, row };
       if (!from.includes(row.state)) throw new ConflictError('该申请的状态不允许此操作', `authorisation ${id} is ${row.state}, cannot become ${to}`);
       const changed = await this.repo.decide(em, id, from, { state: to, decidedBy: decidedBy.slice(0, 64), reason }, at);
+      // 审核结果通知 is owed from this commit on (sent after it; the outbox keeps it through a crash in between).
+      if (changed) await NoticeOutbox.record(em, reviewResultNotice(noticeOf(row.openid, id, to, reason, at)), at);
       return { changed, row: (await this.repo.findById(em, id))! };
     });
+    if (outcome.changed) await enqueueOwedNotice(this.deps, reviewResultNotice(noticeOf(outcome.row.openid, id, to, reason, at)));
+    return outcome;
   }
 
   /**
@@ -196,6 +192,9 @@ export class HandlerAuthorisationService {
     return inTransaction(this.deps.db, (em) => this.repo.purgeExpired(em, now));
   }
 }
+
+const noticeOf = (openid: string, id: number, to: 'APPROVED' | 'REJECTED', reason: string | null, at: Date): ReviewNotice =>
+  ({ openid, subject: 'authorisation', approved: to === 'APPROVED', reason, decidedAt: at, key: `auth-${id}-${to}-${at.getTime()}` });
 
 function refusalOf(row: HandlerAuthorisation, cert: Certificate): HandlerNotAuthorisedError | null {
   if (row.state === 'APPROVED') return null;

@@ -1,5 +1,6 @@
 import { type Deps } from '../../deps';
-import { enqueueReviewNotice } from '../handler-authorisation/review-notices';
+import { reviewResultNotice } from '../handler-authorisation/review-notices';
+import { enqueueOwedNotice, NoticeOutbox } from '../notices/outbox';
 import { inTransaction } from '../../lib/db/transaction';
 import { incrForChinaDay } from '../../lib/store/china-day';
 import { isUniqueViolation } from '../../lib/db/sql';
@@ -117,6 +118,7 @@ export class HandlerDocumentService {
   async approve(id: number, reviewer: string): Promise<{ handler: VerifiedHandler | null; already: boolean }> {
     const actor = actorOf(reviewer);
     const at = this.now();
+    const approvedNotice = (openid: string) => reviewResultNotice({ openid, subject: 'documents', approved: true, reason: null, decidedAt: at, key: `doc-${id}-APPROVED` });
     const result = await inTransaction(this.deps.db, async (em) => {
       const s = await this.repo.byId(em, id, { includeSandbox: this.sandbox, lock: true });
       if (!s) throw new NotFoundError('没有这条材料', `document submission ${id} not found`);
@@ -131,10 +133,11 @@ export class HandlerDocumentService {
         openid: s.openid, nameSealed: s.nameSealed, nameMasked: s.nameMasked, idNumberSealed: s.idNumberSealed, idNumberIndex: s.idNumberIndex,
         idNumberMasked: s.idNumberMasked, method: 'documents', attemptId: s.id, verifiedAt: at, purgeAfter, sandbox: s.sandbox,
       }, at);
+      // 审核结果通知 is owed from this commit on; it is queued after it (the outbox keeps it through a crash in between).
+      await NoticeOutbox.record(em, approvedNotice(s.openid), at);
       return { handler, already: false, openid: s.openid };
     });
-    // After the commit: the handler is told only of a decision that stands.
-    if (!result.already && result.openid) await enqueueReviewNotice(this.deps, { openid: result.openid, subject: 'documents', approved: true, reason: null, decidedAt: at, key: `doc-${id}-APPROVED` });
+    if (!result.already && result.openid) await enqueueOwedNotice(this.deps, approvedNotice(result.openid));
     return { handler: result.handler, already: result.already };
   }
 
@@ -144,6 +147,7 @@ export class HandlerDocumentService {
     const text = reason.replace(/\s+/g, ' ').trim();
     if (text.length < 2 || text.length > 200) throw new ValidationError('请填写驳回原因（2-200 字）', 'reject reason must be 2-200 characters');
     const at = this.now();
+    const rejectedNotice = (openid: string) => reviewResultNotice({ openid, subject: 'documents', approved: false, reason: text, decidedAt: at, key: `doc-${id}-REJECTED` });
     const result = await inTransaction(this.deps.db, async (em) => {
       const s = await this.repo.byId(em, id, { includeSandbox: this.sandbox, lock: true });
       if (!s) throw new NotFoundError('没有这条材料', `document submission ${id} not found`);
@@ -153,9 +157,10 @@ export class HandlerDocumentService {
         throw new ConflictError('该材料已被其他审核人处理', `document submission ${id} reviewed concurrently`);
       }
       await this.repo.recordAccess(em, { submissionId: id, actor, action: 'reject', at });
+      await NoticeOutbox.record(em, rejectedNotice(s.openid), at);
       return { already: false, openid: s.openid };
     });
-    if (!result.already && result.openid) await enqueueReviewNotice(this.deps, { openid: result.openid, subject: 'documents', approved: false, reason: text, decidedAt: at, key: `doc-${id}-REJECTED` });
+    if (!result.already && result.openid) await enqueueOwedNotice(this.deps, rejectedNotice(result.openid));
     return { already: result.already };
   }
 

@@ -18,6 +18,12 @@ import { lineAmountFen, PriceRuleRepository, totalFen } from './price-rules';
 import { type NewOrderLine, OrderRepository, type OrderWithLines } from './repository';
 import { InvalidTransitionError, type OrderState } from './states';
 import { BRAND } from '../../config/brand';
+import { NoticeOutbox } from '../notices/outbox';
+import { orderPaidNotice } from './paid-notice';
+import { RefundRepository } from '../refunds/repository';
+
+/** The refund of a whole order: one per order, so a repeated request is the same refund at WeChat Pay. */
+export const orderRefundNo = (orderNo: string): string => `RO${orderNo}`;
 
 /**
  * How long a new order waits for payment: 2 hours, the life of a WeChat Pay prepay_id, so the order's
@@ -77,6 +83,7 @@ export class OrderService {
   private readonly bindings = new BindingRepository();
   private readonly certificates = new CertificateRepository();
   private readonly handlers = new HandlerRepository();
+  private readonly refunds = new RefundRepository();
   private readonly authorisation: HandlerAuthorisationService;
 
   constructor(private readonly deps: OrderDeps) {
@@ -180,22 +187,23 @@ export class OrderService {
    */
   async markPaid(orderNo: string, payment: Payment): Promise<{ outcome: MarkPaidOutcome; order: Order }> {
     if (!Number.isSafeInteger(payment.amountFen) || payment.amountFen <= 0) throw new ValidationError('支付金额无效', `order ${orderNo}: amount ${payment.amountFen} is not a positive integer of fen`);
-    // No explicit transaction: PENDING_PAYMENT → PAID is one guarded UPDATE (PAID is still an open state, so the
-    // order lines are not touched), atomic on its own; the read after it only classifies the outcome. This path
-    // takes every payment notify, and BEGIN/COMMIT would be two more round trips each.
-    const tx = this.db.manager;
-    {
-      const credited = await this.orders.transition(tx, orderNo, 'PENDING_PAYMENT', 'PAID', {
+    // PENDING_PAYMENT → PAID is one guarded UPDATE (PAID is still an open state, so the order lines are not
+    // touched); the 订单支付成功 notice it makes owed is recorded in the same transaction, so a crash after the
+    // commit cannot lose it (notices/outbox.ts). The read after it only classifies the outcome.
+    const credited = await inTransaction(this.db, async (tx) => {
+      const changed = await this.orders.transition(tx, orderNo, 'PENDING_PAYMENT', 'PAID', {
         paymentMethod: payment.method, paidAmountFen: payment.amountFen, transactionId: payment.transactionId, paidAt: payment.paidAt,
       }, payment.paidAt, { totalFen: payment.amountFen });
-      // A separate statement: it sees the winner's committed row when we lost the race.
-      const order = await this.orders.findByNo(tx, orderNo);
-      if (!order) throw new NotFoundError('订单不存在', `payment for unknown order ${orderNo}`);
-      if (credited) return { outcome: 'paid' as const, order };
-      if (order.state === 'PENDING_PAYMENT') throw new PaymentAmountMismatchError(orderNo, order.totalFen, payment.amountFen);
-      if (order.state === 'CLOSED') return { outcome: 'late-payment' as const, order };
-      return { outcome: order.transactionId === payment.transactionId ? 'already' as const : 'duplicate-payment' as const, order };
-    }
+      if (changed) await NoticeOutbox.record(tx, orderPaidNotice(orderNo), payment.paidAt);
+      return changed;
+    });
+    // A separate statement after the commit: it sees the winner's committed row when we lost the race.
+    const order = await this.orders.findByNo(this.db.manager, orderNo);
+    if (!order) throw new NotFoundError('订单不存在', `payment for unknown order ${orderNo}`);
+    if (credited) return { outcome: 'paid', order };
+    if (order.state === 'PENDING_PAYMENT') throw new PaymentAmountMismatchError(orderNo, order.totalFen, payment.amountFen);
+    if (order.state === 'CLOSED') return { outcome: 'late-payment', order };
+    return { outcome: order.transactionId === payment.transactionId ? 'already' : 'duplicate-payment', order };
   }
 
   /** PENDING_PAYMENT → CLOSED (expired, or cancelled by the handler or the reconciliation job). */
@@ -214,9 +222,19 @@ export class OrderService {
     return this.move(orderNo, 'PAID', 'FULFILLED', { fulfilledAt: at }, at);
   }
 
-  /** PAID → REFUNDING: a refund was requested; the entitlement to renew ends now. */
-  startRefund(orderNo: string, at: Date): Promise<TransitionResult> {
-    return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at);
+  /**
+   * PAID → REFUNDING: a refund of the whole order was requested; the entitlement to renew ends now. The refund is
+   * recorded in the same transaction (out_refund_no `RO<order>`, one per order, so asking twice is one refund);
+   * RefundService sends it to WeChat Pay after the commit (a transfer is paid back by a person: MANUAL).
+   */
+  startRefund(orderNo: string, at: Date, reason = '订单退款'): Promise<TransitionResult> {
+    return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at, false, async (tx, order) => {
+      const amountFen = order.paidAmountFen ?? order.totalFen;
+      await this.refunds.record(tx, {
+        orderNo, outTradeNo: orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
+        reason, state: order.paymentMethod === 'wechatpay' ? 'REQUESTED' : 'MANUAL',
+      }, at);
+    });
   }
 
   /** REFUNDING → REFUNDED: the refund notify (or query) confirmed it. */
@@ -244,13 +262,17 @@ export class OrderService {
   /**
    * One guarded transition. Repeating one that already happened returns the order unchanged; one the table
    * does not allow from the current state is an InvalidTransitionError (unless `lenient`, for sweeps that
-   * race with payments: an order paid meanwhile is simply left alone).
+   * race with payments: an order paid meanwhile is simply left alone). `onChange` writes what the change makes
+   * owed, in the same transaction.
    */
-  private async move(orderNo: string, from: OrderState, to: OrderState, patch: Partial<Order>, at: Date, lenient = false): Promise<TransitionResult> {
+  private async move(
+    orderNo: string, from: OrderState, to: OrderState, patch: Partial<Order>, at: Date, lenient = false, onChange?: (tx: EntityManager, order: Order) => Promise<void>,
+  ): Promise<TransitionResult> {
     return inTransaction(this.db, async (tx) => {
       const changed = await this.orders.transition(tx, orderNo, from, to, patch, at);
       const order = await this.orders.findByNo(tx, orderNo);
       if (!order) throw new NotFoundError('订单不存在', `order ${orderNo} not found`);
+      if (changed && onChange) await onChange(tx, order);
       if (changed || order.state === to || lenient) return { changed, order };
       throw new InvalidTransitionError(orderNo, order.state, to);
     });

@@ -45,11 +45,12 @@ export function paymentNotifyRoutes(deps: Deps): Router {
       if (notify.kind === 'transaction') {
         const result = await payments.credit(notify.transaction);
         deps.logger.info({ orderNo: notify.transaction.out_trade_no, result: result.kind === 'credited' ? result.outcome : result.tradeState }, 'wechat pay notify handled');
-      } else if (notify.refund.status === 'SUCCESS') {
-        await payments.orders.markRefunded(await payments.orderNoOf(notify.refund.out_trade_no), new Date(deps.clock.nowMs())).catch((err: Error) => {
-          // A refund of a payment we never credited (late or duplicate) has no REFUNDING order: nothing to move.
-          deps.logger.info({ orderNo: notify.refund.out_trade_no, err: err.message }, 'refund notify without a refunding order');
-        });
+      } else {
+        // REFUND.SUCCESS / ABNORMAL / CLOSED: the refund's record follows it (an order's refund ends the order).
+        const mchid = (notify.refund as { mchid?: string }).mchid;
+        if (mchid !== undefined && mchid !== deps.wechatpay.mchId) throw new PaymentMismatch('wrong-mchid', `refund notify for mchid ${mchid}`);
+        const refund = await payments.refunds.apply(notify.refund, await payments.orderNoOf(notify.refund.out_trade_no));
+        deps.logger.info({ orderNo: refund.orderNo, outRefundNo: refund.outRefundNo, event: notify.event_type, state: refund.state }, 'wechat pay refund notify handled');
       }
     } catch (err) {
       if (err instanceof PaymentMismatch) {

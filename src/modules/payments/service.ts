@@ -8,7 +8,9 @@ import { InvalidTransitionError } from '../orders/states';
 import { withLock } from '../../lib/store/lock';
 import { type JsapiPayParams, WechatPayError, type WechatPayTransaction } from '../../providers/wechatpay';
 import { type WechatPayAttempt, WechatPayAttemptRepository } from './attempts';
-import { enqueueOrderPaidNotice } from './notices';
+import { NoticeOutbox } from '../notices/outbox';
+import { orderPaidNotice } from '../orders/paid-notice';
+import { RefundService } from '../refunds/service';
 
 /** Why a verified transaction was not credited (the notify endpoint answers 4xx for these: retrying cannot help). */
 export class PaymentMismatch extends Error {
@@ -42,9 +44,13 @@ const wechatCodeOf = (err: unknown) => (err instanceof WechatPayError ? err.wech
 export class PaymentService {
   readonly orders: OrderService;
   private readonly attempts = new WechatPayAttemptRepository();
+  readonly refunds: RefundService;
+  private readonly outbox: NoticeOutbox;
 
   constructor(private readonly deps: Deps) {
     this.orders = new OrderService(deps);
+    this.refunds = new RefundService(deps);
+    this.outbox = new NoticeOutbox(deps);
   }
 
   /** getBrandWCPayRequest parameters for the handler's order, reusing a live prepay_id rather than creating one per tap. */
@@ -164,14 +170,17 @@ export class PaymentService {
       if (err instanceof PaymentAmountMismatchError || err instanceof ValidationError) throw new PaymentMismatch('wrong-amount', err.detail ?? 'amount differs from the order');
       throw err;
     });
-    if (outcome === 'paid') await enqueueOrderPaidNotice(this.deps, order.orderNo);
+    // 订单支付成功 was recorded as owed with the credit. A repeat (WeChat Pay's retry after we failed to queue it,
+    // reconcile, the sweep) queues it only while it is still owed, so the handler gets it once.
+    if (outcome === 'paid') await this.outbox.enqueue(orderPaidNotice(order.orderNo));
+    if (outcome === 'already') await this.outbox.enqueueIfOwed(orderPaidNotice(order.orderNo).key);
     if (outcome === 'late-payment' || outcome === 'duplicate-payment') {
-      // Money we cannot keep: give it back. The refund number is fixed per transaction, so a retried notify
-      // (or a failure here, answered 5xx so WeChat Pay retries) never refunds twice.
+      // Money we cannot keep: give it back. The refund is on record before WeChat Pay is asked, and its number is
+      // fixed per transaction, so a retried notify (or the refunds pass after a failure) never refunds twice.
       this.deps.logger.warn({ orderNo: order.orderNo, outcome }, 'payment not credited: refunding');
-      await pay.refund({
+      await this.refunds.refundPayment({
         // Refunded on the out_trade_no that was paid (an attempt's own number, not necessarily the order's).
-        outTradeNo: tx.out_trade_no, outRefundNo: `RF${transactionId}`.slice(0, 64), refundFen: tx.amount.total, totalFen: tx.amount.total,
+        orderNo: order.orderNo, outTradeNo: tx.out_trade_no, transactionId, amountFen: tx.amount.total, kind: outcome,
         reason: outcome === 'late-payment' ? '订单已关闭，款项原路退回' : '订单已支付，重复款项原路退回',
       });
     }
@@ -194,43 +203,52 @@ export class PaymentService {
    * money on is closed there first, so it cannot be paid late, then the order here. An order whose handler moved
    * to 对公汇款 after a WeChat Pay prepay is settled the same way (its attempt may have been paid).
    */
-  async closeExpired(now: Date): Promise<{ closed: string[]; credited: string[] }> {
+  async closeExpired(now: Date): Promise<{ closed: string[]; credited: string[]; failed: string[] }> {
     const closed: string[] = [];
     const credited: string[] = [];
+    const failed: string[] = [];
     for (const orderNo of await this.orders.dueForExpiry(now, 200)) {
-      const order = await this.orders.getOrder(orderNo);
-      if (!order || order.state !== 'PENDING_PAYMENT') continue;
-      let paid = false;
-      for (const { outTradeNo, attempt } of await this.payable(order)) {
-        const tx = await this.deps.wechatpay.queryByOutTradeNo(outTradeNo);
-        if (tx?.trade_state === 'SUCCESS') {
-          await this.credit(tx);
-          credited.push(orderNo);
-          paid = true;
-          break;
-        }
-        if (tx) {
-          try {
-            await this.deps.wechatpay.close(outTradeNo);
-          } catch (err) {
-            // Paid between our query and the close: credit it on the next sweep (or the notify does first).
-            if (wechatCodeOf(err) === 'ORDERPAID') {
-              paid = true;
-              break;
-            }
-            throw err;
-          }
-        }
-        if (attempt) await this.attempts.markClosed(this.deps.db.manager, attempt.id, now);
+      // One order that cannot be settled now (WeChat Pay down for it, a bad row) must not hold up every order
+      // behind it: it is counted and logged, and the next sweep tries it again.
+      try {
+        const settled = await this.settleExpired(orderNo, now);
+        if (settled === 'closed') closed.push(orderNo);
+        if (settled === 'credited') credited.push(orderNo);
+        if (settled !== 'unchanged') this.deps.metrics.orderSweep.inc({ result: settled });
+      } catch (err) {
+        failed.push(orderNo);
+        this.deps.metrics.orderSweep.inc({ result: 'failed' });
+        this.deps.logger.error({ err, orderNo }, 'expired order not settled; the next sweep tries again');
       }
-      if (paid) continue;
-      const result = await this.orders.close(orderNo, 'expired', now).catch((err: unknown) => {
-        // Paid (by a notify) while we were closing: the order is no longer ours to close.
-        if (err instanceof InvalidTransitionError) return { changed: false };
-        throw err;
-      });
-      if (result.changed) closed.push(orderNo);
     }
-    return { closed, credited };
+    return { closed, credited, failed };
+  }
+
+  private async settleExpired(orderNo: string, now: Date): Promise<'closed' | 'credited' | 'unchanged'> {
+    const order = await this.orders.getOrder(orderNo);
+    if (!order || order.state !== 'PENDING_PAYMENT') return 'unchanged';
+    for (const { outTradeNo, attempt } of await this.payable(order)) {
+      const tx = await this.deps.wechatpay.queryByOutTradeNo(outTradeNo);
+      if (tx?.trade_state === 'SUCCESS') {
+        await this.credit(tx);
+        return 'credited';
+      }
+      if (tx) {
+        try {
+          await this.deps.wechatpay.close(outTradeNo);
+        } catch (err) {
+          // Paid between our query and the close: credit it on the next sweep (or the notify does first).
+          if (wechatCodeOf(err) === 'ORDERPAID') return 'unchanged';
+          throw err;
+        }
+      }
+      if (attempt) await this.attempts.markClosed(this.deps.db.manager, attempt.id, now);
+    }
+    const result = await this.orders.close(orderNo, 'expired', now).catch((err: unknown) => {
+      // Paid (by a notify) while we were closing: the order is no longer ours to close.
+      if (err instanceof InvalidTransitionError) return { changed: false };
+      throw err;
+    });
+    return result.changed ? 'closed' : 'unchanged';
   }
 }

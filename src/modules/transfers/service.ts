@@ -10,7 +10,9 @@ import { decide, type MatchDecision, type OpenTransferOrder, type StatementLine 
 import { yuanToFen } from './normalise';
 import { type StatementEntry, StatementEntryEntity, type TransferCode, TransferCodeEntity } from './entities';
 import { drawTransferCode } from './transfer-code';
-import { enqueueOrderPaidNotice, enqueueTransferRejectedNotice } from '../payments/notices';
+import { transferRejectedNotice } from '../payments/notices';
+import { NoticeOutbox } from '../notices/outbox';
+import { orderPaidNotice } from '../orders/paid-notice';
 
 /** How long a transfer order waits for the money to arrive (and be imported) before the sweep closes it. */
 export const TRANSFER_WAIT_MS = 7 * 86_400_000;
@@ -43,9 +45,11 @@ export interface LineOutcome {
  */
 export class TransferService {
   private readonly orders: OrderService;
+  private readonly outbox: NoticeOutbox;
 
   constructor(private readonly deps: Deps) {
     this.orders = new OrderService(deps);
+    this.outbox = new NoticeOutbox(deps);
   }
 
   /** The order's transfer code (drawn once; asking again returns the same one). */
@@ -129,7 +133,9 @@ export class TransferService {
       if (paid.outcome === 'paid' || paid.outcome === 'already') {
         await this.deps.db.getRepository(TransferCodeEntity).update({ orderNo: decision.orderNo }, { openCode: null });
         await this.settleLine(entryId, { decision: 'credited', reason: null, orderNo: decision.orderNo });
-        await enqueueOrderPaidNotice(this.deps, decision.orderNo);
+        // markPaid recorded 订单支付成功 as owed with the credit; a line that finds it credited already queues it only if still owed.
+        if (paid.outcome === 'paid') await this.outbox.enqueue(orderPaidNotice(decision.orderNo));
+        else await this.outbox.enqueueIfOwed(orderPaidNotice(decision.orderNo).key);
         return { ...base, result: 'credited', orderNo: decision.orderNo };
       }
       const message = paid.outcome === 'late-payment' ? '订单已关闭（超时或取消），款项需退回或人工处理' : '订单已由其他款项支付，款项需退回';
@@ -139,10 +145,15 @@ export class TransferService {
   }
 
   private async recordException(entryId: number, line: StatementLine, outcome: LineOutcome): Promise<LineOutcome> {
-    await this.settleLine(entryId, { decision: 'exception', reason: outcome.reason ?? null, orderNo: outcome.orderNo ?? null });
-    // The notice goes after the line is on record, so a re-import (skipped) never sends a second one.
     const why = outcome.reason ? REJECTION_NOTICE[outcome.reason] : undefined;
-    if (outcome.orderNo && why) await enqueueTransferRejectedNotice(this.deps, outcome.orderNo, line.bankSerial, why);
+    const notice = outcome.orderNo && why ? transferRejectedNotice(outcome.orderNo, line.bankSerial, why) : null;
+    // The line's decision and the 汇款未通过 it makes owed commit together: a re-import skips the settled line, and
+    // a crash before the enqueue below leaves the notice owed for the periodic pass (notices/outbox.ts).
+    await inTransaction(this.deps.db, async (em) => {
+      await em.update(StatementEntryEntity, { id: entryId }, { decision: 'exception', reason: outcome.reason ?? null, orderNo: outcome.orderNo ?? null });
+      if (notice) await NoticeOutbox.record(em, notice, new Date(this.deps.clock.nowMs()));
+    });
+    if (notice) await this.outbox.enqueue(notice);
     return outcome;
   }
 

@@ -74,6 +74,11 @@ export class SandboxWechatPayState {
   readonly refunds = new Map<string, SandboxRefund>();
   readonly deliveries: SandboxNotifyDelivery[] = [];
   retryScheduleMs = SANDBOX_RETRY_SCHEDULE_MS;
+  /**
+   * A new refund succeeds on its own after this long (REFUND.SUCCESS notify), as WeChat Pay's do after seconds to
+   * days; null: it stays PROCESSING until completeRefund (tests that want ABNORMAL or CLOSED, or a lost notify).
+   */
+  refundSettleMs: number | null = 2_000;
   /** Tests set this to make the next API answer's body differ from what was signed. */
   tamperNextResponse = false;
   /** Tests set this to break the GCM tag of the certificates in the next GET /v3/certificates answer (signed as sent). */
@@ -177,6 +182,17 @@ export class SandboxWechatPayState {
     const summary = { SUCCESS: '退款成功', ABNORMAL: '退款异常', CLOSED: '退款关闭' }[status];
     if (!r.notifyUrl) return Promise.resolve();
     return this.sendNotify(r.notifyUrl, `REFUND.${status}`, summary, 'refund', this.refundJson(r, true));
+  }
+
+  /** Called for each new refund: it settles by itself after refundSettleMs unless something settled it first. */
+  settleRefundLater(outRefundNo: string): void {
+    if (this.refundSettleMs === null) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.refunds.get(outRefundNo)?.status === 'PROCESSING') void this.completeRefund(outRefundNo).catch(() => undefined);
+    }, this.refundSettleMs);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   /** A notify exactly as WeChat Pay builds it: envelope + AEAD_AES_256_GCM resource, signed over the raw body. */

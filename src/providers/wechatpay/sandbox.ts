@@ -137,6 +137,7 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
       refundFen: refund, totalFen: t.totalFen, notifyUrl: typeof b.notify_url === 'string' ? b.notify_url : undefined, createTime: rfc3339Beijing(state.nowMs()),
     };
     state.refunds.set(outRefundNo, r);
+    state.settleRefundLater(outRefundNo);
     return { status: 200, json: state.refundJson(r) };
   });
 
