@@ -81,6 +81,8 @@ export interface AppConfig {
   sessionSecret: string;
   secureCookies: boolean;
   trustProxy: boolean;
+  /** Koa's maxIpsCount: only the last this many X-Forwarded-For entries count (the ones our proxies appended). */
+  trustProxyHops: number;
   logLevel: Settings['LOG_LEVEL'];
   metricsToken?: string;
   wechat: WechatConfig;
@@ -166,6 +168,10 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
     // The process speaks plain HTTP, so https ends at a proxy; without trusting its X-Forwarded-Proto every
     // secure session cookie would be refused on the "unencrypted" connection.
     if (!settings.TRUST_PROXY) problems.push('TRUST_PROXY: must be true when APP_ENV=production (TLS ends at your load balancer; let only it reach the app)');
+    // WECHAT_API_BASE receives the AppSecret, WECHATPAY_API_BASE signed payment calls: never over plain http.
+    for (const name of ['WECHAT_API_BASE', 'WECHAT_OAUTH_BASE', 'WECHATPAY_API_BASE', 'WECHATPAY_API_BACKUP_BASE'] as const) {
+      if (settings[name] && !settings[name].startsWith('https://')) problems.push(`${name}: must be https:// when APP_ENV=production`);
+    }
   } else if (!sandboxMode) {
     for (const name of WECHAT_IDENTITY) {
       if (settings[name] === undefined) problems.push(`${name}: missing while other WECHAT_* settings are set (set all of them, or none for sandbox mode)`);
@@ -266,6 +272,7 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
     sessionSecret: settings.SESSION_SECRET ?? sandbox!.sessionSecret,
     secureCookies: publicBaseUrl.startsWith('https://'),
     trustProxy: settings.TRUST_PROXY ?? false,
+    trustProxyHops: settings.TRUST_PROXY_HOPS,
     logLevel: settings.LOG_LEVEL,
     metricsToken: settings.METRICS_TOKEN,
     wechat,
