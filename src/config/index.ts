@@ -150,6 +150,11 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+function isLoopbackUrl(value: string): boolean {
+  const host = new URL(value).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /**
  * Turns validated settings into the frozen configuration the app runs on.
  * Production demands every real setting; a partly configured WeChat identity is an error everywhere,
@@ -168,9 +173,11 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
     // The process speaks plain HTTP, so https ends at a proxy; without trusting its X-Forwarded-Proto every
     // secure session cookie would be refused on the "unencrypted" connection.
     if (!settings.TRUST_PROXY) problems.push('TRUST_PROXY: must be true when APP_ENV=production (TLS ends at your load balancer; let only it reach the app)');
-    // WECHAT_API_BASE receives the AppSecret, WECHATPAY_API_BASE signed payment calls: never over plain http.
+    // WECHAT_API_BASE receives the AppSecret, WECHATPAY_API_BASE signed payment calls: never over plain http
+    // across a network. Loopback stays allowed (an egress proxy on the same host; the tests' WeChat doubles).
     for (const name of ['WECHAT_API_BASE', 'WECHAT_OAUTH_BASE', 'WECHATPAY_API_BASE', 'WECHATPAY_API_BACKUP_BASE'] as const) {
-      if (settings[name] && !settings[name].startsWith('https://')) problems.push(`${name}: must be https:// when APP_ENV=production`);
+      const value = settings[name];
+      if (value && !value.startsWith('https://') && !isLoopbackUrl(value)) problems.push(`${name}: must be https:// when APP_ENV=production`);
     }
   } else if (!sandboxMode) {
     for (const name of WECHAT_IDENTITY) {

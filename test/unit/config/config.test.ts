@@ -87,6 +87,8 @@ describe('settings and configuration', () => {
       'WECHAT_OAUTH_BASE: must be https:// when APP_ENV=production',
     ]);
     expect(buildConfig(parseSettings({ ...PRODUCTION, WECHAT_API_BASE: 'https://api.example.cn' })).wechat.apiBase).toBe('https://api.example.cn');
+    // Loopback never leaves the host (an egress proxy beside the app).
+    expect(buildConfig(parseSettings({ ...PRODUCTION, WECHAT_API_BASE: 'http://127.0.0.1:8080' })).wechat.apiBase).toBe('http://127.0.0.1:8080');
     expect(buildConfig(parseSettings({ WECHAT_API_BASE: plain.WECHAT_API_BASE }), sandbox).wechat.apiBase).toBe('http://api.example.cn');
   });
 
