@@ -79,6 +79,8 @@ export interface AppConfig {
   database: { kind: 'mysql'; url: string; poolSize: number } | { kind: 'sqlite'; file: string };
   cache: { kind: 'redis'; url: string; prefix: string } | { kind: 'memory'; prefix: string };
   sessionSecret: string;
+  /** How long a login holds before WeChat is asked again, however active the session (SESSION_ABSOLUTE_HOURS). */
+  sessionAbsoluteMs: number;
   secureCookies: boolean;
   trustProxy: boolean;
   /** Koa's maxIpsCount: only the last this many X-Forwarded-For entries count (the ones our proxies appended). */
@@ -277,6 +279,7 @@ export function buildConfig(settings: Settings, sandbox?: SandboxSecrets): AppCo
       : { kind: 'sqlite', file: resolve(dataDir, 'cam.sqlite') },
     cache: settings.REDIS_URL ? { kind: 'redis', url: settings.REDIS_URL, prefix: settings.REDIS_PREFIX } : { kind: 'memory', prefix: settings.REDIS_PREFIX },
     sessionSecret: settings.SESSION_SECRET ?? sandbox!.sessionSecret,
+    sessionAbsoluteMs: settings.SESSION_ABSOLUTE_HOURS * 3600_000,
     secureCookies: publicBaseUrl.startsWith('https://'),
     trustProxy: settings.TRUST_PROXY ?? false,
     trustProxyHops: settings.TRUST_PROXY_HOPS,
