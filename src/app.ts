@@ -35,7 +35,7 @@ const WEUI_CSS = require.resolve('weui/dist/style/weui.min.css');
  */
 export function createApp(deps: Deps): Koa {
   const { config, logger } = deps;
-  const app = new Koa({ proxy: config.trustProxy, keys: [config.sessionSecret] });
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustProxyHops, keys: [config.sessionSecret] });
   const render = createViews({ watch: config.env === 'development', globals: { brand: BRAND } });
   app.context.render = render;
   app.silent = true; // errors are logged by errorMiddleware, with the request id

@@ -11,6 +11,7 @@ import { MemoryJobQueue } from '../lib/jobs/memory';
 import { createLogger } from '../lib/logger';
 import { WechatApiError } from '../providers/wechat-api/errors';
 import { type WechatApi } from '../providers/wechat-api/types';
+import { terminalText } from '../lib/terminal-text';
 
 /** Where a command reads its settings and writes its output: process.env and the console, or a test's own. */
 export interface CliIo {
@@ -105,7 +106,8 @@ export function describeError(err: unknown): string {
 /** Entry-point glue: loads .env (before the settings are read), runs the command, sets the exit code. */
 export function runCli(main: (io: CliIo, argv: string[]) => Promise<void>): void {
   dotenv.config({ quiet: true });
-  const io: CliIo = { env: process.env, out: (line) => console.log(line), err: (line) => console.error(line) };
+  // Every line a command prints may carry statement, user or database text: no escape sequence reaches the terminal.
+  const io: CliIo = { env: process.env, out: (line) => console.log(terminalText(line, { lines: true })), err: (line) => console.error(terminalText(line, { lines: true })) };
   main(io, process.argv.slice(2)).then(
     () => {
       process.exitCode = 0;

@@ -1,6 +1,7 @@
 import { CertificateRepository } from '../modules/certificates/repository';
 import { formatDateTime } from '../modules/certificates/view-model';
 import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
+import { terminalText } from '../lib/terminal-text';
 
 /**
  * `npm run certs:reviews [-- --resolve <id>]`: the operator queue of certificates that chain to a trusted root
@@ -27,10 +28,10 @@ export async function certReviews(io: CliIo, argv: string[]): Promise<void> {
     io.out(`${pending.length} certificate(s) wait for a project rule (add one to ${deps.config.certificates.projectsFile}, restart, then --resolve <id>):`);
     for (const r of pending) {
       io.out(`#${r.id}  first ${formatDateTime(r.firstSeenAt)}, last ${formatDateTime(r.lastSeenAt)}, seen ${r.seenCount}x${r.sandbox ? '  [sandbox]' : ''}`);
-      io.out(`    subject: ${r.subjectDn}`);
-      io.out(`    issuer:  ${r.issuerDn}`);
-      io.out(`    policies: ${r.policyOids || 'none'}`);
-      io.out(`    why: ${r.reason}`);
+      io.out(`    subject: ${terminalText(r.subjectDn)}`);
+      io.out(`    issuer:  ${terminalText(r.issuerDn)}`);
+      io.out(`    policies: ${terminalText(r.policyOids || 'none')}`);
+      io.out(`    why: ${terminalText(r.reason)}`);
     }
   });
 }

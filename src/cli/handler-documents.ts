@@ -6,6 +6,7 @@ import { formatDateTime } from '../modules/certificates/view-model';
 import { labelOf } from '../modules/handler-documents/schemas';
 import { HandlerDocumentService } from '../modules/handler-documents/service';
 import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
+import { terminalText } from '../lib/terminal-text';
 
 const USAGE = `Usage: npm run handler-documents:review -- [--reviewer <name>]
     (no option)                      list the submissions waiting for review (masked)
@@ -55,10 +56,10 @@ export async function handlerDocumentsReview(io: CliIo, argv: string[]): Promise
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         const s = shown.submission;
         io.out(`#${s.id}  ${s.state}  submitted ${formatDateTime(s.createdAt)}${s.sandbox ? '  [sandbox]' : ''}`);
-        io.out(`    name:         ${shown.name}`);
+        io.out(`    name:         ${terminalText(shown.name)}`);
         io.out(`    ID number:    ${shown.idNumber}`);
-        io.out(`    organisation: ${s.organisation}`);
-        if (s.reason) io.out(`    reason:       ${s.reason}`);
+        io.out(`    organisation: ${terminalText(s.organisation)}`);
+        if (s.reason) io.out(`    reason:       ${terminalText(s.reason)}`);
         for (const f of shown.files) {
           const path = join(dir, `${s.id}-${f.kind}.${f.contentType === 'image/png' ? 'png' : 'jpg'}`);
           writeFileSync(path, f.bytes, { mode: 0o600 });
@@ -82,7 +83,7 @@ export async function handlerDocumentsReview(io: CliIo, argv: string[]): Promise
       if (!pending.length) return io.out('No handler documents wait for review.');
       io.out(`${pending.length} submission(s) wait for review (--show <id> --out <dir> to see the images):`);
       for (const s of pending) {
-        io.out(`#${s.id}  ${formatDateTime(s.createdAt)}  ${s.nameMasked}  ${s.idNumberMasked}  ${s.organisation}  openid …${s.openid.slice(-6)}${s.sandbox ? '  [sandbox]' : ''}`);
+        io.out(`#${s.id}  ${formatDateTime(s.createdAt)}  ${terminalText(s.nameMasked)}  ${s.idNumberMasked}  ${terminalText(s.organisation)}  openid …${s.openid.slice(-6)}${s.sandbox ? '  [sandbox]' : ''}`);
       }
     } catch (err) {
       if (err instanceof AppError) throw new CliError(`${err.userMessage} (${err.detail ?? err.code})`);

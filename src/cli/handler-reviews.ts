@@ -4,6 +4,7 @@ import { HandlerAuthorisationService } from '../modules/handler-authorisation/se
 import { AppError } from '../lib/errors';
 import { maskIdNumber } from '../lib/pii/id-number';
 import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
+import { terminalText } from '../lib/terminal-text';
 
 const USAGE = 'Usage: npm run handlers:reviews [-- --approve <id> | --reject <id> --reason "…" | --register <certificate id> [--id-number <n>] | --unregister <certificate id>] [--operator <name>]';
 
@@ -40,7 +41,7 @@ export async function handlerReviews(io: CliIo, argv: string[]): Promise<void> {
     if (id !== undefined) {
       try {
         const { changed, row } = approve !== undefined ? await service.approve(id, operator, at) : await service.reject(id, operator, reason!, at);
-        io.out(`Request ${id} ${row.state === 'APPROVED' ? 'approved' : 'rejected'}${changed ? '' : ' already (nothing changed)'}: ${row.nameMasked} for ${row.organization ?? row.orgKey}.`);
+        io.out(`Request ${id} ${row.state === 'APPROVED' ? 'approved' : 'rejected'}${changed ? '' : ' already (nothing changed)'}: ${terminalText(row.nameMasked)} for ${terminalText(row.organization ?? row.orgKey)}.`);
       } catch (err) {
         if (err instanceof AppError && err.status < 500) throw new CliError(`Request ${id}: ${err.detail ?? err.message}`);
         throw err;
@@ -54,8 +55,8 @@ export async function handlerReviews(io: CliIo, argv: string[]): Promise<void> {
     }
     io.out(`${pending.length} handler(s) wait for approval (--approve <id>, or --reject <id> --reason "…"):`);
     for (const r of pending) {
-      io.out(`#${r.id}  ${formatDateTime(r.requestedAt)}  ${r.nameMasked}  ${r.idNumberMasked}${r.sandbox ? '  [sandbox]' : ''}`);
-      io.out(`    organisation: ${r.organization ?? '—'}${r.creditCode ? ` (${r.creditCode})` : ''}`);
+      io.out(`#${r.id}  ${formatDateTime(r.requestedAt)}  ${terminalText(r.nameMasked)}  ${r.idNumberMasked}${r.sandbox ? '  [sandbox]' : ''}`);
+      io.out(`    organisation: ${terminalText(r.organization ?? '—')}${r.creditCode ? ` (${terminalText(r.creditCode)})` : ''}`);
       io.out(`    asked through certificate #${r.certificateId}, WeChat user …${r.openid.slice(-6)}`);
     }
   });

@@ -6,6 +6,7 @@ import { parseLegacyFile, rejectionReportCsv } from '../modules/legacy-bindings/
 import { LegacyBindingRepository } from '../modules/legacy-bindings/repository';
 import { LegacyRestoreService } from '../modules/legacy-bindings/service';
 import { CliError, type CliIo, runCli, withDeps } from './bootstrap';
+import { terminalText } from '../lib/terminal-text';
 
 const USAGE = 'usage: npm run import:legacy -- <file.csv> [--report rejected.csv]';
 /** A file of a million lines is ~60 MB; anything bigger is not a legacy export. */
@@ -55,8 +56,8 @@ export async function importLegacy(io: CliIo, argv: string[]): Promise<ImportSum
     throw err;
   }
 
-  if (parsed.ignoredColumns.length) io.out(`Ignored columns: ${parsed.ignoredColumns.join(', ')}`);
-  for (const r of parsed.rejected.slice(0, PRINTED_REJECTIONS)) io.out(`line ${r.line}: ${r.reason}`);
+  if (parsed.ignoredColumns.length) io.out(`Ignored columns: ${terminalText(parsed.ignoredColumns.join(', '))}`);
+  for (const r of parsed.rejected.slice(0, PRINTED_REJECTIONS)) io.out(`line ${r.line}: ${terminalText(r.reason)}`);
   if (parsed.rejected.length > PRINTED_REJECTIONS) io.out(`… and ${parsed.rejected.length - PRINTED_REJECTIONS} more rejected lines${values.report ? '' : ' (use --report to get them all)'}`);
   if (values.report) {
     const out = resolve(values.report);

@@ -5,6 +5,7 @@ import { TransferService } from '../modules/transfers/service';
 import { type ParsedStatement, parseStatementCsv } from '../modules/transfers/statement-file';
 import { MAX_XLSX_BYTES, parseStatementXlsx } from '../modules/transfers/statement-xlsx';
 import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
+import { terminalText } from '../lib/terminal-text';
 
 /** CSV or XLSX by the file's extension; a workbook saved as .csv is named for what it is instead of read as text. */
 export async function readStatement(file: string, bytes: Buffer, opts: { sheet?: string }): Promise<ParsedStatement> {
@@ -52,7 +53,7 @@ export async function importStatement(io: CliIo, argv: string[]): Promise<{ cred
             : `异常 ${o.reason}：${o.message}${o.orderNo ? `（订单 ${o.orderNo}）` : ''}（流水号 ${o.bankSerial}）`,
       })),
     ].sort((a, b) => a.line - b.line);
-    for (const r of report) io.out(`line ${r.line}: ${r.text}`);
+    for (const r of report) io.out(`line ${r.line}: ${terminalText(r.text)}`);
     const count = (k: string) => outcomes.filter((o) => o.result === k).length;
     const totals = { credited: count('credited'), exceptions: count('exception'), skipped: count('skipped'), rejected: parsed.rejected.length };
     io.out(`入账 ${totals.credited} 笔，异常 ${totals.exceptions} 笔，跳过 ${totals.skipped} 笔，格式错误 ${totals.rejected} 行`);

@@ -27,6 +27,16 @@ export type AppEnv = Settings['APP_ENV'];
 /** Redis, or the in-process store of the embedded default. */
 export type CacheLocation = { kind: 'redis'; url: string; prefix: string } | { kind: 'memory'; prefix: string };
 
+function isLoopbackUrl(value: string): boolean {
+  const host = new URL(value).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** In production, an outside address must be https:// (plain http only to loopback). */
+function secureInProduction<T extends z.ZodType<string | undefined>>(c: Context, schema: T) {
+  return c.isProduction ? schema.refine((v) => v === undefined || v.startsWith('https://') || isLoopbackUrl(v), 'must be https:// when APP_ENV=production') : schema;
+}
+
 /** The process itself: where it listens and is reached, its database and store, sessions, logs. */
 function serverSection(c: Context) {
   const inProduction = <T extends z.ZodType>(otherwise: T) => (c.isProduction ? need(IN_PRODUCTION) : otherwise);
@@ -44,6 +54,12 @@ function serverSection(c: Context) {
     TRUST_PROXY: c.isProduction
       ? z.literal(true, { error: 'must be true when APP_ENV=production (TLS ends at your load balancer; let only it reach the app)' })
       : S.TRUST_PROXY,
+    // WECHAT_API_BASE receives the AppSecret, WECHATPAY_API_BASE signed payment calls: never over plain http
+    // across a network. Loopback stays allowed (an egress proxy on the same host; the tests' WeChat doubles).
+    WECHAT_API_BASE: secureInProduction(c, S.WECHAT_API_BASE),
+    WECHAT_OAUTH_BASE: secureInProduction(c, S.WECHAT_OAUTH_BASE),
+    WECHATPAY_API_BASE: secureInProduction(c, S.WECHATPAY_API_BASE),
+    WECHATPAY_API_BACKUP_BASE: secureInProduction(c, S.WECHATPAY_API_BACKUP_BASE),
   }).transform((s) => {
     const dataDir = resolve(s.DATA_DIR);
     const database: DatabaseLocation = s.DATABASE_URL
@@ -65,8 +81,12 @@ function serverSection(c: Context) {
       database,
       cache,
       sessionSecret: s.SESSION_SECRET,
+      /** How long a login holds before WeChat is asked again, however active the session (SESSION_ABSOLUTE_HOURS). */
+      sessionAbsoluteMs: s.SESSION_ABSOLUTE_HOURS * 3600_000,
       secureCookies: c.publicBaseUrl.startsWith('https://'),
       trustProxy: s.TRUST_PROXY ?? false,
+      /** Koa's maxIpsCount: only the last this many X-Forwarded-For entries count (the ones our proxies appended). */
+      trustProxyHops: s.TRUST_PROXY_HOPS,
       logLevel: s.LOG_LEVEL,
       metricsToken: s.METRICS_TOKEN,
     };

@@ -23,7 +23,11 @@ export const settingsSchema = z.object({
   REDIS_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^rediss?$/, error: 'must look like redis://host:port/db' }).optional()),
   REDIS_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_:.-]{1,32}$/).default('cam:')),
   SESSION_SECRET: z.preprocess(emptyToUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+  /** A login lasts this long however active the session is (the session itself ends after 7 idle days). */
+  SESSION_ABSOLUTE_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(30 * 24).default(7 * 24)),
   TRUST_PROXY: bool,
+  /** Proxies that append to X-Forwarded-For in front of the app; the client IP is the entry the nearest one wrote. */
+  TRUST_PROXY_HOPS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(5).default(1)),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   WECHAT_APPID: z.preprocess(emptyToUndefined, z.string().regex(/^wx[0-9a-zA-Z]{16}$/, 'must be wx followed by 16 letters or digits').optional()),

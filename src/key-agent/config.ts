@@ -88,7 +88,9 @@ export function loadKeyAgentConfig(env: Record<string, string | undefined>): Key
   if (s.KEY_AGENT_BACKENDS?.includes('pkcs11') && !existsSync(pkcs11Module)) {
     throw new KeyAgentConfigError([`KEY_AGENT_PKCS11_MODULE: ${pkcs11Module} does not exist (install the token's PKCS#11 driver, or SoftHSM2)`]);
   }
-  const allowedOrigins = s.KEY_AGENT_ALLOWED_ORIGINS ?? ['http://localhost:3000', 'http://127.0.0.1:3000', ...(s.PUBLIC_BASE_URL ? [s.PUBLIC_BASE_URL] : [])];
+  // localhost:3000 is the development site: once the site's address is known, any local page on port 3000 (another
+  // program, a dev server) must not get to ask this user's U-KEY for signatures.
+  const allowedOrigins = s.KEY_AGENT_ALLOWED_ORIGINS ?? (s.PUBLIC_BASE_URL ? [s.PUBLIC_BASE_URL] : ['http://localhost:3000', 'http://127.0.0.1:3000']);
   return Object.freeze({
     port: s.KEY_AGENT_PORT,
     host: '127.0.0.1',

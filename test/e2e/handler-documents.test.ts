@@ -1,7 +1,7 @@
 import { type Page } from 'playwright-core';
 import { HandlerDocumentService } from '../../src/modules/handler-documents/service';
 import { horizontalOverflow, screenshot } from '../helpers/browser';
-import { jpegLike, tinyPng } from '../helpers/images';
+import { photoJpeg, tinyPng } from '../helpers/images';
 import { usePhoneApp } from '../helpers/use-phone-app';
 
 /**
@@ -15,7 +15,7 @@ const e2e = usePhoneApp();
 
 async function choosePhotos(page: Page) {
   await page.locator('#file-id-front').setInputFiles({ name: 'front.png', mimeType: 'image/png', buffer: tinyPng(320, 200, [96, 160, 220]) });
-  await page.locator('#file-id-back').setInputFiles({ name: 'back.jpg', mimeType: 'image/jpeg', buffer: jpegLike('back') });
+  await page.locator('#file-id-back').setInputFiles({ name: 'back.jpg', mimeType: 'image/jpeg', buffer: await photoJpeg('back', 320, 200) });
   await page.locator('#file-authorisation').setInputFiles({ name: 'letter.png', mimeType: 'image/png', buffer: tinyPng(200, 280, [250, 245, 235]) });
 }
 

@@ -45,3 +45,16 @@ export function jpegLike(text = '', size = 2048): Buffer {
   const body = Buffer.concat([head, Buffer.from(text, 'utf8')]);
   return Buffer.concat([body, Buffer.alloc(Math.max(0, size - body.length - 2), 0x20), Buffer.from([0xff, 0xd9])]);
 }
+
+/**
+ * A real phone-like JPEG (`width` × `height`, decodable) carrying EXIF with a maker and a GPS position, and `text`
+ * appended after its end marker, as a polyglot would: re-encoding must drop both.
+ */
+export async function photoJpeg(text = '', width = 24, height = 16): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
+  const jpeg = await sharp({ create: { width, height, channels: 3, background: '#4a7' } })
+    .jpeg()
+    .withExif({ IFD0: { Make: 'TestPhoneMaker' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '23/1 7/1 0/1', GPSLongitudeRef: 'E', GPSLongitude: '113/1 16/1 0/1' } })
+    .toBuffer();
+  return Buffer.concat([jpeg, Buffer.from(text, 'utf8')]);
+}

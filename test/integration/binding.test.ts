@@ -1,5 +1,7 @@
 import { BindingCodeService } from '../../src/modules/binding/codes';
 import { CertificateBindingEntity } from '../../src/modules/binding/entities';
+import { BindingError, BindingService } from '../../src/modules/binding/service';
+import { LockedOutError } from '../../src/lib/http/rate-limit';
 import { type Certificate } from '../../src/modules/certificates/entities';
 import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { TestClock, backend } from '../helpers/harness';
@@ -80,6 +82,60 @@ describe(`binding on the phone (${backend})`, () => {
       for (let i = 0; i < 8; i++) if ((await submit(agent, { code: 'ABCDEFGH', last4: '1234' })).status === 429) refused++;
     }
     expect(refused).toBe(2);
+  });
+
+  it('When 200 wrong codes arrive at once from one openid, then at most 10 are judged and the rest are locked out', async () => {
+    const service = new BindingService(t.instance.deps);
+    const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => service.redeem({ openid: 'oBurstOpenid', ip: freshIp(), code: `ABCDEF${String(i % 90 + 10)}`, mediaLast4: '1234' })
+      .then(() => 'bound', (err: unknown) => (err instanceof LockedOutError ? 'locked' : err instanceof BindingError ? 'judged' : String(err)))));
+    expect(outcomes.filter((o) => o === 'judged')).toHaveLength(10);
+    expect(outcomes.filter((o) => o === 'locked')).toHaveLength(190);
+  });
+
+  it('When 200 wrong codes arrive at once from one IP, then at most 30 are judged and the rest are locked out', async () => {
+    const service = new BindingService(t.instance.deps);
+    const ip = freshIp();
+    const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => service.redeem({ openid: `oBurstIp${i}`, ip, code: 'ABCDEFGH', mediaLast4: '1234' })
+      .then(() => 'bound', (err: unknown) => (err instanceof LockedOutError ? 'locked' : err instanceof BindingError ? 'judged' : String(err)))));
+    expect(outcomes.filter((o) => o === 'judged')).toHaveLength(30);
+    expect(outcomes.filter((o) => o === 'locked')).toHaveLength(170);
+  });
+
+  it('When 20 wrong last-4 guesses at one code arrive at once, then at most 5 are compared and the code is burnt', async () => {
+    const cert = await knownCertificate();
+    const { code } = await codes().issue(cert.id, { sandbox: false });
+    const service = new BindingService(t.instance.deps);
+    const messages = await Promise.all(Array.from({ length: 20 }, (_, i) => service.redeem({ openid: `oBurstCode${i}`, ip: freshIp(), code, mediaLast4: String(1000 + i) })
+      .then(() => 'bound', (err: unknown) => (err instanceof BindingError ? err.reason : String(err)))));
+    expect(messages.filter((m) => m === 'wrong-media').length).toBeLessThanOrEqual(4);
+    expect(messages.filter((m) => m === 'wrong-media' || m === 'burnt')).toHaveLength(20);
+    const right = await service.redeem({ openid: 'oBurstCodeOwner', ip: freshIp(), code, mediaLast4: cert.mediaSerial!.slice(-4) }).catch((err: unknown) => err);
+    expect(right).toMatchObject({ reason: 'burnt' });
+  });
+
+  it('When guesses come through the proxy with a forged X-Forwarded-For each time, then the real address is still locked out', async () => {
+    const realIp = freshIp();
+    let refused = 0;
+    for (let p = 0; p < 4; p++) {
+      const agent = await phone(`oBindSpoof${p}`, realIp);
+      for (let i = 0; i < 8; i++) {
+        const page = await agent.get('/h5/bind');
+        // The client writes any leftmost entry it likes; our proxy appends the address it saw.
+        const res = await agent.post('/h5/bind').set('X-Forwarded-For', `203.0.113.${p * 8 + i}, ${realIp}`).type('form').send({ _csrf: csrfOf(page.text), code: 'ABCDEFGH', last4: '1234' });
+        if (res.status === 429) refused++;
+      }
+    }
+    expect(refused).toBe(2);
+  });
+
+  it('When wrong QR tokens are scanned ten times, then the openid is locked out of scanning too', async () => {
+    const agent = await phone('oBindQrGuesser', freshIp());
+    for (let i = 0; i < 10; i++) expect((await agent.get(`/h5/bind?t=${'A'.repeat(42)}${i}`)).text).toContain('二维码已失效或已使用');
+    const cert = await knownCertificate();
+    const { qrToken } = await codes().issue(cert.id, { sandbox: false });
+    const locked = await agent.get(`/h5/bind?t=${qrToken}`);
+    expect(locked.status).toBe(429);
+    expect(errorOf(locked.text)).toBe('尝试次数过多，请 15 分钟后再试');
   });
 
   it('When a code is older than 10 minutes, then it is refused as expired; when used, then another phone is told so', async () => {

@@ -10,7 +10,8 @@ import { VerifiedHandlerEntity } from '../../src/modules/handlers/entities';
 import { addYears } from '../../src/modules/handlers/service';
 import { type Agent, csrfOf, loginAs } from '../helpers/h5-login';
 import { backend, createTestBackend, startSandboxWechat, TEST_WECHAT, type SandboxWechatServer, type TestBackendHandle } from '../helpers/harness';
-import { jpegLike, tinyPng } from '../helpers/images';
+import sharp from 'sharp';
+import { jpegLike, photoJpeg, tinyPng } from '../helpers/images';
 import { type ListeningInstance, startListening } from '../helpers/listening';
 
 /**
@@ -28,7 +29,11 @@ const MARKER = 'PLAINTEXT-MARKER-李四';
 let ipSeq = 0;
 const phone = (openid: string) => loginAs(app.app, sandbox, openid, `10.9.${Math.floor(++ipSeq / 250)}.${ipSeq % 250}`);
 
+/** A real photo with EXIF (GPS) and the marker appended after its end: re-encoding keeps neither. */
+let frontPhoto: Buffer;
+
 beforeAll(async () => {
+  frontPhoto = await photoJpeg(MARKER);
   handle = await createTestBackend();
   sandbox = await startSandboxWechat();
   app = await startListening(handle, { env: { ...TEST_WECHAT, ...PII, WECHAT_API_BASE: sandbox.url, TRUST_PROXY: 'true' } });
@@ -54,7 +59,7 @@ const review = async (argv: string[]) => {
 
 interface Upload { name: string; data: Buffer; type: string }
 const goodFiles = (): Record<string, Upload> => ({
-  'id-front': { name: 'front.jpg', data: jpegLike(MARKER), type: 'image/jpeg' },
+  'id-front': { name: 'front.jpg', data: frontPhoto, type: 'image/jpeg' },
   'id-back': { name: 'back.png', data: tinyPng(20, 12, [200, 30, 30], MARKER), type: 'image/png' },
   authorisation: { name: 'letter.png', data: tinyPng(30, 40, [250, 250, 250], MARKER), type: 'image/png' },
 });
@@ -94,6 +99,10 @@ describe(`handler documents: the non-face alternative (${backend})`, () => {
     expect(disguised.status).toBe(400);
     expect(disguised.text).toContain('身份证人像面不是 JPG 或 PNG 图片');
     expect(disguised.text).toContain('value="李四"');
+
+    const undecodable = await post(agent, { files: { ...goodFiles(), 'id-back': { name: 'back.jpg', data: jpegLike('JFIF header, no picture'), type: 'image/jpeg' } } });
+    expect(undecodable.status).toBe(400);
+    expect(undecodable.text).toContain('身份证国徽面无法识别，请重新拍照或选择相册中的 JPG、PNG 照片');
 
     const declaredPdf = await post(agent, { files: { ...goodFiles(), 'id-back': { name: 'back.pdf', data: Buffer.from('%PDF-1.4'), type: 'application/pdf' } } });
     expect(declaredPdf.status).toBe(400);
@@ -151,7 +160,7 @@ describe(`handler documents: the non-face alternative (${backend})`, () => {
     const uploads = goodFiles();
     for (const f of files as { kind: string; content_type: string; size: number; sealed: Buffer }[]) {
       const sealed = Buffer.from(f.sealed);
-      expect(f.size).toBe(uploads[f.kind]!.data.length);
+      expect(f.size).toBeGreaterThan(0); // the re-encoded image's size, not the upload's
       expect(f.content_type).toBe(uploads[f.kind]!.type);
       expect(sealed.length).toBeGreaterThan(f.size);
       for (const needle of [Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('PNG'), Buffer.from('IHDR'), Buffer.from(MARKER), Buffer.from('JFIF'), Buffer.from(PERSON.idNumber)]) {
@@ -185,7 +194,13 @@ describe(`handler documents: the non-face alternative (${backend})`, () => {
       expect(shown).toContain('Access recorded for operator:alice');
       const written = readdirSync(out).sort();
       expect(written).toEqual([`${id}-authorisation.png`, `${id}-id-back.png`, `${id}-id-front.jpg`]);
-      expect(readFileSync(join(out, `${id}-id-front.jpg`)).equals(goodFiles()['id-front']!.data)).toBe(true);
+      // What was uploaded, re-encoded: the same picture, without its EXIF (GPS) or the bytes appended after it.
+      const front = readFileSync(join(out, `${id}-id-front.jpg`));
+      const frontMeta = await sharp(front).metadata();
+      expect([frontMeta.format, frontMeta.width, frontMeta.height, frontMeta.exif]).toEqual(['jpeg', 24, 16, undefined]);
+      expect(front.includes(Buffer.from(MARKER))).toBe(false);
+      expect(front.includes(Buffer.from('TestPhoneMaker'))).toBe(false);
+      expect(await sharp(readFileSync(join(out, `${id}-id-back.png`))).metadata()).toMatchObject({ format: 'png', width: 20, height: 12 });
       expect(statSync(join(out, `${id}-id-back.png`)).mode & 0o777).toBe(0o600);
     } finally {
       rmSync(out, { recursive: true, force: true });

@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import request from 'supertest';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../../src/modules/oauth/middleware';
 import { OAuthService, safeTarget } from '../../src/modules/oauth/service';
-import { TEST_WECHAT } from '../helpers/harness';
+import { RedisStore } from '../../src/lib/store/redis';
+import { TEST_WECHAT, TestClock } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
 import { useTestApp } from '../helpers/use-test-app';
 
@@ -13,7 +14,17 @@ import { useTestApp } from '../helpers/use-test-app';
 const MP_VERIFY = 'Xk7Qp2Lm9Za4';
 const BASE = 'http://cam.test';
 
-const t = useTestApp({ wechat: true, env: { PUBLIC_BASE_URL: BASE, WECHAT_MP_VERIFY_CODE: MP_VERIFY }, startJobs: false });
+const clock = new TestClock();
+// TRUST_PROXY: the flood tests give each request its own address; a login lasts one hour here so the clock can pass it
+// without reaching the store's 7-day session TTL.
+const t = useTestApp({ wechat: true, env: { PUBLIC_BASE_URL: BASE, WECHAT_MP_VERIFY_CODE: MP_VERIFY, TRUST_PROXY: 'true', SESSION_ABSOLUTE_HOURS: '1' }, clock, startJobs: false });
+
+/** Session keys in the store (Redis, or the in-process map of the embedded default). */
+async function sessionKeyCount(): Promise<number> {
+  const store = t.instance.deps.store;
+  if (store instanceof RedisStore) return (await store.client.keys(`${t.instance.config.cache.prefix}sess:*`)).length;
+  return [...(store as unknown as { entries: Map<string, unknown> }).entries.keys()].filter((k) => k.includes('sess:')).length;
+}
 
 type Agent = ReturnType<typeof request.agent>;
 
@@ -95,13 +106,29 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
     expect((await agent.get('/h5/')).status).toBe(302);
   });
 
-  it('When a state is presented a second time, then it is refused (single use)', async () => {
+  it('When a spent state comes back in the browser that logged in with it (Back, then the user picked again), then it continues to the page without a new exchange', async () => {
+    const agent = newAgent();
+    const openid = t.sandbox.state.ensureUser().openid;
+    const authorize = await startLogin(agent, '/h5/certs');
+    expect((await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid)))).status).toBe(302);
+    const secondCode = t.sandbox.state.issueOAuthCode(openid);
+    const replay = await agent.get(callbackPath(authorize, secondCode));
+    expect(replay.status).toBe(302);
+    expect(replay.headers.location).toBe('/h5/certs');
+    expect(t.sandbox.state.redeemOAuthCode(secondCode)).toMatchObject({ openid }); // never exchanged by us
+    expect((await agent.get('/h5/certs')).status).toBe(200);
+  });
+
+  it('When a spent state comes back in a browser without that login, then it is refused (single use)', async () => {
     const agent = newAgent();
     const openid = t.sandbox.state.ensureUser().openid;
     const authorize = await startLogin(agent, '/h5/');
-    expect((await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid)))).status).toBe(302);
-    const replay = await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid)));
-    expect(replay.status).toBe(403);
+    const back = await agent.get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid)));
+    expect(back.status).toBe(302);
+    // Another browser carrying this one's OAuth cookie (the state marked spent) but not its session.
+    const spentCookies = String(back.headers['set-cookie']).match(/cam\.oauth(\.sig)?=[^;,]+/g)!.join('; ');
+    const again = await newAgent().get(callbackPath(authorize, t.sandbox.state.issueOAuthCode(openid))).set('Cookie', spentCookies);
+    expect(again.status).toBe(403);
   });
 
   it('When WeChat says the code was already used (40163), then the user is quietly sent to authorize again, at most twice, then shown an error', async () => {
@@ -183,6 +210,48 @@ describe('OAuth (snsapi_base) for /h5/ pages', () => {
     expect(ok.headers['content-type']).toMatch(/^text\/plain/);
     expect(ok.text).toBe(MP_VERIFY);
     expect((await newAgent().get('/MP_verify_somethingelse.txt')).status).toBe(404);
+  });
+});
+
+describe('OAuth and the session store', () => {
+  it('When 500 cookie-less GETs arrive on /h5/ pages, then each is sent to WeChat and not one session is stored', async () => {
+    const before = await sessionKeyCount();
+    const paths = ['/h5/', '/h5/certs', '/h5/bind?t=x', '/h5/renew', '/h5/orders'];
+    for (let batch = 0; batch < 10; batch++) {
+      const res = await Promise.all(Array.from({ length: 50 }, (_, i) => request(t.instance.app.callback()).get(paths[i % paths.length]).set('X-Forwarded-For', `10.9.${batch}.${i}`)));
+      for (const r of res) {
+        expect(r.status).toBe(302);
+        expect(String(r.headers['set-cookie'])).not.toContain('cam.sid');
+      }
+    }
+    expect(await sessionKeyCount()).toBe(before);
+    // The journey still works, and the session appears only with the login.
+    const agent = newAgent();
+    await login(agent, '/h5/', t.sandbox.state.ensureUser().openid);
+    expect(await sessionKeyCount()).toBe(before + 1);
+  });
+
+  it('When one address starts more than 300 logins in 10 minutes, then the rest are refused with 429', async () => {
+    const statuses = [];
+    for (let i = 0; i < 301; i++) statuses.push((await request(t.instance.app.callback()).get('/h5/').set('X-Forwarded-For', '10.8.0.1')).status);
+    expect(statuses.filter((s) => s === 302)).toHaveLength(300);
+    expect(statuses[300]).toBe(429);
+    expect((await request(t.instance.app.callback()).get('/h5/').set('X-Forwarded-For', '10.8.0.2')).status).toBe(302);
+  });
+
+  it('When a login is older than its absolute lifetime, then even an active session goes through WeChat again', async () => {
+    const agent = newAgent();
+    const openid = t.sandbox.state.ensureUser().openid;
+    await login(agent, '/h5/', openid);
+    clock.advance(30 * 60_000);
+    expect((await agent.get('/h5/certs')).status).toBe(200);
+    clock.advance(31 * 60_000);
+    const expired = await agent.get('/h5/certs');
+    expect(authorizeRedirect(expired).hostname).toBe('open.weixin.qq.com');
+    expect((await agent.post('/h5/test-action').set('Accept', 'application/json')).status).toBe(401);
+    const back = await login(agent, '/h5/certs', openid);
+    expect(back.headers.location).toBe('/h5/certs');
+    expect((await agent.get('/h5/certs')).status).toBe(200);
   });
 });
 

@@ -84,7 +84,7 @@ describe(`续期缴费 pages (${backend})`, () => {
     expect(page.text).toContain('待支付');
     expect(page.text).toMatch(/剩余 (1 小时 59 分钟|2 小时)/);
     expect(page.text).toContain(`action="/h5/orders/${orderNo}/pay/wechat"`);
-    expect(page.text).toContain(`href="/h5/orders/${orderNo}/transfer"`);
+    expect(page.text).toContain(`action="/h5/orders/${orderNo}/transfer"`);
     const stored = await t.instance.deps.db.getRepository(OrderEntity).findOneByOrFail({ orderNo });
     expect(stored).toMatchObject({ totalFen: 80000, openid: 'oRenewTwo', state: 'PENDING_PAYMENT' });
   });
@@ -139,7 +139,10 @@ describe(`续期缴费 pages (${backend})`, () => {
     const cert = await bound('oRenewTransfer');
     const agent = await phone('oRenewTransfer');
     const orderNo = orderNoOf((await order(agent, [[cert.id, 1]])).headers.location)!;
-    const page = await agent.get(`/h5/orders/${orderNo}/transfer`);
+    const chose = await agent.post(`/h5/orders/${orderNo}/transfer`).type('form').send({ _csrf: csrfOf((await agent.get(`/h5/orders/${orderNo}`)).text) });
+    expect(chose.status).toBe(302);
+    expect(chose.headers.location).toBe(`/h5/orders/${orderNo}/transfer`);
+    const page = await agent.get(chose.headers.location);
     expect(page.status).toBe(200);
     const code = codeOf(page.text);
     expect(code).toMatch(/^\d{6}$/);
@@ -151,6 +154,18 @@ describe(`续期缴费 pages (${backend})`, () => {
     expect(page.text).toContain(cert.organization!);
     expect(codeOf((await agent.get(`/h5/orders/${orderNo}/transfer`)).text)).toBe(code);
     expect((await agent.get(`/h5/orders/${orderNo}`)).text).toContain('对公汇款');
+  });
+
+  it('When the transfer address is merely opened (a link, a prefetch, a forged page) or posted without the CSRF token, then the order does not change', async () => {
+    const cert = await bound('oRenewTransferGet');
+    const agent = await phone('oRenewTransferGet');
+    const orderNo = orderNoOf((await order(agent, [[cert.id, 1]])).headers.location)!;
+    const before = await t.instance.deps.db.getRepository(OrderEntity).findOneByOrFail({ orderNo });
+    const opened = await agent.get(`/h5/orders/${orderNo}/transfer`);
+    expect(opened.status).toBe(302);
+    expect(opened.headers.location).toBe(`/h5/orders/${orderNo}`);
+    expect((await agent.post(`/h5/orders/${orderNo}/transfer`).type('form').send({})).status).toBe(403);
+    expect(await t.instance.deps.db.getRepository(OrderEntity).findOneByOrFail({ orderNo })).toMatchObject({ paymentMethod: null, expiresAt: before.expiresAt });
   });
 
   it('When another handler opens the order, transfer, cancel or pay address, then each is a 404', async () => {

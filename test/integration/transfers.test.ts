@@ -97,6 +97,19 @@ describe(`对公汇款 (${backend})`, () => {
     expect(rows.filter((r) => r.bankSerial.startsWith(`S${run}`))).toHaveLength(7);
   });
 
+  it('When statement fields carry escape sequences or bidi overrides, then the printed report carries none of them', async () => {
+    const run = `${Date.now()}`;
+    const file = csv([
+      ['2026-11-25', '梅州\u001b]0;owned\u0007市\u202e某某公司\u001b[2K', '4400200', '工商银行', '1.00', `12\u001b[31m3456`, `E${run}\u001b[1A\u009b2J`],
+      ['2026-11-25', '梅州市某某公司', '4400200', '工商银行', '1.00', `1\u202e23456`, `E${run}-2`],
+    ]);
+    const out = io();
+    await importStatement(out, [file]);
+    expect(out.lines.filter((l) => l.startsWith('line '))).toHaveLength(2);
+    for (const line of out.lines) expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(out.lines.join("\n")).toContain(`（流水号 E${run}）`);
+  });
+
   it('When the same statement is imported twice at the same moment, then the order is credited once', async () => {
     const { orderNo, totalFen } = await orderFor('oStmtRace', '梅州市并发导入有限公司');
     const code = (await transfers.codeFor(orderNo, 'oStmtRace', new Date())).code;

@@ -26,26 +26,28 @@ export class LockedOutError extends TooManyRequestsError {
 }
 
 /**
- * A limit on failures: `check` refuses while the key has used up its points, `fail` spends one. Successful
- * attempts cost nothing, so a person who gets it right is never slowed down by the limit.
+ * A limit on failed guesses, atomic: `spend` takes a point before the guess is judged (refusing when none is
+ * left), and `giveBack` returns it when the guess turned out right (or was never judged). Reading the count
+ * first and adding a failure later let 200 parallel wrong guesses all pass the read: 179 were judged against a
+ * limit of 10. Spending first means at most `points` guesses are ever judged per window, however many arrive
+ * at once; a person who gets it right is still not slowed down, since their point comes back.
  */
 export class FailureLimit {
   constructor(private readonly limiter: RateLimiterAbstract, private readonly what: string) {}
 
-  async check(key: string): Promise<void> {
-    const res = await this.limiter.get(key);
-    if (res && res.consumedPoints >= this.limiter.points) throw this.refusal(key, res);
-  }
-
-  /** Counts a failure; returns the failures left before the key is locked out. */
-  async fail(key: string): Promise<number> {
+  /** Takes one point; returns the points left after it, or throws LockedOutError when the key has none. */
+  async spend(key: string): Promise<number> {
     try {
-      const res = await this.limiter.consume(key);
-      return res.remainingPoints;
+      return (await this.limiter.consume(key)).remainingPoints;
     } catch (err) {
-      if (isLimiterRefusal(err)) return 0;
+      if (isLimiterRefusal(err)) throw this.refusal(key, err);
       throw err;
     }
+  }
+
+  /** Returns a point taken by `spend` (the guess was right, or never judged). */
+  async giveBack(key: string): Promise<void> {
+    await this.limiter.reward(key, 1);
   }
 
   async reset(key: string): Promise<void> {
@@ -55,4 +57,24 @@ export class FailureLimit {
   private refusal(key: string, res: RateLimiterRes): LockedOutError {
     return new LockedOutError(`尝试次数过多，请 ${minutesUntil(res)} 分钟后再试`, `${this.what} failure limit reached for ${key.slice(-6)}`, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
   }
+}
+
+/**
+ * Several limits on one guess (per person, per address): spends a point from each in order; when one refuses,
+ * the points already taken go back, since that guess is never judged.
+ */
+export async function spendAll(limits: ReadonlyArray<readonly [FailureLimit, string]>): Promise<() => Promise<void>> {
+  const spent: Array<readonly [FailureLimit, string]> = [];
+  try {
+    for (const entry of limits) {
+      await entry[0].spend(entry[1]);
+      spent.push(entry);
+    }
+  } catch (err) {
+    await Promise.all(spent.map(([limit, key]) => limit.giveBack(key)));
+    throw err;
+  }
+  return async () => {
+    await Promise.all(spent.map(([limit, key]) => limit.giveBack(key)));
+  };
 }

@@ -54,7 +54,15 @@ export function bindingRoutes(deps: Deps, render: RenderPage): Router {
   router.get('/h5/bind', pagePolicy({ noReferrer: true }), auth, async (ctx) => {
     const token = typeof ctx.query.t === 'string' ? ctx.query.t : undefined;
     if (token !== undefined) {
-      const row = await service.codes.spendQrToken(token);
+      let row;
+      try {
+        row = await service.scanQrToken(wechatUserOf(ctx).openid, ctx.ip, token);
+      } catch (err) {
+        if (!(err instanceof LockedOutError)) throw err;
+        ctx.status = err.status;
+        ctx.set('Retry-After', String(err.retryAfterSec));
+        return form(ctx, { error: err.userMessage });
+      }
       if (!row) return form(ctx, { qrError: '二维码已失效或已使用，请手动输入电脑上显示的绑定码' });
       Object.assign(bindSession(ctx), { scannedCodeId: row.id, scannedUntil: row.expiresAt.getTime() });
       // Drop the token from the address bar (and from anything the page is shared to).

@@ -2,7 +2,7 @@ import { type Deps } from '../../deps';
 import { isUniqueViolation } from '../../lib/db/sql';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, ValidationError } from '../../lib/errors';
-import { createLimiter, FailureLimit } from '../../lib/http/rate-limit';
+import { createLimiter, FailureLimit, LockedOutError, spendAll } from '../../lib/http/rate-limit';
 import { openidTail } from '../../lib/logger';
 import { type Certificate } from '../certificates/entities';
 import { CertificateRepository } from '../certificates/repository';
@@ -38,7 +38,8 @@ export class BindingError extends ValidationError {
 /**
  * The phone half of binding: a handler types the code from the PC (or scanned its QR) and the last 4 characters
  * of the U-KEY's 介质编号. Guessing is bounded three ways: per openid and per IP (failures in 15 minutes, in the
- * shared store), and per code (5 wrong last-4 tries burn it, counted in the code's row and the store).
+ * shared store), and per code (5 wrong last-4 tries burn it, counted in the code's row and the store). Each
+ * limit is spent before a guess is judged and given back when it was right.
  */
 export class BindingService {
   readonly codes: BindingCodeService;
@@ -57,18 +58,37 @@ export class BindingService {
   }
 
   async redeem(input: RedeemInput): Promise<RedeemResult> {
-    await this.perOpenid.check(input.openid);
-    await this.perIp.check(input.ip);
+    // A point is spent per guess before it is judged, so parallel guesses cannot all slip past the limit.
+    const giveBack = await spendAll([[this.perOpenid, input.openid], [this.perIp, input.ip]]);
+    let result: RedeemResult;
     try {
-      return await this.attempt(input);
+      result = await this.attempt(input);
     } catch (err) {
-      if (err instanceof BindingError) {
-        await this.perOpenid.fail(input.openid);
-        await this.perIp.fail(input.ip);
-        this.deps.logger.info({ openid: openidTail(input.openid), reason: err.reason }, 'binding refused');
-      }
+      if (err instanceof BindingError) this.deps.logger.info({ openid: openidTail(input.openid), reason: err.reason }, 'binding refused');
+      else await giveBack(); // a malformed form or our own failure is not a wrong guess
       throw err;
     }
+    await this.perOpenid.reset(input.openid);
+    await this.perIp.giveBack(input.ip);
+    return result;
+  }
+
+  /**
+   * A QR scan: spends the token (single use) under the same per-openid and per-IP limits as a typed code, so
+   * tokens cannot be tried in bulk either. Returns the code's row, or null when the token is unknown or spent.
+   */
+  async scanQrToken(openid: string, ip: string, token: string): Promise<BindingCode | null> {
+    const giveBack = await spendAll([[this.perOpenid, openid], [this.perIp, ip]]);
+    let row: BindingCode | null;
+    try {
+      row = await this.codes.spendQrToken(token);
+    } catch (err) {
+      await giveBack();
+      throw err;
+    }
+    if (row) await giveBack();
+    else this.deps.logger.info({ openid: openidTail(openid) }, 'QR token refused');
+    return row;
   }
 
   private async attempt(input: RedeemInput): Promise<RedeemResult> {
@@ -86,10 +106,15 @@ export class BindingService {
 
     const certificate = await this.certificates.findById(this.deps.db.manager, row.certificateId);
     if (!certificate) throw new BindingError('bad-code', '绑定码错误，请核对后重新输入', `code ${row.id} names missing certificate ${row.certificateId}`);
+    // The code's own limit is spent before the last 4 are compared, so parallel guesses at one code cannot
+    // outrun its count either.
+    const leftForCode = await this.perCode.spend(String(row.id)).catch((err: unknown) => {
+      throw err instanceof LockedOutError ? this.burnt(row) : err;
+    });
     const expected = (certificate.mediaSerial ?? '').toUpperCase().slice(-4);
     if (expected.length !== 4 || expected !== last4) {
       const failures = await this.codes.recordWrongMediaDigits(this.deps.db.manager, row.id);
-      const left = Math.min(MAX_WRONG_MEDIA_TRIES - failures, await this.perCode.fail(String(row.id)));
+      const left = Math.min(MAX_WRONG_MEDIA_TRIES - failures, leftForCode);
       if (left <= 0) throw this.burnt(row);
       throw new BindingError('wrong-media', `介质编号后四位不正确（还可尝试 ${left} 次）`, `wrong media digits for code ${row.id} (${failures} so far)`);
     }
@@ -112,7 +137,6 @@ export class BindingService {
       if (fresh?.usedByOpenid === input.openid) return this.alreadyBound(fresh, input.openid);
       throw new BindingError('used', '绑定码已使用，请在电脑上重新获取', `code ${row.id} claimed concurrently`);
     }
-    await this.perOpenid.reset(input.openid);
     this.deps.logger.info({ openid: openidTail(input.openid), certificateId: certificate.id, created: outcome.created }, 'certificate bound');
     return { certificate, created: outcome.created };
   }

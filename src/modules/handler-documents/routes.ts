@@ -13,6 +13,7 @@ import { OAuthService } from '../oauth/service';
 import { type DocumentSubmission } from './entities';
 import { DOCUMENT_KINDS, type DocumentFormErrors, MAX_FILE_BYTES, parseDocumentForm } from './schemas';
 import { HandlerDocumentService, REJECTED_RETENTION_DAYS, SUBMISSIONS_PER_DAY } from './service';
+import { reencodeAll } from './images';
 import { fieldsOf, parseUpload } from './upload';
 
 export const DOCUMENTS_PATH = '/h5/handler/documents';
@@ -87,8 +88,14 @@ export function handlerDocumentRoutes(deps: Deps, render: RenderPage): Router {
       ctx.status = 400;
       return showForm(ctx, now.submission, { errors: parsed.errors, values: upload.fields });
     }
+    const images = await reencodeAll(parsed.value.files);
+    if (!images.ok) {
+      deps.logger.info({ refused: images.refused.map((r) => r.detail) }, 'handler document images refused');
+      ctx.status = 400;
+      return showForm(ctx, now.submission, { errors: Object.fromEntries(images.refused.map((r) => [r.kind, r.message])), values: upload.fields });
+    }
     try {
-      await service.submit({ openid, form: parsed.value, consentedAt: new Date(deps.clock.nowMs()) });
+      await service.submit({ openid, form: { ...parsed.value, files: images.images }, consentedAt: new Date(deps.clock.nowMs()) });
     } catch (err) {
       if (!(err instanceof AppError) || err.status === 401) throw err;
       ctx.status = err.status;

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors';
-import { currentWechatUser, type OAuthService, type WechatUser } from './service';
+import { type OAuthService, type WechatUser } from './service';
 
 declare module 'koa' {
   interface DefaultState {
@@ -16,14 +16,14 @@ declare module 'koa' {
  */
 export function requireWechatUser(oauth: OAuthService): Koa.Middleware {
   return async (ctx, next) => {
-    const user = currentWechatUser(ctx);
+    const user = oauth.currentUser(ctx);
     if (user) {
       ctx.state.wechatUser = user;
       return next();
     }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new UnauthorizedError('登录已失效，请从公众号菜单重新进入', `no wechat user in session for ${ctx.method}`);
     ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(oauth.begin(ctx, ctx.originalUrl));
+    ctx.redirect(await oauth.begin(ctx, ctx.originalUrl));
   };
 }
 

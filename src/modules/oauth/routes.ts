@@ -14,9 +14,9 @@ export function oauthRoutes(deps: Deps, _render: RenderPage): Router {
   const router = new Router();
   const oauth = new OAuthService(deps);
 
-  router.get('/oauth/login', (ctx) => {
+  router.get('/oauth/login', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(oauth.begin(ctx, safeTarget(ctx.query.next)));
+    ctx.redirect(await oauth.begin(ctx, safeTarget(ctx.query.next)));
   });
 
   // The address carries the OAuth code and state: no Referer from it (an error page here loads our stylesheet).

@@ -129,14 +129,24 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
     ctx.redirect(`/h5/orders/${order.orderNo}?cancelled=1`);
   });
 
-  router.get('/h5/orders/:orderNo/transfer', auth, requireRealUser(), async (ctx) => {
-    const before = await ownOrder(ctx);
+  // Choosing 对公汇款 changes the order (payment method, a 7-day deadline): a POST with the form's CSRF token, never
+  // a link a page elsewhere could make the browser follow.
+  router.post('/h5/orders/:orderNo/transfer', auth, requireRealUser(), async (ctx) => {
+    const fields = await readForm(ctx);
+    verifyCsrf(ctx, fields);
+    const order = await ownOrder(ctx);
     // Only an order that can still be paid gets a code; the order page says what happened to the others.
-    if (!toOrderView(before, await certificatesOf([before]), now()).payable) return ctx.redirect(`/h5/orders/${before.orderNo}`);
-    const code = await transfers.codeFor(before.orderNo, before.openid, now());
-    // Re-read: choosing 对公汇款 gives the order the longer deadline a bank transfer needs.
+    if (!toOrderView(order, await certificatesOf([order]), now()).payable) return ctx.redirect(`/h5/orders/${order.orderNo}`);
+    await transfers.codeFor(order.orderNo, order.openid, now());
+    ctx.redirect(`/h5/orders/${order.orderNo}/transfer`);
+  });
+
+  // Shows the transfer details of an order that chose 对公汇款; any other order goes to its page, where the choice is.
+  router.get('/h5/orders/:orderNo/transfer', auth, requireRealUser(), async (ctx) => {
     const order = await ownOrder(ctx);
     const view = toOrderView(order, await certificatesOf([order]), now());
+    const code = view.payable && order.paymentMethod === 'transfer' ? await transfers.existingCode(order.id) : null;
+    if (!code) return ctx.redirect(`/h5/orders/${order.orderNo}`);
     const { transfer } = deps.config;
     page(ctx, 'h5/order-transfer.njk', {
       title: '对公汇款 - 数安CA管家', order: view, code: code.code, payer: code.organizationName, amountYuan: yuan(order.totalFen), payee: transfer,

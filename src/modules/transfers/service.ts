@@ -52,6 +52,11 @@ export class TransferService {
     this.outbox = new NoticeOutbox(deps);
   }
 
+  /** The code an order already has, if 对公汇款 was chosen for it; changes nothing. */
+  existingCode(orderId: number): Promise<TransferCode | null> {
+    return this.deps.db.getRepository(TransferCodeEntity).findOne({ where: { orderId } });
+  }
+
   /** The order's transfer code (drawn once; asking again returns the same one). */
   async codeFor(orderNo: string, openid: string, at: Date): Promise<TransferCode> {
     const order = await this.orders.choosePaymentMethod(orderNo, openid, 'transfer', at);

@@ -1,4 +1,5 @@
 import { InvalidInputError, InvalidSpreadsheetError, readSheet, SheetNotFoundError } from 'read-excel-file/node';
+import { storedZip, unzipBounded, ZipTooLargeError, ZipUnreadableError } from '../../lib/bounded-unzip';
 import { ValidationError } from '../../lib/errors';
 import { type Column, columnsOf, judgeLine, type ParsedStatement } from './statement-file';
 
@@ -14,7 +15,7 @@ import { type Column, columnsOf, judgeLine, type ParsedStatement } from './state
  *   Excel (doubles keep ~15-17), so the line is refused with the fix (format the column as text).
  */
 export const MAX_XLSX_BYTES = 10 * 1024 * 1024;
-/** What the workbook's parts may declare once unpacked (a statement is a few MB of XML at most). */
+/** What the workbook's parts may unpack to, counted while inflating (a statement is a few MB of XML at most). */
 export const MAX_XLSX_UNPACKED_BYTES = 100 * 1024 * 1024;
 
 /** A numeric cell as Excel stored it (the <v> text), so no precision is lost before we look at it. */
@@ -59,27 +60,6 @@ export function cellText(column: Column, cell: Cell): { text: string } | { refus
   return { text: BigInt(n).toString() };
 }
 
-/** Sum of the sizes the zip's central directory declares, without unpacking anything (null: not a readable zip). */
-export function declaredUnpackedBytes(bytes: Buffer): number | null {
-  const from = Math.max(0, bytes.length - 65_557);
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= from; i--) {
-    if (bytes.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
-  }
-  if (eocd < 0) return null;
-  const entries = bytes.readUInt16LE(eocd + 10);
-  let at = bytes.readUInt32LE(eocd + 16);
-  let total = 0;
-  for (let k = 0; k < entries; k++) {
-    if (at + 46 > bytes.length || bytes.readUInt32LE(at) !== 0x02014b50) return null;
-    const size = bytes.readUInt32LE(at + 24);
-    if (size === 0xffffffff) return Number.POSITIVE_INFINITY; // ZIP64: far beyond any statement
-    total += size;
-    at += 46 + bytes.readUInt16LE(at + 28) + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
-  }
-  return total;
-}
-
 function refuseUnlessWorkbook(bytes: Buffer): void {
   if (bytes.length > MAX_XLSX_BYTES) {
     throw new ValidationError(`文件过大（${(bytes.length / 1048576).toFixed(1)} MB，上限 ${MAX_XLSX_BYTES / 1048576} MB）：请按日期分段导出`, `xlsx of ${bytes.length} bytes`);
@@ -88,9 +68,22 @@ function refuseUnlessWorkbook(bytes: Buffer): void {
     throw new ValidationError('文件是旧版 Excel 97-2003（.xls）格式：请在 Excel 中另存为「Excel 工作簿（*.xlsx）」后再导入', 'legacy .xls');
   }
   if (!bytes.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) throw new ValidationError(NOT_XLSX, 'no zip signature');
-  const unpacked = declaredUnpackedBytes(bytes);
-  if (unpacked === null) throw new ValidationError(NOT_XLSX, 'zip without a readable central directory');
-  if (unpacked > MAX_XLSX_UNPACKED_BYTES) throw new ValidationError('文件解压后过大，不像银行流水：请检查文件', `xlsx declares ${unpacked} bytes unpacked`);
+}
+
+/**
+ * Unpacks the workbook ourselves, counting what actually comes out of the inflater (the sizes the zip declares
+ * can lie), and hands the reader the same parts packed again uncompressed, so its own unzip meets no surprise.
+ */
+function unpackedWithinLimit(bytes: Buffer): Buffer {
+  try {
+    return storedZip(unzipBounded(bytes, MAX_XLSX_UNPACKED_BYTES));
+  } catch (err) {
+    if (err instanceof ZipTooLargeError) {
+      throw new ValidationError(`文件解压后超过 ${MAX_XLSX_UNPACKED_BYTES / 1048576} MB，不像银行流水：请检查文件，或按日期分段导出`, `xlsx ${err.message}`);
+    }
+    if (err instanceof ZipUnreadableError) throw new ValidationError(NOT_XLSX, `unreadable zip: ${err.message}`);
+    throw err;
+  }
 }
 
 async function rowsOf(bytes: Buffer, sheet: string | undefined): Promise<Cell[][]> {
@@ -108,7 +101,7 @@ async function rowsOf(bytes: Buffer, sheet: string | undefined): Promise<Cell[][
 /** Reads the first worksheet (or `sheet`), judging each line like the CSV reader; line numbers are Excel's rows. */
 export async function parseStatementXlsx(bytes: Buffer, opts: { sheet?: string } = {}): Promise<ParsedStatement> {
   refuseUnlessWorkbook(bytes);
-  const rows = await rowsOf(bytes, opts.sheet);
+  const rows = await rowsOf(unpackedWithinLimit(bytes), opts.sheet);
   const isEmpty = (row: Cell[]) => row.every((c) => c === null || (typeof c === 'string' && c.trim() === ''));
   const headerAt = rows.findIndex((r) => !isEmpty(r));
   if (headerAt < 0) throw new ValidationError('文件为空', 'empty worksheet');

@@ -86,6 +86,25 @@ describe('settings and configuration', () => {
     expect(problemsOf(() => buildConfig(parseSettings({ ...PRODUCTION, PUBLIC_BASE_URL: 'http://ca.example.cn' }))).join()).toContain('PUBLIC_BASE_URL');
   });
 
+  it('When production points a WeChat or WeChat Pay client at http://, then the start stops naming the setting', () => {
+    const plain = { WECHAT_API_BASE: 'http://api.example.cn', WECHAT_OAUTH_BASE: 'http://open.example.cn', WECHATPAY_API_BASE: 'http://pay.example.cn' };
+    expect(problemsOf(() => buildConfig(parseSettings({ ...PRODUCTION, ...plain }))).sort()).toEqual([
+      'WECHATPAY_API_BASE: must be https:// when APP_ENV=production',
+      'WECHAT_API_BASE: must be https:// when APP_ENV=production',
+      'WECHAT_OAUTH_BASE: must be https:// when APP_ENV=production',
+    ]);
+    expect(buildConfig(parseSettings({ ...PRODUCTION, WECHAT_API_BASE: 'https://api.example.cn' })).wechat.apiBase).toBe('https://api.example.cn');
+    // Loopback never leaves the host (an egress proxy beside the app).
+    expect(buildConfig(parseSettings({ ...PRODUCTION, WECHAT_API_BASE: 'http://127.0.0.1:8080' })).wechat.apiBase).toBe('http://127.0.0.1:8080');
+    expect(buildConfig(parseSettings({ WECHAT_API_BASE: plain.WECHAT_API_BASE }), sandbox).wechat.apiBase).toBe('http://api.example.cn');
+  });
+
+  it('When TRUST_PROXY_HOPS is unset, then one proxy hop is trusted; a value that is not 1-5 stops the start', () => {
+    expect(buildConfig(parseSettings(PRODUCTION)).trustProxyHops).toBe(1);
+    expect(buildConfig(parseSettings({ ...PRODUCTION, TRUST_PROXY_HOPS: '2' })).trustProxyHops).toBe(2);
+    expect(problemsOf(() => parseSettings({ TRUST_PROXY_HOPS: '0' })).join()).toContain('TRUST_PROXY_HOPS');
+  });
+
   it('When a WeChat setting name has a typo, then the start stops instead of falling back to the sandbox', () => {
     const { WECHAT_APPSECRET, ...rest } = REAL;
     const problems = problemsOf(() => parseSettings({ ...rest, WECHAT_APPSECERT: WECHAT_APPSECRET }));

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStatement } from '../../../src/cli/import-statement';
 import { parseStatementCsv } from '../../../src/modules/transfers/statement-file';
-import { cellText, MAX_XLSX_BYTES, parseStatementXlsx } from '../../../src/modules/transfers/statement-xlsx';
+import { constants, deflateRawSync } from 'node:zlib';
+import { cellText, MAX_XLSX_BYTES, MAX_XLSX_UNPACKED_BYTES, parseStatementXlsx } from '../../../src/modules/transfers/statement-xlsx';
 import { xlsxBytes } from '../../helpers/xlsx';
 
 /** Bank statements as Excel workbooks: read like the CSV, with Excel's numbers and dates turned back into text. */
@@ -10,7 +11,53 @@ const fixtures = join(__dirname, '../../fixtures/statements');
 const HEADER = ['交易日期', '付款人名称', '付款账号', '付款行', '金额', '附言', '流水号'];
 const day = (y: number, m: number, d: number, h = 0, min = 0) => ({ value: new Date(Date.UTC(y, m - 1, d, h, min)), format: h || min ? 'yyyy-mm-dd hh:mm' : 'yyyy-mm-dd' });
 
+/**
+ * A zip whose one worksheet inflates to `inflatedMb` MB of zeros while its local header and central directory both
+ * claim 1,000 bytes. The deflate stream is one fully flushed 1 MB segment repeated (each starts afresh, so copies
+ * chain), closed by an empty final block: built in microseconds, never holding the inflated data.
+ */
+function lyingZip(inflatedMb: number): Buffer {
+  const segment = deflateRawSync(Buffer.alloc(1024 * 1024), { level: 9, finishFlush: constants.Z_FULL_FLUSH });
+  const data = Buffer.concat([...Array.from({ length: inflatedMb }, () => segment), Buffer.from([0x03, 0x00])]);
+  const name = Buffer.from('xl/worksheets/sheet1.xml');
+  const CLAIMED = 1000;
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(8, 8);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(CLAIMED, 22);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(CLAIMED, 24);
+  central.writeUInt16LE(name.length, 28);
+  const centralAt = local.length + name.length + data.length;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + name.length, 12);
+  end.writeUInt32LE(centralAt, 16);
+  return Buffer.concat([local, name, data, central, name, end]);
+}
+
 describe('XLSX bank statements', () => {
+  it('When a workbook lies about its unpacked size (a zip bomb), then it is refused quickly with a clear message and memory stays low', async () => {
+    const bomb = lyingZip(2048);
+    expect(bomb.length).toBeLessThan(MAX_XLSX_BYTES); // 2 GB inside a file the size check lets through
+    const rssBefore = process.memoryUsage().rss;
+    const started = Date.now();
+    await expect(parseStatementXlsx(bomb)).rejects.toMatchObject({ userMessage: `文件解压后超过 ${MAX_XLSX_UNPACKED_BYTES / 1048576} MB，不像银行流水：请检查文件，或按日期分段导出` });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Counting stops the inflater at the limit: what it produced is bounded by the limit, not by the 300 MB inside.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(MAX_XLSX_UNPACKED_BYTES + 50 * 1024 * 1024);
+  });
+
   it('When the XLSX sample is read, then it gives the same lines as the CSV sample', async () => {
     const csv = parseStatementCsv(readFileSync(join(fixtures, 'sample.csv')));
     const xlsx = await parseStatementXlsx(readFileSync(join(fixtures, 'sample.xlsx')));
