@@ -95,7 +95,7 @@ onMysql('APP_ENV=production', () => {
     expect((await request(app).get('/metrics')).status).toBe(404);
     const login = await request(app).get('/h5/').set('X-Forwarded-Proto', 'https');
     expect(login.status).toBe(302);
-    expect(String(login.headers['set-cookie'])).toMatch(/cam\.sid=.*; secure; httponly/i);
+    expect(String(login.headers['set-cookie'])).toMatch(/cam\.oauth=.*; secure; httponly/i);
     expect(login.headers.location).toMatch(/^https:\/\/open\.weixin\.qq\.com\/connect\/oauth2\/authorize\?appid=wx1234567890abcdef&redirect_uri=https%3A%2F%2Fca\.example\.cn%2Foauth%2Fcallback/);
   });
 });
