@@ -101,7 +101,7 @@ describe('Pages under their Content-Security-Policy (Chromium)', () => {
     await page.locator('[data-pay=transfer]').click();
     await page.waitForURL(new RegExp(`/h5/orders/${orderNo}/transfer`));
     await page.locator('#copy-code').click();
-    await page.locator('#copy-done').waitFor();
+    await page.locator('#cam-copy-done').waitFor();
     await visit(page, `/h5/orders/${orderNo}`);
     await page.locator('[data-pay=wechat]').click();
     await page.waitForURL(/\/sandbox\/wechatpay\/cashier\?/);

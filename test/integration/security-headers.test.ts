@@ -46,6 +46,10 @@ describe(`security headers on the H5 and PC pages (${backend})`, () => {
     const renew = await agent.get('/h5/renew');
     const created = await agent.post('/h5/renew').type('form').send({ _csrf: csrfOf(renew.text), [`c_${cert.id}`]: '1', [`y_${cert.id}`]: '1' });
     orderNo = /\/h5\/orders\/([A-Z0-9]+)/.exec(created.headers.location)![1]!;
+    // 对公汇款 is chosen by a POST; only then does the transfer page show (a GET alone changes nothing).
+    const orderPage = await agent.get(`/h5/orders/${orderNo}`);
+    const chosen = await agent.post(`/h5/orders/${orderNo}/transfer`).type('form').send({ _csrf: csrfOf(orderPage.text) });
+    expect(chosen.status).toBe(302);
   });
 
   it('When each page is opened, then it carries the CSP with a nonce on every inline script and style, nosniff, DENY framing and same-origin referrers', async () => {
