@@ -29,6 +29,9 @@ export const OID = {
   subjectKeyIdentifier: '2.5.29.14',
   authorityKeyIdentifier: '2.5.29.35',
   certificatePolicies: '2.5.29.32',
+  crlDistributionPoints: '2.5.29.31',
+  crlNumber: '2.5.29.20',
+  crlReason: '2.5.29.21',
   kpClientAuth: '1.3.6.1.5.5.7.3.2',
   kpEmailProtection: '1.3.6.1.5.5.7.3.4',
 } as const;
