@@ -90,3 +90,31 @@ export const SandboxCaIssuedEntity = new EntitySchema<SandboxCaIssued>({
     { name: 'uq_sandbox_ca_issued_serial', columns: ['serialHex'] },
   ],
 });
+
+/** The current CRL of one issuing CA of the built-in CA (sandbox-crl.ts). */
+export interface SandboxCaCrl {
+  id: number;
+  issuerName: string;
+  /** RFC 5280 CRL number: only grows; an update is conditional on the number read (optimistic). */
+  crlNumber: number;
+  /** Revoked certificates listed: fewer than the issuer's revoked rows means a revocation is not published yet. */
+  entryCount: number;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  derBase64: string;
+}
+
+export const SandboxCaCrlEntity = new EntitySchema<SandboxCaCrl>({
+  name: 'SandboxCaCrl',
+  tableName: 'sandbox_ca_crls',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    issuerName: { name: 'issuer_name', type: String, length: 128 },
+    crlNumber: { name: 'crl_number', type: Number },
+    entryCount: { name: 'entry_count', type: Number },
+    thisUpdate: { name: 'this_update', type: Date },
+    nextUpdate: { name: 'next_update', type: Date },
+    derBase64: { name: 'der_base64', type: 'text' },
+  },
+  uniques: [{ name: 'uq_sandbox_ca_crls_issuer', columns: ['issuerName'] }],
+});

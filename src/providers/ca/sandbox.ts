@@ -6,6 +6,7 @@ import { type DataSource } from 'typeorm';
 import { type Clock } from '../../lib/clock';
 import { type Logger } from '../../lib/logger';
 import { parseCertificate } from '../../lib/pki/certificate';
+import { type CrlIssuer } from '../../lib/pki/crl';
 import { parseCsr, type ParsedCsr } from '../../lib/pki/csr';
 import { subjectToName } from '../../lib/pki/names';
 import { OID } from '../../lib/pki/oids';
@@ -14,6 +15,7 @@ import { createSoftSigner, generateSoftKeyPair } from '../../lib/pki/soft-keys';
 import { type CertificateSubject, type KeyAlgorithm, type ParsedCertificate } from '../../lib/pki/types';
 import { buildCertificate, type CertificateSigner } from '../../lib/pki/x509-builder';
 import { type SandboxCaAuthority, SandboxCaAuthorityEntity, type SandboxCaIssued, SandboxCaIssuedEntity } from './entities';
+import { type PublishedCrl, SandboxCrlPublisher } from './sandbox-crl';
 import { decryptPrivateKey, encryptPrivateKey, parseKeyEncryptionKey } from './key-protection';
 import {
   CaError, type CertificateAuthority, type CertificateStatus, type IssuedCertificate, type IssueRequest, type RevocationReason,
@@ -39,10 +41,12 @@ interface HierarchySpec {
   issuing: string;
   /** Leaf key algorithms this hierarchy issues for. */
   issues: KeyAlgorithm[];
+  /** The issuing CA's CRL is `/crl/<crlName>.crl`. */
+  crlName: string;
 }
 export const SANDBOX_HIERARCHIES: readonly HierarchySpec[] = [
-  { algorithm: 'RSA-2048', root: '数安 Sandbox Root CA (RSA)', issuing: '数安 Sandbox Issuing CA (RSA)', issues: ['RSA-2048', 'ECDSA-P256'] },
-  { algorithm: 'SM2', root: '数安 Sandbox Root CA (SM2)', issuing: '数安 Sandbox Issuing CA (SM2)', issues: ['SM2'] },
+  { algorithm: 'RSA-2048', root: '数安 Sandbox Root CA (RSA)', issuing: '数安 Sandbox Issuing CA (RSA)', issues: ['RSA-2048', 'ECDSA-P256'], crlName: 'sandbox-rsa' },
+  { algorithm: 'SM2', root: '数安 Sandbox Root CA (SM2)', issuing: '数安 Sandbox Issuing CA (SM2)', issues: ['SM2'], crlName: 'sandbox-sm2' },
 ];
 
 const DAY_MS = 86_400_000;
@@ -62,6 +66,7 @@ interface ReadyHierarchy {
   root: LoadedAuthority;
   issuing: LoadedAuthority;
   signer: CertificateSigner;
+  crlIssuer: CrlIssuer;
 }
 
 export interface BuiltInCaDeps {
@@ -70,6 +75,8 @@ export interface BuiltInCaDeps {
   logger: Logger;
   /** base64 of 32 bytes (config.ca.keyEncryptionKey). */
   keyEncryptionKey: string | undefined;
+  /** e.g. `${PUBLIC_BASE_URL}/crl`: certificates then carry `<crlBaseUrl>/<crlName>.crl` as CRL distribution point. */
+  crlBaseUrl?: string;
 }
 
 /** Canonical serial: lower-case hex, no separators, no leading zero octets (a DER sign octet included). */
@@ -87,9 +94,11 @@ export class BuiltInCa implements CertificateAuthority {
   readonly mode = 'sandbox' as const;
   private readonly kek: Buffer;
   private ready?: Promise<ReadyHierarchy[]>;
+  private readonly crls: SandboxCrlPublisher;
 
   constructor(private readonly deps: BuiltInCaDeps) {
     this.kek = parseKeyEncryptionKey(deps.keyEncryptionKey);
+    this.crls = new SandboxCrlPublisher(deps);
   }
 
   /** Creates or loads both hierarchies; idempotent, and every other call waits for it. */
@@ -122,7 +131,8 @@ export class BuiltInCa implements CertificateAuthority {
     if (!verifySignature(issuing.cert.spkiDer, probe, sign(probe))) {
       throw new Error(`sandbox CA ${issuing.row.name}: the stored private key does not match its certificate`);
     }
-    return { spec, root, issuing, signer: { name: issuing.name, spkiDer: issuing.cert.spkiDer, algorithm: spec.algorithm, sign } };
+    const crlIssuer = { name: issuing.name, spkiDer: issuing.cert.spkiDer, algorithm: spec.algorithm, privateKeyPkcs8Der: key };
+    return { spec, root, issuing, signer: { name: issuing.name, spkiDer: issuing.cert.spkiDer, algorithm: spec.algorithm, sign }, crlIssuer };
   }
 
   private async ensureAuthority(spec: HierarchySpec, role: 'root' | 'issuing', parent?: LoadedAuthority): Promise<LoadedAuthority> {
@@ -210,6 +220,7 @@ export class BuiltInCa implements CertificateAuthority {
         keyUsage: request.profile.usage === 'sign' ? ['digitalSignature', 'nonRepudiation'] : ['keyEncipherment', 'dataEncipherment', ...(csr.algorithm === 'RSA-2048' ? [] : ['keyAgreement' as const])],
         extendedKeyUsage: [OID.kpClientAuth, OID.kpEmailProtection],
         policyOids: [policy],
+        crlDistributionPoints: this.deps.crlBaseUrl ? [`${this.deps.crlBaseUrl}/${h.spec.crlName}.crl`] : undefined,
       }, { verify: false /* the key was matched to its certificate at start */ });
     } catch (err) {
       throw new CaError('invalid-request', `cannot build the certificate: ${(err as Error).message}`, undefined, { cause: err });
@@ -263,6 +274,15 @@ export class BuiltInCa implements CertificateAuthority {
     if (row.status === 'revoked') return;
     await repo.update({ id: row.id, status: 'good' }, { status: 'revoked', revokedAt: new Date(this.deps.clock.nowMs()), revocationReason: reason });
     this.deps.logger.info({ serial, reason }, 'sandbox CA revoked a certificate');
+    const h = (await this.hierarchies()).find((x) => x.issuing.row.name === row.issuerName);
+    // The revocation stands if publishing fails: the next read of the CRL sees it unlisted and re-signs.
+    if (h) await this.crls.refresh(h.issuing.row.name, h.crlIssuer).catch((err) => this.deps.logger.error({ err, issuer: row.issuerName }, 'sandbox CA: CRL refresh failed'));
+  }
+
+  /** The current CRL of the issuing CA published as `/crl/<crlName>.crl`; undefined for an unknown name. */
+  async crl(crlName: string): Promise<PublishedCrl | undefined> {
+    const h = (await this.hierarchies()).find((x) => x.spec.crlName === crlName);
+    return h && this.crls.current(h.issuing.row.name, h.crlIssuer);
   }
 
   async status(serialHex: string): Promise<CertificateStatus> {
