@@ -18,9 +18,18 @@ export class SandboxCaCrls1765500000000 implements MigrationInterface {
       ],
       uniques: [{ name: 'uq_sandbox_ca_crls_issuer', columnNames: ['issuer_name'] }],
     }));
+    await createPortableTable(q, new Table({
+      name: 'sandbox_kmc_keys',
+      columns: [
+        col.id(), col.string('key_request_id', 128), col.string('encryption_serial_hex', 64), col.text('encrypted_private_key'),
+        col.string('signing_spki_sha256', 64), col.text('enveloped_key_base64'), col.time('created_at'), col.time('updated_at'),
+      ],
+      uniques: [{ name: 'uq_sandbox_kmc_keys_request', columnNames: ['key_request_id'] }],
+    }));
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.dropTable('sandbox_kmc_keys');
     await q.dropTable('sandbox_ca_crls');
   }
 }

@@ -9,10 +9,10 @@ import { LegacyBindingEntity } from '../../modules/legacy-bindings/entities';
 import { OrderEntity, OrderLineEntity, PriceRuleEntity } from '../../modules/orders/entities';
 import { OrderNoticeEntity } from '../../modules/payments/undelivered-notices';
 import { WechatPayAttemptEntity } from '../../modules/payments/attempts';
-import { SandboxCaAuthorityEntity, SandboxCaCrlEntity, SandboxCaIssuedEntity } from '../../providers/ca/entities';
+import { SandboxCaAuthorityEntity, SandboxCaCrlEntity, SandboxCaIssuedEntity, SandboxKmcKeyEntity } from '../../providers/ca/entities';
 import { WechatPayPlatformCertificateEntity } from '../../providers/wechatpay/entities';
 
 /** Every entity schema; modules add theirs here. */
-export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, SandboxCaCrlEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
+export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, SandboxCaCrlEntity, SandboxKmcKeyEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity];

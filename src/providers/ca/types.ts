@@ -25,6 +25,12 @@ export interface IssueRequest {
   validity: { notBefore: Date; notAfter: Date };
   /** 介质编号 of the token the key lives on (recorded by the CA; some RAs require it). */
   mediaSerial?: string;
+  /**
+   * SM2 dual certificates: also issue an encryption certificate whose key pair the KMC generates, returned as
+   * `encryptionPair` wrapped to this CSR's (signing) key. `requestId` identifies the encryption key pair (e.g.
+   * the renewal): asked again with another signing key (a new CSR), the same archived pair is re-wrapped to it.
+   */
+  encryptionKey?: { requestId: string };
 }
 
 export interface IssuedCertificate {
