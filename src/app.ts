@@ -11,6 +11,7 @@ import { createViews } from './lib/views';
 import { bindingRoutes } from './modules/binding/routes';
 import { capcAssets, capcRoutes } from './modules/capc/routes';
 import { certificateRoutes } from './modules/certificates/routes';
+import { crlRoutes } from './modules/crl/routes';
 import { devWechatRoutes } from './modules/dev-wechat/routes';
 import { h5Routes } from './modules/h5/routes';
 import { handlerRoutes } from './modules/handlers/routes';
@@ -47,7 +48,8 @@ export function createApp(deps: Deps): Koa {
   app.use(errorMiddleware(logger, render));
 
   // Before the session: these never need one, and the webhook reads the raw body itself.
-  for (const router of [opsRoutes(deps), webhookRoutes(deps), paymentNotifyRoutes(deps)]) app.use(router.routes()).use(router.allowedMethods());
+  const crl = crlRoutes(deps); // sandbox (built-in CA) only
+  for (const router of [opsRoutes(deps), webhookRoutes(deps), paymentNotifyRoutes(deps), ...(crl ? [crl] : [])]) app.use(router.routes()).use(router.allowedMethods());
   registerJobHandlers(deps);
 
   const weuiCss = readFileSync(WEUI_CSS);

@@ -8,7 +8,7 @@ import { HandlerAuthorisationEntity } from './modules/handler-authorisation/enti
 import { LegacyBindingEntity } from './modules/legacy-bindings/entities';
 import { OrderEntity, OrderLineEntity, PriceRuleEntity } from './modules/orders/entities';
 import { OrderNoticeEntity } from './modules/payments/undelivered-notices';
-import { SandboxCaAuthorityEntity, SandboxCaIssuedEntity } from './providers/ca/entities';
+import { SandboxCaAuthorityEntity, SandboxCaCrlEntity, SandboxCaIssuedEntity, SandboxKmcKeyEntity } from './providers/ca/entities';
 import { WechatPayPlatformCertificateEntity } from './providers/wechatpay/entities';
 import { WechatPayAttemptEntity } from './modules/payments/attempts';
 import { NoticeOutboxEntity } from './modules/notices/outbox';
@@ -18,6 +18,6 @@ import { RefundEntity } from './modules/refunds/entities';
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
  * features and providers, which shared plumbing (src/lib) must not import: createDataSource takes it as an argument.
  */
-export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
+export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, SandboxCaCrlEntity, SandboxKmcKeyEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity];

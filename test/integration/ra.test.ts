@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import { parseCertificate } from '../../src/lib/pki/certificate';
+import { toHex } from '../../src/lib/pki/der';
+import { decodeSm2Pkcs8, decodeSm2Spki } from '../../src/lib/pki/sm2';
+import { openSm2EnvelopedKey } from '../../src/lib/pki/sm2-envelope';
 import { TrustStore } from '../../src/lib/pki/trust-store';
 import { createLogger } from '../../src/lib/logger';
 import { RA_HEADERS, raCanonicalString, raSignature, RaCertificateAuthority, type RaClientOptions } from '../../src/providers/ca/ra';
@@ -54,6 +57,17 @@ describe('the RA client against the sandbox RA server over HTTP', () => {
     const cert = parseCertificate(issued.certificatePem);
     expect(cert.serialHex).toBe(issued.serialHex);
     expect(new TrustStore(await app.deps.ca.trustAnchors()).verify(cert, new Date()).ok).toBe(true);
+  });
+
+  it('When an SM2 dual pair is asked for through the RA, then the encryption certificate and the envelope come back over HTTP, and only the signing key opens it', async () => {
+    const { key, request } = await makeIssueRequest('SM2', { encryptionKey: { requestId: `ra-${Date.now()}` } });
+    const issued = await client().issue(request);
+    expect(await client().issue(request)).toEqual(issued);
+    expect(parseCertificate(issued.encryptionPair!.certificatePem).usage).toBe('encrypt');
+    const opened = openSm2EnvelopedKey(new Uint8Array(Buffer.from(issued.encryptionPair!.envelopedKeyBase64, 'base64')), decodeSm2Pkcs8(key.privateKeyPkcs8Der).privateKey);
+    expect(toHex(opened.publicKey)).toBe(toHex(decodeSm2Spki(parseCertificate(issued.encryptionPair!.certificatePem).spkiDer)));
+    const bad = await makeIssueRequest('SM2', { encryptionKey: { requestId: 'bad id!' } });
+    await expect(client().issue(bad.request)).rejects.toMatchObject({ code: 'invalid-request' });
   });
 
   it('When a certificate is revoked through the RA, then its status says revoked; an unknown serial is unknown', async () => {

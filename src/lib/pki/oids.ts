@@ -12,6 +12,8 @@ export const OID = {
   /** sm2p256v1 (GM/T 0006). Also seen, rarely, as the SPKI algorithm itself instead of id-ecPublicKey. */
   sm2Curve: '1.2.156.10197.1.301',
   sm2WithSm3: '1.2.156.10197.1.501',
+  /** SM4 in ECB mode (GM/T 0006): the symmetric algorithm of an SM2 enveloped key. */
+  sm4Ecb: '1.2.156.10197.1.104.1',
   // Name attributes
   commonName: '2.5.4.3',
   serialNumber: '2.5.4.5',
@@ -29,6 +31,9 @@ export const OID = {
   subjectKeyIdentifier: '2.5.29.14',
   authorityKeyIdentifier: '2.5.29.35',
   certificatePolicies: '2.5.29.32',
+  crlDistributionPoints: '2.5.29.31',
+  crlNumber: '2.5.29.20',
+  crlReason: '2.5.29.21',
   kpClientAuth: '1.3.6.1.5.5.7.3.2',
   kpEmailProtection: '1.3.6.1.5.5.7.3.4',
 } as const;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
-  AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, ExtendedKeyUsage, Extension, Extensions, KeyIdentifier,
+  AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, GeneralName, Extension, Extensions, KeyIdentifier,
   KeyUsage, KeyUsageFlags, type KeyUsageType, type Name, PolicyInformation, SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate,
   Validity, Version,
 } from '@peculiar/asn1-x509';
@@ -40,6 +40,8 @@ export interface BuildCertificateInput {
   policyOids?: string[];
   /** Leaves: e.g. [OID.kpClientAuth, OID.kpEmailProtection]. */
   extendedKeyUsage?: string[];
+  /** URLs where the issuer publishes the CRL that would list this certificate (RFC 5280 §4.2.1.13). */
+  crlDistributionPoints?: string[];
 }
 
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value. */
@@ -98,6 +100,10 @@ export async function buildCertificate(input: BuildCertificateInput, opts: { ver
   if (input.extendedKeyUsage?.length) exts.push(extension(OID.extKeyUsage, false, new ExtendedKeyUsage(input.extendedKeyUsage)));
   exts.push(extension(OID.subjectKeyIdentifier, false, new SubjectKeyIdentifier(toArrayBuffer(keyIdentifier(input.subjectSpkiDer)))));
   exts.push(extension(OID.authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(keyIdentifier(issuer.spkiDer))) })));
+  if (input.crlDistributionPoints?.length) {
+    const points = input.crlDistributionPoints.map((uri) => new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: uri })] }) }));
+    exts.push(extension(OID.crlDistributionPoints, false, new CRLDistributionPoints(points)));
+  }
   if (input.policyOids?.length) {
     exts.push(extension(OID.certificatePolicies, false, new CertificatePolicies(input.policyOids.map((policyIdentifier) => new PolicyInformation({ policyIdentifier })))));
   }

@@ -90,3 +90,63 @@ export const SandboxCaIssuedEntity = new EntitySchema<SandboxCaIssued>({
     { name: 'uq_sandbox_ca_issued_serial', columns: ['serialHex'] },
   ],
 });
+
+/** The current CRL of one issuing CA of the built-in CA (sandbox-crl.ts). */
+export interface SandboxCaCrl {
+  id: number;
+  issuerName: string;
+  /** RFC 5280 CRL number: only grows; an update is conditional on the number read (optimistic). */
+  crlNumber: number;
+  /** Revoked certificates listed: fewer than the issuer's revoked rows means a revocation is not published yet. */
+  entryCount: number;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  derBase64: string;
+}
+
+export const SandboxCaCrlEntity = new EntitySchema<SandboxCaCrl>({
+  name: 'SandboxCaCrl',
+  tableName: 'sandbox_ca_crls',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    issuerName: { name: 'issuer_name', type: String, length: 128 },
+    crlNumber: { name: 'crl_number', type: Number },
+    entryCount: { name: 'entry_count', type: Number },
+    thisUpdate: { name: 'this_update', type: Date },
+    nextUpdate: { name: 'next_update', type: Date },
+    derBase64: { name: 'der_base64', type: 'text' },
+  },
+  uniques: [{ name: 'uq_sandbox_ca_crls_issuer', columns: ['issuerName'] }],
+});
+
+/** An SM2 encryption key pair generated and archived by the built-in CA's KMC (sandbox-kmc.ts). */
+export interface SandboxKmcKey {
+  id: number;
+  /** The caller's id for the key (e.g. the renewal): unique, one pair per id. */
+  keyRequestId: string;
+  /** The encryption certificate (a row of sandbox_ca_issued, usage 'encrypt'). */
+  encryptionSerialHex: string;
+  /** PKCS#8, AES-256-GCM under CA_KEY_ENCRYPTION_KEY with `kmc:<keyRequestId>` as additional data. */
+  encryptedPrivateKey: string;
+  /** SHA-256 of the SPKI of the signing key the current envelope is wrapped to. */
+  signingSpkiSha256: string;
+  envelopedKeyBase64: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const SandboxKmcKeyEntity = new EntitySchema<SandboxKmcKey>({
+  name: 'SandboxKmcKey',
+  tableName: 'sandbox_kmc_keys',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    keyRequestId: { name: 'key_request_id', type: String, length: 128 },
+    encryptionSerialHex: { name: 'encryption_serial_hex', type: String, length: 64 },
+    encryptedPrivateKey: { name: 'encrypted_private_key', type: 'text' },
+    signingSpkiSha256: { name: 'signing_spki_sha256', type: String, length: 64 },
+    envelopedKeyBase64: { name: 'enveloped_key_base64', type: 'text' },
+    createdAt: { name: 'created_at', type: Date },
+    updatedAt: { name: 'updated_at', type: Date },
+  },
+  uniques: [{ name: 'uq_sandbox_kmc_keys_request', columns: ['keyRequestId'] }],
+});

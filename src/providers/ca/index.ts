@@ -27,5 +27,5 @@ export async function createCertificateAuthority(deps: { config: AppConfig; db: 
       requireHttps: deps.config.isProduction,
     });
   }
-  return new BuiltInCa({ db: deps.db, clock: deps.clock, logger: deps.logger.child({ component: 'sandbox-ca' }), keyEncryptionKey: ca.keyEncryptionKey }).ensure();
+  return new BuiltInCa({ db: deps.db, clock: deps.clock, logger: deps.logger.child({ component: 'sandbox-ca' }), keyEncryptionKey: ca.keyEncryptionKey, crlBaseUrl: `${deps.config.publicBaseUrl}/crl` }).ensure();
 }

@@ -82,18 +82,24 @@ export class RaCertificateAuthority implements CertificateAuthority {
       profile: request.profile,
       validity: { notBefore: request.validity.notBefore.toISOString(), notAfter: request.validity.notAfter.toISOString() },
       mediaSerial: request.mediaSerial,
+      encryptionKey: request.encryptionKey,
     };
     const res = await this.call<WireIssued>('POST', 'certificates', body, { idempotencyKey: request.requestId, timeoutMs: this.opts.issueTimeoutMs ?? 30_000 });
     if (typeof res?.serialHex !== 'string' || typeof res.certificatePem !== 'string' || !Array.isArray(res.chainPem)) {
       throw new CaError('protocol', 'RA issue: response lacks serialHex, certificatePem or chainPem');
     }
+    const pair = res.encryptionPair;
+    if (pair !== undefined && (typeof pair?.certificatePem !== 'string' || typeof pair.envelopedKeyBase64 !== 'string')) {
+      throw new CaError('protocol', 'RA issue: encryptionPair lacks certificatePem or envelopedKeyBase64');
+    }
+    if (request.encryptionKey && !pair) throw new CaError('protocol', 'RA issue: an encryption pair was asked for and none came back');
     return {
       serialHex: res.serialHex.toLowerCase(),
       certificatePem: res.certificatePem,
       chainPem: res.chainPem,
       notBefore: wireDate(res.notBefore, 'notBefore'),
       notAfter: wireDate(res.notAfter, 'notAfter'),
-      encryptionPair: res.encryptionPair,
+      encryptionPair: pair && { certificatePem: pair.certificatePem, envelopedKeyBase64: pair.envelopedKeyBase64 },
     };
   }
 

@@ -140,6 +140,8 @@ function toIssueRequest(body: unknown, idempotencyKey: string): IssueRequest {
   const notBefore = new Date(b.validity?.notBefore);
   const notAfter = new Date(b.validity?.notAfter);
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) bad('validity: notBefore and notAfter must be ISO dates');
+  const ek = b.encryptionKey;
+  if (ek !== undefined && (typeof ek?.requestId !== 'string' || !/^[\w.:-]{1,120}$/.test(ek.requestId))) bad('encryptionKey.requestId: 1-120 characters [A-Za-z0-9_.:-]');
   return {
     requestId: b.requestId,
     csrPem: b.csr,
@@ -147,5 +149,6 @@ function toIssueRequest(body: unknown, idempotencyKey: string): IssueRequest {
     profile: { project: p.project, certType: p.certType, usage: p.usage },
     validity: { notBefore, notAfter },
     mediaSerial: typeof b.mediaSerial === 'string' ? b.mediaSerial : undefined,
+    encryptionKey: ek === undefined ? undefined : { requestId: ek.requestId },
   };
 }

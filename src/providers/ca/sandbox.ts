@@ -6,7 +6,8 @@ import { type DataSource } from 'typeorm';
 import { type Clock } from '../../lib/clock';
 import { type Logger } from '../../lib/logger';
 import { parseCertificate } from '../../lib/pki/certificate';
-import { parseCsr, type ParsedCsr } from '../../lib/pki/csr';
+import { type CrlIssuer } from '../../lib/pki/crl';
+import { type ParsedCsr } from '../../lib/pki/csr';
 import { subjectToName } from '../../lib/pki/names';
 import { OID } from '../../lib/pki/oids';
 import { verifySignature } from '../../lib/pki/signature';
@@ -14,6 +15,10 @@ import { createSoftSigner, generateSoftKeyPair } from '../../lib/pki/soft-keys';
 import { type CertificateSubject, type KeyAlgorithm, type ParsedCertificate } from '../../lib/pki/types';
 import { buildCertificate, type CertificateSigner } from '../../lib/pki/x509-builder';
 import { type SandboxCaAuthority, SandboxCaAuthorityEntity, type SandboxCaIssued, SandboxCaIssuedEntity } from './entities';
+import { type PublishedCrl, SandboxCrlPublisher } from './sandbox-crl';
+import { SandboxKmc } from './sandbox-kmc';
+import { canonicalSerial, checkedCsr, randomSerial } from './sandbox-support';
+export { canonicalSerial, randomSerial } from './sandbox-support';
 import { decryptPrivateKey, encryptPrivateKey, parseKeyEncryptionKey } from './key-protection';
 import {
   CaError, type CertificateAuthority, type CertificateStatus, type IssuedCertificate, type IssueRequest, type RevocationReason,
@@ -39,10 +44,12 @@ interface HierarchySpec {
   issuing: string;
   /** Leaf key algorithms this hierarchy issues for. */
   issues: KeyAlgorithm[];
+  /** The issuing CA's CRL is `/crl/<crlName>.crl`. */
+  crlName: string;
 }
 export const SANDBOX_HIERARCHIES: readonly HierarchySpec[] = [
-  { algorithm: 'RSA-2048', root: '数安 Sandbox Root CA (RSA)', issuing: '数安 Sandbox Issuing CA (RSA)', issues: ['RSA-2048', 'ECDSA-P256'] },
-  { algorithm: 'SM2', root: '数安 Sandbox Root CA (SM2)', issuing: '数安 Sandbox Issuing CA (SM2)', issues: ['SM2'] },
+  { algorithm: 'RSA-2048', root: '数安 Sandbox Root CA (RSA)', issuing: '数安 Sandbox Issuing CA (RSA)', issues: ['RSA-2048', 'ECDSA-P256'], crlName: 'sandbox-rsa' },
+  { algorithm: 'SM2', root: '数安 Sandbox Root CA (SM2)', issuing: '数安 Sandbox Issuing CA (SM2)', issues: ['SM2'], crlName: 'sandbox-sm2' },
 ];
 
 const DAY_MS = 86_400_000;
@@ -62,6 +69,7 @@ interface ReadyHierarchy {
   root: LoadedAuthority;
   issuing: LoadedAuthority;
   signer: CertificateSigner;
+  crlIssuer: CrlIssuer;
 }
 
 export interface BuiltInCaDeps {
@@ -70,12 +78,10 @@ export interface BuiltInCaDeps {
   logger: Logger;
   /** base64 of 32 bytes (config.ca.keyEncryptionKey). */
   keyEncryptionKey: string | undefined;
+  /** e.g. `${PUBLIC_BASE_URL}/crl`: certificates then carry `<crlBaseUrl>/<crlName>.crl` as CRL distribution point. */
+  crlBaseUrl?: string;
 }
 
-/** Canonical serial: lower-case hex, no separators, no leading zero octets (a DER sign octet included). */
-export function canonicalSerial(serialHex: string): string {
-  return serialHex.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^(00)+(?=..)/, '');
-}
 
 /**
  * The built-in CA of sandbox mode: two real hierarchies (RSA-2048 root → RSA issuing CA for RSA and ECDSA
@@ -87,9 +93,13 @@ export class BuiltInCa implements CertificateAuthority {
   readonly mode = 'sandbox' as const;
   private readonly kek: Buffer;
   private ready?: Promise<ReadyHierarchy[]>;
+  private readonly crls: SandboxCrlPublisher;
+  private readonly kmc: SandboxKmc;
 
   constructor(private readonly deps: BuiltInCaDeps) {
     this.kek = parseKeyEncryptionKey(deps.keyEncryptionKey);
+    this.crls = new SandboxCrlPublisher(deps);
+    this.kmc = new SandboxKmc({ ...deps, kek: this.kek });
   }
 
   /** Creates or loads both hierarchies; idempotent, and every other call waits for it. */
@@ -122,7 +132,8 @@ export class BuiltInCa implements CertificateAuthority {
     if (!verifySignature(issuing.cert.spkiDer, probe, sign(probe))) {
       throw new Error(`sandbox CA ${issuing.row.name}: the stored private key does not match its certificate`);
     }
-    return { spec, root, issuing, signer: { name: issuing.name, spkiDer: issuing.cert.spkiDer, algorithm: spec.algorithm, sign } };
+    const crlIssuer = { name: issuing.name, spkiDer: issuing.cert.spkiDer, algorithm: spec.algorithm, privateKeyPkcs8Der: key };
+    return { spec, root, issuing, signer: { name: issuing.name, spkiDer: issuing.cert.spkiDer, algorithm: spec.algorithm, sign }, crlIssuer };
   }
 
   private async ensureAuthority(spec: HierarchySpec, role: 'root' | 'issuing', parent?: LoadedAuthority): Promise<LoadedAuthority> {
@@ -183,58 +194,28 @@ export class BuiltInCa implements CertificateAuthority {
   async issue(request: IssueRequest): Promise<IssuedCertificate> {
     if (!request.requestId || request.requestId.length > 128) throw new CaError('invalid-request', 'requestId: 1 to 128 characters');
     const hierarchies = await this.hierarchies();
-    const repo = this.deps.db.getRepository(SandboxCaIssuedEntity);
     const csr = checkedCsr(request.csrPem);
-    const spkiSha256 = createHash('sha256').update(csr.spkiDer).digest('hex');
+    const h = hierarchies.find((x) => x.spec.issues.includes(csr.algorithm))!;
+    const dual = request.encryptionKey;
+    if (dual && (csr.algorithm !== 'SM2' || request.profile.usage !== 'sign' || !dual.requestId || dual.requestId.length > 120)) {
+      throw new CaError('invalid-request', 'encryptionKey: only with an SM2 signing CSR, and a requestId of 1 to 120 characters');
+    }
+    const signing = await this.issueOne(request, csr, h, hierarchies);
+    if (!dual) return signing;
+    const pair = await this.kmc.deliver({
+      keyRequestId: dual.requestId,
+      signingSpkiDer: csr.spkiDer,
+      certificateFor: (spkiDer) => this.leafRow(h, { ...request, requestId: `kmc:${dual.requestId}`, profile: { ...request.profile, usage: 'encrypt' } }, spkiDer, 'SM2'),
+    });
+    return { ...signing, encryptionPair: { certificatePem: pair.certificatePem, envelopedKeyBase64: pair.envelopedKeyBase64 } };
+  }
 
+  private async issueOne(request: IssueRequest, csr: ParsedCsr, h: ReadyHierarchy, hierarchies: ReadyHierarchy[]): Promise<IssuedCertificate> {
+    const repo = this.deps.db.getRepository(SandboxCaIssuedEntity);
+    const spkiSha256 = createHash('sha256').update(csr.spkiDer).digest('hex');
     const previous = await repo.findOneBy({ requestId: request.requestId });
     if (previous) return this.repeated(previous, spkiSha256, hierarchies);
-
-    const h = hierarchies.find((x) => x.spec.issues.includes(csr.algorithm))!;
-    const policy = SANDBOX_CERT_TYPE_POLICIES[request.profile.certType];
-    if (!policy) throw new CaError('invalid-request', `unknown certificate type ${request.profile.certType} (known: ${Object.keys(SANDBOX_CERT_TYPE_POLICIES).join(', ')})`);
-    const { notBefore, notAfter } = request.validity;
-    if (!(notAfter.getTime() > notBefore.getTime())) throw new CaError('invalid-request', 'validity: notAfter must be after notBefore');
-    if (notAfter.getTime() > h.issuing.cert.notAfter.getTime()) throw new CaError('invalid-request', `validity: notAfter ${notAfter.toISOString()} is beyond the issuing CA's ${h.issuing.cert.notAfter.toISOString()}`);
-    const subject: CertificateSubject = { ...request.subject, organizationalUnit: request.profile.project };
-
-    let der: Uint8Array;
-    try {
-      der = await buildCertificate({
-        serial: randomSerial(),
-        subject,
-        subjectSpkiDer: csr.spkiDer,
-        notBefore,
-        notAfter,
-        issuer: h.signer,
-        keyUsage: request.profile.usage === 'sign' ? ['digitalSignature', 'nonRepudiation'] : ['keyEncipherment', 'dataEncipherment', ...(csr.algorithm === 'RSA-2048' ? [] : ['keyAgreement' as const])],
-        extendedKeyUsage: [OID.kpClientAuth, OID.kpEmailProtection],
-        policyOids: [policy],
-      }, { verify: false /* the key was matched to its certificate at start */ });
-    } catch (err) {
-      throw new CaError('invalid-request', `cannot build the certificate: ${(err as Error).message}`, undefined, { cause: err });
-    }
-    const cert = parseCertificate(der);
-    const row = {
-      requestId: request.requestId,
-      serialHex: canonicalSerial(cert.serialHex),
-      issuerName: h.issuing.row.name,
-      algorithm: csr.algorithm,
-      usage: request.profile.usage,
-      project: request.profile.project,
-      certType: request.profile.certType,
-      subjectDn: cert.subjectDn,
-      spkiSha256,
-      mediaSerial: request.mediaSerial ?? null,
-      certificatePem: cert.pem,
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
-      status: 'good',
-      revokedAt: null,
-      revocationReason: null,
-      sandbox: true,
-      createdAt: new Date(this.deps.clock.nowMs()),
-    } as SandboxCaIssued;
+    const row = await this.leafRow(h, request, csr.spkiDer, csr.algorithm);
     try {
       await repo.insert(row);
     } catch (err) {
@@ -245,7 +226,55 @@ export class BuiltInCa implements CertificateAuthority {
       return this.repeated(stored, spkiSha256, hierarchies);
     }
     this.deps.logger.info({ requestId: request.requestId, serial: row.serialHex, issuer: row.issuerName, algorithm: row.algorithm, certType: row.certType }, 'sandbox CA issued a certificate');
-    return { serialHex: row.serialHex, certificatePem: cert.pem, chainPem: [h.issuing.cert.pem], notBefore: cert.notBefore, notAfter: cert.notAfter };
+    return { serialHex: row.serialHex, certificatePem: row.certificatePem, chainPem: [h.issuing.cert.pem], notBefore: row.notBefore, notAfter: row.notAfter };
+  }
+
+  /** Builds and signs a leaf (signing or encryption, per the profile) and the row recording it; stores nothing. */
+  private async leafRow(h: ReadyHierarchy, request: IssueRequest, spkiDer: Uint8Array, algorithm: KeyAlgorithm): Promise<SandboxCaIssued> {
+    const policy = SANDBOX_CERT_TYPE_POLICIES[request.profile.certType];
+    if (!policy) throw new CaError('invalid-request', `unknown certificate type ${request.profile.certType} (known: ${Object.keys(SANDBOX_CERT_TYPE_POLICIES).join(', ')})`);
+    const { notBefore, notAfter } = request.validity;
+    if (!(notAfter.getTime() > notBefore.getTime())) throw new CaError('invalid-request', 'validity: notAfter must be after notBefore');
+    if (notAfter.getTime() > h.issuing.cert.notAfter.getTime()) throw new CaError('invalid-request', `validity: notAfter ${notAfter.toISOString()} is beyond the issuing CA's ${h.issuing.cert.notAfter.toISOString()}`);
+    const subject: CertificateSubject = { ...request.subject, organizationalUnit: request.profile.project };
+    let der: Uint8Array;
+    try {
+      der = await buildCertificate({
+        serial: randomSerial(),
+        subject,
+        subjectSpkiDer: spkiDer,
+        notBefore,
+        notAfter,
+        issuer: h.signer,
+        keyUsage: request.profile.usage === 'sign' ? ['digitalSignature', 'nonRepudiation'] : ['keyEncipherment', 'dataEncipherment', ...(algorithm === 'RSA-2048' ? [] : ['keyAgreement' as const])],
+        extendedKeyUsage: [OID.kpClientAuth, OID.kpEmailProtection],
+        policyOids: [policy],
+        crlDistributionPoints: this.deps.crlBaseUrl ? [`${this.deps.crlBaseUrl}/${h.spec.crlName}.crl`] : undefined,
+      }, { verify: false /* the key was matched to its certificate at start */ });
+    } catch (err) {
+      throw new CaError('invalid-request', `cannot build the certificate: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    const cert = parseCertificate(der);
+    return {
+      requestId: request.requestId,
+      serialHex: canonicalSerial(cert.serialHex),
+      issuerName: h.issuing.row.name,
+      algorithm,
+      usage: request.profile.usage,
+      project: request.profile.project,
+      certType: request.profile.certType,
+      subjectDn: cert.subjectDn,
+      spkiSha256: createHash('sha256').update(spkiDer).digest('hex'),
+      mediaSerial: request.mediaSerial ?? null,
+      certificatePem: cert.pem,
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+      status: 'good',
+      revokedAt: null,
+      revocationReason: null,
+      sandbox: true,
+      createdAt: new Date(this.deps.clock.nowMs()),
+    } as SandboxCaIssued;
   }
 
   private repeated(row: SandboxCaIssued, spkiSha256: string, hierarchies: ReadyHierarchy[]): IssuedCertificate {
@@ -263,6 +292,15 @@ export class BuiltInCa implements CertificateAuthority {
     if (row.status === 'revoked') return;
     await repo.update({ id: row.id, status: 'good' }, { status: 'revoked', revokedAt: new Date(this.deps.clock.nowMs()), revocationReason: reason });
     this.deps.logger.info({ serial, reason }, 'sandbox CA revoked a certificate');
+    const h = (await this.hierarchies()).find((x) => x.issuing.row.name === row.issuerName);
+    // The revocation stands if publishing fails: the next read of the CRL sees it unlisted and re-signs.
+    if (h) await this.crls.refresh(h.issuing.row.name, h.crlIssuer).catch((err) => this.deps.logger.error({ err, issuer: row.issuerName }, 'sandbox CA: CRL refresh failed'));
+  }
+
+  /** The current CRL of the issuing CA published as `/crl/<crlName>.crl`; undefined for an unknown name. */
+  async crl(crlName: string): Promise<PublishedCrl | undefined> {
+    const h = (await this.hierarchies()).find((x) => x.spec.crlName === crlName);
+    return h && this.crls.current(h.issuing.row.name, h.crlIssuer);
   }
 
   async status(serialHex: string): Promise<CertificateStatus> {
@@ -276,25 +314,4 @@ export class BuiltInCa implements CertificateAuthority {
     const hierarchies = await this.hierarchies();
     return { roots: hierarchies.map((h) => h.root.cert.pem), intermediates: hierarchies.map((h) => h.issuing.cert.pem) };
   }
-}
-
-/** 16 random octets, top bit clear (positive without a sign octet), never starting with a zero octet. */
-export function randomSerial(): Uint8Array {
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] & 0x7f) || 0x01;
-  return new Uint8Array(serial);
-}
-
-function checkedCsr(pem: string): ParsedCsr {
-  let csr: ParsedCsr;
-  try {
-    csr = parseCsr(pem);
-  } catch (err) {
-    const message = (err as Error).message;
-    throw new CaError(/unsupported public key/.test(message) ? 'unsupported-key' : 'bad-csr', `CSR refused: ${message}`, undefined, { cause: err });
-  }
-  if (!csr.signatureValid) {
-    throw new CaError('bad-csr', `CSR refused: its ${csr.algorithm} signature does not verify${csr.algorithm === 'SM2' ? ' (SM2 checked with the default signer ID 1234567812345678)' : ''}`);
-  }
-  return csr;
 }
