@@ -1,8 +1,8 @@
-import { toPem } from '../../../src/lib/pki/certificate';
-import { buildCrl, parseCrl, type CrlEntry } from '../../../src/lib/pki/crl';
-import { generateSoftKeyPair } from '../../../src/lib/pki/soft-keys';
-import { type KeyAlgorithm } from '../../../src/lib/pki/types';
-import { makeCa, makeLeaf, openssl, type TestCa } from '../../helpers/pki';
+import { toPem } from '../../../../src/lib/pki/certificate';
+import { buildCrl, parseCrl, type CrlEntry } from '../../../../src/lib/pki/crl';
+import { generateSoftKeyPair } from '../../../../src/lib/pki/soft-keys';
+import { type KeyAlgorithm } from '../../../../src/lib/pki/types';
+import { makeCa, makeLeaf, openssl, type TestCa } from '../../../helpers/pki';
 
 const HOUR = 3_600_000;
 const thisUpdate = new Date(Math.floor(Date.now() / 1000) * 1000 - HOUR);

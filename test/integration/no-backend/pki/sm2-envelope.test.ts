@@ -1,9 +1,9 @@
-import { toPem } from '../../../src/lib/pki/certificate';
-import { toHex } from '../../../src/lib/pki/der';
-import { envelopedKeyToSkfBlob, SGD_SM4_ECB } from '../../../src/lib/pki/skf-blob';
-import { encodeSm2Pkcs8, encodeSm2Spki, generateSm2KeyPair } from '../../../src/lib/pki/sm2';
-import { buildSm2EnvelopedKey, encodeSm2Cipher, openSm2EnvelopedKey, parseSm2EnvelopedKey, sm2Decrypt, sm2Encrypt } from '../../../src/lib/pki/sm2-envelope';
-import { openssl } from '../../helpers/pki';
+import { toPem } from '../../../../src/lib/pki/certificate';
+import { toHex } from '../../../../src/lib/pki/der';
+import { envelopedKeyToSkfBlob, SGD_SM4_ECB } from '../../../../src/lib/pki/skf-blob';
+import { encodeSm2Pkcs8, encodeSm2Spki, generateSm2KeyPair } from '../../../../src/lib/pki/sm2';
+import { buildSm2EnvelopedKey, encodeSm2Cipher, openSm2EnvelopedKey, parseSm2EnvelopedKey, sm2Decrypt, sm2Encrypt } from '../../../../src/lib/pki/sm2-envelope';
+import { openssl } from '../../../helpers/pki';
 
 describe('SM2 encryption (SM2Cipher, C1C3C2 in ASN.1)', () => {
   it('When we encrypt, then OpenSSL decrypts; when OpenSSL encrypts, then we decrypt', async () => {
