@@ -140,3 +140,12 @@ export function splitTaxInclusive(totalFen: number, rate: TaxRateBp): TaxSplit {
   }
   return { amountFen: sign * (total - tax) || 0, taxFen: sign * tax || 0 };
 }
+
+/** "188.68" / "-11.32" / "200" (as providers answer) → fen; anything else (3 decimals, exponent, blank) is refused. */
+export function yuanStringToFen(text: string): number {
+  const match = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(text.trim());
+  if (!match) throw new RangeError(`not an amount in yuan: ${JSON.stringify(text)}`);
+  const fen = Number(match[2]) * 100 + Number((match[3] ?? '').padEnd(2, '0'));
+  if (!Number.isSafeInteger(fen)) throw new RangeError(`amount out of range: ${text}`);
+  return match[1] ? -fen : fen;
+}

@@ -130,10 +130,21 @@ export type RedLetterOutcome =
   | { kind: 'refused'; code: string; reason: string };
 
 export type RedConfirmState =
-  | { state: 'awaiting-buyer' }
-  | { state: 'confirmed'; redIssued: boolean }
-  | { state: 'revoked' }
+  /** Filed, the bureau has not answered yet. */
+  | { state: 'applying'; confirmId: string }
+  | { state: 'awaiting-buyer'; confirmId: string }
+  /** No confirmation needed, or both sides confirmed; `red` is the red invoice once it is issued. */
+  | { state: 'confirmed'; confirmId: string; redSerial?: string; redNumber?: string }
+  /** Refused by the buyer, withdrawn, or expired (72 hours unconfirmed): the blue invoice stands. */
+  | { state: 'revoked'; confirmId: string; reason: string }
+  | { state: 'failed'; confirmId: string; reason: string }
   | { state: 'not-found' };
+
+export interface IssueRedRequest {
+  confirmId: string;
+  attemptKey: string;
+  blue: RedLetterRequest['blue'];
+}
 
 export interface EInvoiceProvider {
   readonly mode: 'real' | 'sandbox';
@@ -144,6 +155,8 @@ export interface EInvoiceProvider {
   /** Files a 红字确认单 for a 数电票; issues the red invoice at once where no buyer confirmation is needed. */
   requestRedLetter(request: RedLetterRequest): Promise<RedLetterOutcome>;
   queryRedConfirm(confirmId: string): Promise<RedConfirmState>;
+  /** Issues the red invoice for a confirmed 红字确认单 that was not issued automatically (Nuonuo: fastInvoiceRed). */
+  issueRed(request: IssueRedRequest): Promise<SubmitOutcome>;
 }
 
 /** Transport and gateway failures (network, 5xx, bad signature, credentials): retry the SAME call later. */

@@ -1,4 +1,4 @@
-import { fenToYuanString, MAX_CAPITALS_FEN, parseTaxRate, rmbInCapitals, splitTaxInclusive, taxRateDecimal, taxRatePercent } from '../../../src/modules/invoices/amounts';
+import { yuanStringToFen, fenToYuanString, MAX_CAPITALS_FEN, parseTaxRate, rmbInCapitals, splitTaxInclusive, taxRateDecimal, taxRatePercent } from '../../../src/modules/invoices/amounts';
 
 describe('人民币大写', () => {
   it.each([
@@ -43,6 +43,15 @@ describe('人民币大写', () => {
 describe('amounts as 元 strings', () => {
   it.each([[0, '0.00'], [5, '0.05'], [18868, '188.68'], [-1132, '-11.32'], [100000000, '1000000.00']])('When %d fen is printed, then it reads %s', (fen, text) => {
     expect(fenToYuanString(fen)).toBe(text);
+  });
+});
+
+describe('amounts in 元 as providers send them', () => {
+  it.each([['188.68', 18868], ['-11.32', -1132], ['200', 20000], ['200.5', 20050], ['0.05', 5], [' 1.00 ', 100]])('When the provider says %j, then it is %d fen', (text, fen) => {
+    expect(yuanStringToFen(text)).toBe(fen);
+  });
+  it.each(['1.005', '1e3', '', '¥1', '1,000.00', '.5'])('When the provider says %j, then it is refused', (text) => {
+    expect(() => yuanStringToFen(text)).toThrow(RangeError);
   });
 });
 
