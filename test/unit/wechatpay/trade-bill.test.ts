@@ -59,7 +59,7 @@ describe('WeChat Pay trade bill file', () => {
     expect(yuanToFen('19.99')).toBe(1999);
     expect(() => yuanToFen('0.001')).toThrow(TradeBillFormatError);
     const wrong: number[] = [];
-    for (let fen = 0; fen <= 1_000_000; fen++) if (yuanToFen(fenToYuan(fen)) !== fen) wrong.push(fen);
+    for (let fen = 0; fen <= 100_000; fen++) if (yuanToFen(fenToYuan(fen)) !== fen) wrong.push(fen);
     expect(wrong).toEqual([]);
   });
 });
