@@ -1,7 +1,8 @@
 import request from 'supertest';
+import { inTransaction } from '../../src/lib/db/transaction';
 import { HandlerAuthorisationEntity } from '../../src/modules/handler-authorisation/entities';
 import { HandlerAuthorisationService } from '../../src/modules/handler-authorisation/service';
-import { NoticeOutbox } from '../../src/modules/notices/outbox';
+import { NoticeOutbox, NoticeOutboxEntity } from '../../src/modules/notices/outbox';
 import { OrderService } from '../../src/modules/orders/service';
 import { PaymentService } from '../../src/modules/payments/service';
 import { TransferService } from '../../src/modules/transfers/service';
@@ -76,6 +77,22 @@ async function postNotify(resource: Record<string, unknown>): Promise<number> {
 }
 
 describe(`owed notices (${backend})`, () => {
+  it('When the same notice is recorded twice, then the second keeps the first row without an error', async () => {
+    const notice = { key: `test:recorded-twice:${++seq}`, job: 'notices.test', payload: { n: 1 } };
+    await inTransaction(app.deps.db, (em) => NoticeOutbox.record(em, notice, new Date()));
+    // On a connection that has inserted nothing yet (MySQL then reports insertId 0 for the ignored row).
+    const fresh = app.deps.db.createQueryRunner();
+    try {
+      await NoticeOutbox.record(fresh.manager, { ...notice, payload: { n: 2 } }, new Date());
+    } finally {
+      await fresh.release();
+    }
+    const rows = await app.deps.db.getRepository(NoticeOutboxEntity).findBy({ noticeKey: notice.key });
+    expect(rows.map((r) => JSON.parse(r.payload))).toEqual([{ n: 1 }]);
+    // It stays out of the periodic pass the other tests count.
+    await app.deps.db.getRepository(NoticeOutboxEntity).delete({ noticeKey: notice.key });
+  });
+
   it('When the process dies between crediting a payment and queueing 订单支付成功, then WeChat Pay\'s retry (outcome already) delivers it once, and later retries and the pass send nothing more', async () => {
     const openid = 'oOutboxRetry';
     const { orderNo, totalFen } = await orderOf(openid);

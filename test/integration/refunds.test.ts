@@ -87,6 +87,15 @@ describe(`refunds (${backend})`, () => {
     expect((await orders.getOrder(orderNo))!.state).toBe('CLOSED');
   });
 
+  it('When WeChat Pay sends a late payment\'s notify again, then it is taken without an error and one refund stays', async () => {
+    const { orderNo } = await latePayment('oRefundLateTwice');
+    // The retried notify carries the transaction as it was when paid (SUCCESS), whatever happened since.
+    const tx = { ...(await app.deps.wechatpay.queryByOutTradeNo(orderNo))!, trade_state: 'SUCCESS' as const };
+    await expect(payments.credit(tx)).resolves.toMatchObject({ kind: 'credited', outcome: 'late-payment' });
+    expect(await refunds.ofOrder(orderNo)).toHaveLength(1);
+    expect([...pay().refunds.values()].filter((r) => r.outTradeNo === orderNo)).toHaveLength(1);
+  });
+
   it('When WeChat Pay reports a refund ABNORMAL, then refunds:exceptions lists it for a person, and --resolve takes it off the list', async () => {
     const { outRefundNo } = await latePayment('oRefundAbnormal');
     await pay().completeRefund(outRefundNo, 'ABNORMAL');

@@ -55,7 +55,7 @@ export class NoticeOutbox {
   static async record(em: EntityManager, notice: OwedNotice, at: Date): Promise<void> {
     await em.createQueryBuilder().insert().into(NoticeOutboxEntity)
       .values({ noticeKey: notice.key.slice(0, 96), job: notice.job, payload: JSON.stringify(notice.payload), state: 'owed', createdAt: at, settledAt: null })
-      .orIgnore().execute();
+      .orIgnore().updateEntity(false).execute();
   }
 
   enqueue(notice: OwedNotice): Promise<void> {

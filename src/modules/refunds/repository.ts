@@ -9,7 +9,7 @@ export class RefundRepository {
   async record(em: EntityManager, refund: NewRefund, at: Date): Promise<void> {
     await em.createQueryBuilder().insert().into(RefundEntity)
       .values({ ...refund, reason: [...refund.reason].slice(0, 80).join(''), refundId: null, attempts: 0, lastError: null, createdAt: at, updatedAt: at, settledAt: null, resolvedAt: null, resolvedBy: null })
-      .orIgnore().execute();
+      .orIgnore().updateEntity(false).execute();
   }
 
   byOutRefundNo(em: EntityManager, outRefundNo: string): Promise<Refund | null> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type WechatPayConfig } from '../../config';
 import { type Clock, nowSeconds, type Random } from '../../lib/clock';
 import { ValidationError } from '../../lib/errors';
@@ -5,6 +6,7 @@ import { type Logger } from '../../lib/logger';
 import { type WechatPayKeys } from './keys';
 import { decryptCertificateList, isValidAt, type PlatformCertificate } from './certificates';
 import { buildAuthorization, MAX_SKEW_SECONDS, nonceStr, rsaVerify, sameSerial, signedMessage, signJsapiPayParams } from './sign';
+import { parseTradeBill, TradeBillFormatError } from './trade-bill';
 import { type JsapiPrepayInput, OUT_TRADE_NO, type RefundInput, type WechatPayClient, WechatPayError, type WechatPayRefund, type WechatPayTransaction } from './types';
 
 export interface WechatPayClientOptions {
@@ -148,6 +150,37 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
     return all.filter((c) => isValidAt(c, clock.nowMs()));
   }
 
+  /**
+   * The bill file at the download_url of a signed /v3/bill/tradebill answer. The request is signed like every APIv3
+   * call, but this answer carries no Wechatpay-Signature (WeChat Pay: 需要跳过验签): its integrity is the SHA1 from
+   * the signed answer instead. Our Authorization goes only to WeChat Pay's own hosts (the configured bases), never to
+   * whatever host a download_url might name.
+   */
+  async function downloadBill(downloadUrl: string, sha1: string): Promise<Buffer> {
+    let url: URL;
+    try {
+      url = new URL(downloadUrl);
+    } catch {
+      throw new WechatPayError('bad-response', 'tradebill: download_url is not a URL');
+    }
+    const ours = [config.apiBase, config.apiBackupBase].filter((b): b is string => !!b).map((b) => new URL(b).origin);
+    if (!ours.includes(url.origin)) throw new WechatPayError('bad-response', `tradebill: download_url host ${url.host} is not WeChat Pay's`);
+    const authorization = buildAuthorization(merchant, 'GET', `${url.pathname}${url.search}`, '', clock, random);
+    let res: Response;
+    try {
+      res = await doFetch(url, { headers: { Accept: '*/*', 'User-Agent': 'shuan-ca-guanjia (node)', Authorization: authorization }, signal: AbortSignal.timeout(timeoutMs * 6) });
+    } catch (err) {
+      throw new WechatPayError('transport', `GET bill file: ${(err as Error).message}`, undefined, undefined, { cause: err });
+    }
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (res.status !== 200) throw new WechatPayError('api', `GET bill file: HTTP ${res.status}`, undefined, res.status);
+    if (createHash('sha1').update(bytes).digest('hex') !== sha1.toLowerCase()) {
+      logger.error({ alert: true, bytes: bytes.length }, 'wechatpay bill file refused: SHA1 differs from the signed answer');
+      throw new WechatPayError('bad-response', 'bill file: SHA1 differs from hash_value');
+    }
+    return bytes;
+  }
+
   const checkOutTradeNo = (no: string) => {
     if (!OUT_TRADE_NO.test(no)) throw new ValidationError('订单号格式错误', `out_trade_no ${JSON.stringify(no)} is not [A-Za-z0-9_-]{6,32}`);
   };
@@ -210,6 +243,27 @@ export function createWechatPayClient(opts: WechatPayClientOptions): WechatPayCl
         amount: { refund: input.refundFen, total: input.totalFen, currency: 'CNY' },
       });
       return refundOf(json);
+    },
+
+    async tradeBill(billDate: string) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(billDate)) throw new ValidationError('账单日期格式错误', `bill_date ${JSON.stringify(billDate)} is not yyyy-MM-dd`);
+      let json: Json;
+      try {
+        ({ json } = await call('GET', `/v3/bill/tradebill?bill_date=${billDate}&bill_type=ALL`));
+      } catch (err) {
+        if (err instanceof WechatPayError && err.wechatCode === 'NO_STATEMENT_EXIST') return undefined;
+        throw err;
+      }
+      if (json.hash_type !== 'SHA1' || typeof json.hash_value !== 'string' || typeof json.download_url !== 'string') {
+        throw new WechatPayError('bad-response', 'tradebill: answer lacks hash_type SHA1, hash_value or download_url');
+      }
+      const bytes = await downloadBill(json.download_url, json.hash_value);
+      try {
+        return parseTradeBill(bytes.toString('utf8'));
+      } catch (err) {
+        if (err instanceof TradeBillFormatError) throw new WechatPayError('bad-response', `bill ${billDate}: ${err.message}`);
+        throw err;
+      }
     },
 
     async queryRefund(outRefundNo: string) {

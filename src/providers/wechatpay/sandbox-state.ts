@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type KeyObject } from 'node:crypto';
 import { type Logger } from '../../lib/logger';
 import { rfc3339Beijing } from './real';
+import { SandboxBillFiles } from './sandbox-bill';
 import { SandboxPlatformCertificates } from './sandbox-certificates';
 import { aesGcmEncrypt, rsaSign, signedMessage } from './sign';
 import { type RefundStatus, type TradeState } from './types';
@@ -85,6 +86,8 @@ export class SandboxWechatPayState {
   tamperNextCertificates = false;
   /** The platform certificates (the first one for platformPrivateKey); GET /v3/certificates lists them. */
   readonly certificates: SandboxPlatformCertificates;
+  /** Trade bill files waiting behind their download tokens (sandbox-bill.ts). */
+  readonly billFiles = new SandboxBillFiles();
   /** Which key signs: the 微信支付公钥 (under publicKeyId) or the current platform certificate (under its serial). */
   signWith: 'public-key' | 'certificate';
   /** Tests: sign with this key under this serial instead (an impostor, or an unknown certificate). */

@@ -6,12 +6,13 @@ import { pagePolicy } from '../../lib/http/security-headers';
 import { type Logger } from '../../lib/logger';
 import { type RenderPage } from '../../lib/views';
 import { rfc3339Beijing } from './real';
+import { tradeBillAnswer } from './sandbox-bill';
 import { type SandboxWechatPayState } from './sandbox-state';
 import { MAX_SKEW_SECONDS, parseAuthorization, rsaVerify, signedMessage } from './sign';
 import { checkJsapiPrepay, checkMchid, checkOutRefundNo, checkOutTradeNo, checkRefund, checkRepeatPrepay, checkRepeatRefund, PayRefusal, refuse } from './sandbox-rules';
 
 /**
- * The sandbox WeChat Pay: the APIv3 endpoints the client uses (jsapi prepay, query, close, refund, platform certificates) with WeChat
+ * The sandbox WeChat Pay: the APIv3 endpoints the client uses (jsapi prepay, query, close, refund, platform certificates, trade bill) with WeChat
  * Pay's JSON shapes, HTTP statuses and error codes; requests must carry a valid merchant signature (else 401
  * SIGN_ERROR) and every answer is signed with the sandbox's own key. Plus the cashier page the H5 page opens
  * instead of WeixinJSBridge. Mounted at /sandbox/wechatpay in sandbox mode only.
@@ -37,6 +38,18 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
   // The cashier's address carries the prepay_id and paySign: no Referer from it.
   app.use(pagePolicy({ noReferrer: true }));
 
+  /** Every call must carry the merchant's signature over the request as sent (else 401 SIGN_ERROR). */
+  function checkMerchantSignature(ctx: Koa.Context, raw: string): void {
+    const auth = parseAuthorization(ctx.get('authorization'));
+    if (!auth) refuse(401, 'SIGN_ERROR', 'Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》');
+    if (auth!.mchid !== id.mchId || auth!.serial_no.toUpperCase() !== id.merchantSerialNo.toUpperCase()) refuse(401, 'SIGN_ERROR', '商户证书序列号有误或商户号不存在');
+    if (Math.abs(Math.floor(state.nowMs() / 1000) - Number(auth!.timestamp)) > MAX_SKEW_SECONDS) refuse(401, 'SIGN_ERROR', 'Http头Authorization中的timestamp与发起请求的时间不得超过5分钟');
+    // WeChat Pay signs "the request's absolute URL without the domain": the path as the client sent it, with any
+    // prefix before /v3 (here the sandbox's own mount point) and the query string — not the path after the mount.
+    const message = signedMessage(ctx.method, ctx.originalUrl, auth!.timestamp, auth!.nonce_str, raw);
+    if (!rsaVerify(id.merchantPublicKey, message, auth!.signature)) refuse(401, 'SIGN_ERROR', '错误的签名，验签失败');
+  }
+
   type Answer = { status: number; json?: Json };
   function api(method: 'get' | 'post', path: string, handler: (ctx: Koa.Context, body: Json) => Answer | Promise<Answer>) {
     router[method](path, async (ctx) => {
@@ -44,14 +57,7 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
       let text = '';
       try {
         const raw = method === 'post' ? await getRawBody(ctx.req, { limit: '64kb', encoding: 'utf-8' }).catch(() => refuse(400, 'PARAM_ERROR', '请求体过大或无法读取')) : '';
-        const auth = parseAuthorization(ctx.get('authorization'));
-        if (!auth) refuse(401, 'SIGN_ERROR', 'Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》');
-        if (auth!.mchid !== id.mchId || auth!.serial_no.toUpperCase() !== id.merchantSerialNo.toUpperCase()) refuse(401, 'SIGN_ERROR', '商户证书序列号有误或商户号不存在');
-        if (Math.abs(Math.floor(state.nowMs() / 1000) - Number(auth!.timestamp)) > MAX_SKEW_SECONDS) refuse(401, 'SIGN_ERROR', 'Http头Authorization中的timestamp与发起请求的时间不得超过5分钟');
-        // WeChat Pay signs "the request's absolute URL without the domain": the path as the client sent it, with any
-        // prefix before /v3 (here the sandbox's own mount point) and the query string — not the path after the mount.
-        const message = signedMessage(ctx.method, ctx.originalUrl, auth!.timestamp, auth!.nonce_str, raw);
-        if (!rsaVerify(id.merchantPublicKey, message, auth!.signature)) refuse(401, 'SIGN_ERROR', '错误的签名，验签失败');
+        checkMerchantSignature(ctx, raw);
         let body: Json = {};
         if (raw) {
           try {
@@ -151,6 +157,27 @@ export function createSandboxWechatPayApp(state: SandboxWechatPayState, opts: Sa
     const tamper = state.tamperNextCertificates;
     state.tamperNextCertificates = false;
     return { status: 200, json: await state.certificates.listJson(id.apiV3Key, tamper) };
+  });
+
+  // 申请交易账单: the bill of a past day built from the sandbox's own records, behind a 30-second download token.
+  api('get', '/v3/bill/tradebill', (ctx) => {
+    const bill = tradeBillAnswer(state, ctx.query, `${ctx.protocol}://${ctx.host}${ctx.originalUrl.slice(0, ctx.originalUrl.indexOf('/v3/'))}`);
+    return { status: 200, json: bill };
+  });
+
+  // 下载账单: signed request, but (as at WeChat Pay) an unsigned answer: the client checks the SHA1 instead.
+  router.get('/v3/billdownload/file', (ctx) => {
+    try {
+      checkMerchantSignature(ctx, '');
+      const file = state.billFiles.take(String(ctx.query.token ?? ''), state.nowMs()) ?? refuse(400, 'INVALID_REQUEST', '下载链接已过期，请重新申请');
+      ctx.type = 'application/octet-stream';
+      ctx.body = file;
+    } catch (err) {
+      if (!(err instanceof PayRefusal)) throw err;
+      ctx.status = err.status;
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify({ code: err.code, message: err.message });
+    }
   });
 
   router.get('/cashier', (ctx) => cashierPage(ctx));

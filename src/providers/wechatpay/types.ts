@@ -1,6 +1,7 @@
 import { UpstreamError } from '../../lib/errors';
 import { type PlatformCertificate } from './certificates';
 import { type JsapiPayParams } from './sign';
+import { type TradeBill } from './trade-bill';
 
 /** Order numbers we send: WeChat allows more characters, but `|` and `*` break path signing (see research notes). */
 export const OUT_TRADE_NO = /^[A-Za-z0-9_-]{6,32}$/;
@@ -32,6 +33,8 @@ export interface WechatPayRefund {
   out_trade_no: string;
   /** The notify calls it refund_status; the API calls it status. Both are filled here. */
   status: RefundStatus;
+  /** When WeChat Pay accepted it (query answers only): the day the trade bill lists it. */
+  create_time?: string;
   success_time?: string;
   user_received_account?: string;
   amount: { total: number; refund: number; payer_total?: number; payer_refund?: number; currency?: string };
@@ -76,6 +79,12 @@ export interface WechatPayClient {
   queryRefund(outRefundNo: string): Promise<WechatPayRefund | undefined>;
   /** GET /v3/certificates: the currently valid platform certificates, decrypted, checked and signature-verified. */
   downloadCertificates(): Promise<PlatformCertificate[]>;
+  /**
+   * The day's trade bill (bill_type ALL, `yyyy-MM-dd` in Beijing time): GET /v3/bill/tradebill, then its short-lived
+   * download URL, the file's SHA1 checked against the signed answer. Undefined on NO_STATEMENT_EXIST (a day with no
+   * trades). WeChat Pay makes it after 09:00 the next day and keeps it 3 months.
+   */
+  tradeBill(billDate: string): Promise<TradeBill | undefined>;
 }
 
 export type WechatPayErrorKind = 'api' | 'transport' | 'bad-response-signature' | 'bad-response';
