@@ -17,7 +17,7 @@ export class SmtpMailer implements Mailer {
       host: config.host, port: config.port, secure: config.tls === 'implicit', requireTLS: config.tls === 'starttls', pool: true, maxConnections: 2,
       connectionTimeout: 15_000, greetingTimeout: 10_000, socketTimeout: 30_000,
       ...(config.user ? { auth: { user: config.user, pass: config.password ?? '' } } : {}),
-      tls: { rejectUnauthorized: true, servername: config.host, ...(config.caFile ? { ca: readFileSync(config.caFile, 'utf8') } : {}) },
+      tls: { rejectUnauthorized: true, ...(config.caFile ? { ca: readFileSync(config.caFile, 'utf8') } : {}) },
     });
   }
 
