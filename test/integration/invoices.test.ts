@@ -2,7 +2,7 @@ import { InvoiceIssuance } from '../../src/modules/invoices/issuance';
 import { InvoiceLinks } from '../../src/modules/invoices/link-access';
 import { RedLetters } from '../../src/modules/invoices/red-letter';
 import { InvoiceRepository } from '../../src/modules/invoices/repository';
-import { type InvoiceForm } from '../../src/modules/invoices/schemas';
+import { type InvoiceBuyer } from '../../src/modules/invoices/schemas';
 import { InvoiceService } from '../../src/modules/invoices/service';
 import { InvoicedOrderRefundError } from '../../src/modules/invoices/refund-guard';
 import { InvoiceAttemptEntity, InvoiceLinkEntity, InvoiceMailEntity } from '../../src/modules/invoices/entities';
@@ -66,7 +66,7 @@ async function paidOrder(openid: string, organization = `梅州开票测试单�
   return order.orderNo;
 }
 
-const buyer = (title: string, extra: Partial<InvoiceForm> = {}): InvoiceForm => ({ buyerKind: 'organisation', title, taxId: '91440101MA5CYQ8X3X', email: 'buyer@example.com', ...extra });
+const buyer = (title: string, extra: Partial<InvoiceBuyer> = {}): InvoiceBuyer => ({ buyerKind: 'organisation', title, taxId: '91440101MA5CYQ8X3X', email: 'buyer@example.com', ...extra });
 const issued = (openid: string, acceptanceNo: string, status = 'issued') => until(() => service.detail(openid, acceptanceNo), (d) => d.status === status);
 
 describe(`invoices (${backend})`, () => {

@@ -11,7 +11,7 @@ import { INVOICE_MAIL_JOB, INVOICE_SUBMIT_JOB, submitJobId } from './job-names';
 import { openLinkToken } from './links';
 import { attemptKey, newAcceptanceNo } from './numbers';
 import { InvoiceRepository, type OrderForInvoice } from './repository';
-import { type InvoiceForm, MAX_ORDERS_PER_INVOICE, ORDER_SELECTION_MESSAGES, titleDiffersFromOrganisation } from './schemas';
+import { type InvoiceBuyer, MAX_ORDERS_PER_INVOICE, ORDER_SELECTION_MESSAGES, titleDiffersFromOrganisation } from './schemas';
 import { SavedTitles } from './titles';
 import {
   INVOICE_STATUS_LABELS, type InvoiceableOrder, type InvoiceDetail, type InvoiceHistoryPage, invoiceLinkUrl, type InvoiceRequestInput,
