@@ -7,6 +7,7 @@ import { InvoiceService } from '../../src/modules/invoices/service';
 import { InvoicedOrderRefundError } from '../../src/modules/invoices/refund-guard';
 import { InvoiceAttemptEntity, InvoiceLinkEntity, InvoiceMailEntity } from '../../src/modules/invoices/entities';
 import { NoticeOutboxEntity } from '../../src/modules/notices/outbox';
+import { applyInvoiceRetention, CONTACTS_KEPT_MS } from '../../src/modules/invoices/retention';
 import { OrderService } from '../../src/modules/orders/service';
 import { type AppError } from '../../src/lib/errors';
 import { type CliIo } from '../../src/cli/bootstrap';
@@ -278,5 +279,21 @@ describe(`invoices (${backend})`, () => {
     const mails = await until(() => app.deps.db.getRepository(InvoiceMailEntity).find({ where: { requestId: request.id } }), (rows) => rows.length === 2 && rows.every((r) => r.state === 'sent'));
     expect(mails.map((m) => m.state)).toEqual(['sent', 'sent']);
     await expect(cli(['retry'])).rejects.toThrow(/Usage/);
+  });
+
+  it("When an individual's invoice is older than the contact retention, then the e-mail and mobile are erased and the name stays; saved titles can be deleted", async () => {
+    const openid = openidOf();
+    const person: InvoiceBuyer = { buyerKind: 'individual', title: '张三', email: 'zhangsan@example.com', mobile: '13800138000' };
+    const { acceptanceNo } = await service.request(openid, { orderNos: [await paidOrder(openid)], buyer: person });
+    await issued(openid, acceptanceNo);
+    expect((await service.titleSuggestions(openid)).recent.map((t) => t.buyer)).toEqual([person]);
+    await applyInvoiceRetention(app.deps, new Date(Date.now() + CONTACTS_KEPT_MS - DAY));
+    expect((await service.detail(openid, acceptanceNo)).buyer).toMatchObject({ title: '张三', email: 'zhangsan@example.com', mobile: '13800138000' });
+    await applyInvoiceRetention(app.deps, new Date(Date.now() + CONTACTS_KEPT_MS + DAY));
+    const after = (await service.detail(openid, acceptanceNo)).buyer;
+    expect(after).toMatchObject({ buyerKind: 'individual', title: '张三', email: '' });
+    expect(after.mobile).toBeUndefined();
+    expect(await service.deleteAllSavedTitles(openid)).toBe(1);
+    expect((await service.titleSuggestions(openid)).recent).toEqual([]);
   });
 });
