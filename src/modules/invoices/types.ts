@@ -142,3 +142,4 @@ export interface InvoiceRequestResult {
 export const invoiceLinkUrl = (publicBaseUrl: string, token: string): string => `${publicBaseUrl}/i/${token}`;
 /** The detail page of a request (the template message links here). */
 export const invoiceDetailPath = (acceptanceNo: string): string => `/h5/invoices/${encodeURIComponent(acceptanceNo)}`;
+export type { InvoiceBuyer, InvoiceForm } from './schemas';
