@@ -278,6 +278,9 @@ describe(`invoices (${backend})`, () => {
     const request = (await new InvoiceRepository().byAcceptanceNo(app.deps.db.manager, ok.acceptanceNo))!;
     const mails = await until(() => app.deps.db.getRepository(InvoiceMailEntity).find({ where: { requestId: request.id } }), (rows) => rows.length === 2 && rows.every((r) => r.state === 'sent'));
     expect(mails.map((m) => m.state)).toEqual(['sent', 'sent']);
+    // 红冲 from the command line: on Redis the server's workers follow it, on the embedded default the command does.
+    expect(await cli(['red-letter', ok.acceptanceNo])).toMatch(/red letter FP\w+ — issuing/);
+    expect((await issued(openid, ok.acceptanceNo, 'reversed')).statusLabel).toBe('已红冲');
     await expect(cli(['retry'])).rejects.toThrow(/Usage/);
   });
 

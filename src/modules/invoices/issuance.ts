@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Deps } from '../../deps';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, NotFoundError } from '../../lib/errors';
-import { type EInvoiceFile, type EInvoiceLine, type EInvoiceSubmitRequest, EInvoiceUpstreamError, type IssuedInvoice, type QueryOutcome } from '../../providers/einvoice/types';
+import { type EInvoiceFile, type EInvoiceLine, type EInvoiceSubmitRequest, EInvoiceUpstreamError, type IssuedInvoice, type QueryOutcome, type RedReason } from '../../providers/einvoice/types';
 import { enqueueOwedNotice, NoticeOutbox, type OwedNotice } from '../notices/outbox';
 import { openBuyer, providerBuyer, sealBuyer } from './buyer';
 import { type InvoiceAttemptRow, type InvoiceFileKind, type InvoiceRequestRow } from './entities';
@@ -12,6 +12,7 @@ import { attemptKey as makeAttemptKey, MAX_ATTEMPTS } from './numbers';
 import { InvoiceRepository } from './repository';
 import { type InvoiceBuyer, validateInvoiceForm } from './schemas';
 import { enqueueInvoiceMail, queueInvoiceMail } from './service';
+import { RED_REASON_PREFIX, redLetterRequestFor } from './red-letter';
 
 /** 开票成功 is owed once per request (its key is the client_msg_id base and the outbox row's key). */
 export const invoiceIssuedNotice = (acceptanceNo: string): OwedNotice => ({ key: `inv-${acceptanceNo}`, job: INVOICE_ISSUED_NOTICE_JOB, payload: { acceptanceNo } });
@@ -54,7 +55,9 @@ export class InvoiceIssuance {
   async poll(attemptKey: string, round: number): Promise<void> {
     const { attempt, request } = await this.load(attemptKey);
     if (attempt.state !== 'accepted' && attempt.state !== 'pending') return;
-    const outcome = await this.deps.einvoice.query(attempt.serial ? { serial: attempt.serial } : { attemptKey });
+    // A red invoice is asked for by its order number (the attempt key the red-letter form issues it under): its serial
+    // is known only once the form is settled, and a re-filed form may have issued it under a new serial.
+    const outcome = await this.deps.einvoice.query(attempt.serial && request.direction === 'blue' ? { serial: attempt.serial } : { attemptKey });
     await this.apply(attempt, request, outcome, round);
   }
 
@@ -182,6 +185,14 @@ export class InvoiceIssuance {
       await this.fail(attempt, request, 'failed', `红字确认单已撤销：${form.reason}`);
       await this.repo.moveRequest(em, blue.id, ['awaiting-buyer', 'issued'], { status: 'issued', redState: 'revoked', updatedAt: at });
       return;
+    }
+    if (form.state === 'not-found') {
+      // The provider has no such form (the filing was lost, or a sandbox in another process took it): file it
+      // again, identical (same confirm id and red attempt key, so it stays one form and one red invoice).
+      const reason = (attempt.reason?.startsWith(RED_REASON_PREFIX) ? attempt.reason.slice(RED_REASON_PREFIX.length) : 'issued-in-error') as RedReason;
+      const refiled = await this.deps.einvoice.requestRedLetter(await redLetterRequestFor(this.deps, blue, attempt.attemptKey, blue.redConfirmId, reason, 'system:invoice-issuance'));
+      this.deps.logger.warn({ red: request.acceptanceNo, outcome: refiled.kind }, 'red-letter form unknown to the provider: filed again');
+      if (refiled.kind === 'refused') return this.fail(attempt, request, 'refused', `红字确认单未通过：${refiled.reason}（${refiled.code}）`);
     }
     if (form.state === 'awaiting-buyer') await this.repo.moveRequest(em, blue.id, ['issued'], { status: 'awaiting-buyer', redState: 'awaiting-buyer', updatedAt: at });
     if (form.state === 'confirmed' && !form.redSerial) {

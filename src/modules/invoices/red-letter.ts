@@ -1,7 +1,7 @@
 import { type Deps } from '../../deps';
 import { inTransaction } from '../../lib/db/transaction';
 import { ConflictError, NotFoundError } from '../../lib/errors';
-import { type RedReason } from '../../providers/einvoice/types';
+import { type RedLetterRequest, type RedReason } from '../../providers/einvoice/types';
 import { openBuyer } from './buyer';
 import { type InvoiceRequestRow } from './entities';
 import { INVOICE_POLL_JOB } from './job-names';
@@ -16,6 +16,24 @@ import { type InvoiceBuyer, validateInvoiceForm } from './schemas';
  * (own 受理单号, negative lines, no order key), followed by the same poller as blue ones; once it is issued the blue
  * one is 已红冲 and its orders are free again: to be invoiced with a corrected title, or refunded. Both stay in history.
  */
+export const RED_REASON_PREFIX = 'RED:';
+
+/**
+ * What the provider is asked for a blue invoice's 红字确认单 (built again, identical, when a form must be re-filed).
+ * The confirm id and the red attempt key make a resend the same form and the same red invoice at the provider.
+ */
+export async function redLetterRequestFor(deps: Pick<Deps, 'db' | 'pii'>, blue: InvoiceRequestRow, attemptKey: string, confirmId: string, reason: RedReason, actor: string): Promise<RedLetterRequest> {
+  const buyer = openBuyer(deps.pii, blue, { actor, reason: 'invoice-red-letter' });
+  const blueLines = (await new InvoiceRepository().linesOf(deps.db.manager, [blue.id])).map((l) => ({
+    itemName: l.itemName, taxClassificationCode: l.taxCode, unit: '张', quantity: l.quantity, taxRate: l.taxRateBp, totalFen: l.totalFen, amountFen: l.amountFen, taxFen: l.taxFen,
+  }));
+  return {
+    confirmId, attemptKey, reason, blueLines, blueAcceptanceNo: blue.acceptanceNo,
+    blue: { kind: blue.kind ?? 'digital', number: blue.invoiceNumber!, issuedAt: blue.issuedAt!, ...(blue.invoiceCode ? { code: blue.invoiceCode } : {}) },
+    buyer: { kind: buyer.buyerKind, name: buyer.title, email: buyer.email, ...(buyer.taxId ? { taxId: buyer.taxId } : {}), ...(buyer.mobile ? { mobile: buyer.mobile } : {}) },
+  };
+}
+
 export class RedLetters {
   private readonly repo = new InvoiceRepository();
   private readonly service: InvoiceService;
@@ -44,12 +62,7 @@ export class RedLetters {
       return { red, blue: { ...blue, redConfirmId: confirmId }, confirmId };
     });
     const attempt = (await this.repo.currentAttempt(this.deps.db.manager, red))!;
-    const buyer = openBuyer(this.deps.pii, blue, { actor: by, reason: 'invoice-red-letter' });
-    const outcome = await this.deps.einvoice.requestRedLetter({
-      confirmId, attemptKey: attempt.attemptKey, reason,
-      blue: { kind: blue.kind ?? 'digital', number: blue.invoiceNumber!, issuedAt: blue.issuedAt!, ...(blue.invoiceCode ? { code: blue.invoiceCode } : {}) },
-      buyer: { name: buyer.title, email: buyer.email, ...(buyer.taxId ? { taxId: buyer.taxId } : {}), ...(buyer.mobile ? { mobile: buyer.mobile } : {}) },
-    });
+    const outcome = await this.deps.einvoice.requestRedLetter(await redLetterRequestFor(this.deps, blue, attempt.attemptKey, confirmId, reason, by));
     const em = this.deps.db.manager;
     if (outcome.kind === 'refused') {
       await this.repo.moveAttempt(em, attempt.id, ['pending'], { state: 'refused', reason: `${outcome.reason}（${outcome.code}）`.slice(0, 200), updatedAt: at });
@@ -59,7 +72,8 @@ export class RedLetters {
       return { redAcceptanceNo: red.acceptanceNo, state: 'refused', detail: `${outcome.code} ${outcome.reason}` };
     }
     if (outcome.kind === 'awaiting-buyer') await this.repo.moveRequest(em, blue.id, ['issued'], { status: 'awaiting-buyer', redState: 'awaiting-buyer', updatedAt: at });
-    await this.repo.moveAttempt(em, attempt.id, ['pending'], { state: 'accepted', serial: outcome.kind === 'issuing' ? outcome.serial ?? null : null, updatedAt: at });
+    // The reason is kept on the attempt, so a form the provider lost can be filed again as it was (issuance.ts).
+    await this.repo.moveAttempt(em, attempt.id, ['pending'], { state: 'accepted', serial: outcome.kind === 'issuing' ? outcome.serial ?? null : null, reason: `${RED_REASON_PREFIX}${reason}`, updatedAt: at });
     await this.deps.jobs.enqueue(INVOICE_POLL_JOB, { attemptKey: attempt.attemptKey, round: 0 }, { jobId: `${INVOICE_POLL_JOB}:${attempt.attemptKey}:0`, delayMs: this.deps.config.einvoice.pollMs, attempts: 5 });
     this.deps.logger.info({ blue: blueAcceptanceNo, red: red.acceptanceNo, state: outcome.kind, by }, 'red letter requested');
     return { redAcceptanceNo: red.acceptanceNo, state: outcome.kind };

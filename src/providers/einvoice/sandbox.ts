@@ -113,8 +113,7 @@ export class SandboxIssuer implements EInvoiceProvider {
   async requestRedLetter(request: RedLetterRequest): Promise<RedLetterOutcome> {
     const existing = this.redForms.get(request.confirmId);
     if (existing) return this.redOutcome(existing);
-    const blueKey = this.byNumber.get(request.blue.number);
-    if (!blueKey) return { kind: 'refused', code: 'SANDBOX-BLUE', reason: '蓝字发票不存在' };
+    if (!this.byNumber.get(request.blue.number) && !request.blueLines?.length) return { kind: 'refused', code: 'SANDBOX-BLUE', reason: '蓝字发票不存在' };
     const form: RedForm = { confirmId: request.confirmId, request, state: request.buyer.name.includes('待确认') ? 'awaiting-buyer' : 'confirmed' };
     this.redForms.set(request.confirmId, form);
     if (form.state === 'confirmed') form.redSerial = this.storeRed(form, request.attemptKey);
@@ -155,13 +154,22 @@ export class SandboxIssuer implements EInvoiceProvider {
 
   /** The red invoice mirrors the blue one's lines with negative amounts, under its own attempt key. */
   private storeRed(form: RedForm, attemptKey: string): string {
-    const blue = this.attempts.get(this.byNumber.get(form.request.blue.number)!)!;
+    const blue = this.attempts.get(this.byNumber.get(form.request.blue.number) ?? '') ?? { request: this.blueFromRequest(form.request) };
     const negate = (n: number) => (n === 0 ? 0 : -n);
     const lines = blue.request.lines.map((l) => ({ ...l, quantity: -l.quantity, totalFen: negate(l.totalFen), amountFen: negate(l.amountFen), taxFen: negate(l.taxFen) }));
     const request: EInvoiceSubmitRequest = { ...blue.request, attemptKey, lines, requestedAt: new Date(this.opts.clock.nowMs()), remark: `被红冲蓝字数电发票号码：${form.request.blue.number}` };
     const attempt = this.store(request, 'issue');
     attempt.redOf = form.request.blue.number;
     return attempt.serial;
+  }
+
+  /** A blue invoice this process never issued, as the red-letter request describes it (see RedLetterRequest.blueLines). */
+  private blueFromRequest(request: RedLetterRequest): EInvoiceSubmitRequest {
+    const { buyer } = request;
+    return {
+      acceptanceNo: request.blueAcceptanceNo ?? request.attemptKey.slice(0, 16), attemptKey: request.attemptKey, requestedAt: request.blue.issuedAt, lines: request.blueLines ?? [],
+      buyer: { kind: buyer.kind ?? (buyer.taxId ? 'organisation' : 'individual'), name: buyer.name, email: buyer.email, ...(buyer.taxId ? { taxId: buyer.taxId } : {}), ...(buyer.mobile ? { mobile: buyer.mobile } : {}) },
+    };
   }
 
   private store(request: EInvoiceSubmitRequest, fate: Fate): Attempt {

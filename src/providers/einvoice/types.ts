@@ -118,8 +118,12 @@ export interface RedLetterRequest {
   /** The red invoice's attempt key (it is an invoice of its own, with its own order number). */
   attemptKey: string;
   blue: { kind: 'digital' | 'legacy'; number: string; code?: string; issuedAt: Date };
-  buyer: Pick<EInvoiceBuyer, 'name' | 'taxId' | 'email' | 'mobile'>;
+  buyer: Pick<EInvoiceBuyer, 'name' | 'taxId' | 'email' | 'mobile'> & { kind?: EInvoiceBuyer['kind'] };
   reason: RedReason;
+  /** The blue invoice's lines and 受理单号. Nuonuo needs neither (a full reversal); the sandbox issuer uses them when
+   * the blue invoice was issued by another process's sandbox (an operator command in sandbox mode). */
+  blueLines?: EInvoiceLine[];
+  blueAcceptanceNo?: string;
 }
 
 export type RedLetterOutcome =
