@@ -12,6 +12,7 @@ import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
 const USAGE = `Usage:
   npm run invoices:status                                  issuer (开票员 login, 实人认证, 授信额度) and invoices needing a person
   npm run invoices:retry -- <受理单号> [--title T] [--tax-id X] [--email E]   a failed request: new attempt (corrected data)
+  npm run invoices:withdraw -- <受理单号>                                   a failed request: give it up, its orders are free again
   npm run invoices:red-letter -- <受理单号> [--reason issued-in-error|sales-return|service-stopped|sales-allowance]
   npm run invoices:reissue -- <受理单号> [--title T] [--tax-id X]           after 红冲: a new invoice for the same orders
   npm run invoices:revoke-link -- <受理单号> [--new]                        revoke its /i/ links (--new: issue a fresh one)
@@ -73,6 +74,11 @@ export async function invoicesCli(io: CliIo, argv: string[]): Promise<void> {
       case 'retry': {
         const key = await new InvoiceIssuance(deps).retry(acceptanceNo!, by, corrections(argv));
         io.out(`${acceptanceNo}: new attempt ${key} queued.`);
+        return;
+      }
+      case 'withdraw': {
+        await new InvoiceIssuance(deps).withdraw(acceptanceNo!, by);
+        io.out(`${acceptanceNo}: withdrawn; its orders can be invoiced again or refunded.`);
         return;
       }
       case 'red-letter': {

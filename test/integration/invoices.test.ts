@@ -134,6 +134,21 @@ describe(`invoices (${backend})`, () => {
     expect(attempts.map((a) => a.state)).toEqual(['issued']);
   });
 
+  it('When a failed request is withdrawn, then its order is offered again and can be refunded, and the request cannot be retried', async () => {
+    const openid = openidOf();
+    const no = await paidOrder(openid);
+    const { acceptanceNo } = await service.request(openid, { orderNos: [no], buyer: buyer('开票失败撤回单位') });
+    await issued(openid, acceptanceNo, 'failed');
+    expect(await service.listInvoiceable(openid)).toEqual([]);
+    expect((await refusal(orders.startRefund(no, new Date()))).userMessage).toBe('该订单有开票申请尚未办结，须先撤回或红冲后才能退款');
+    const issuance = new InvoiceIssuance(app.deps);
+    await issuance.withdraw(acceptanceNo, 'operator:test');
+    expect((await service.listInvoiceable(openid)).map((o) => o.orderNo)).toEqual([no]);
+    expect((await service.detail(openid, acceptanceNo)).failureReason).toMatch(/^已撤回/);
+    expect((await refusal(issuance.retry(acceptanceNo, 'operator:test'))).userMessage).toBe('该申请已撤回，请重新申请开票');
+    expect((await orders.startRefund(no, new Date())).order.state).toBe('REFUNDING');
+  });
+
   it('When an issued invoice is red-lettered, then the red invoice is issued, the blue one shows 已红冲, both stay in history, the order is invoiceable again, and its refund waits for it', async () => {
     const openid = openidOf();
     const no = await paidOrder(openid);

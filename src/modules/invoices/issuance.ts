@@ -143,6 +143,7 @@ export class InvoiceIssuance {
       const request = await this.repo.byAcceptanceNo(tx, acceptanceNo);
       if (!request) throw new NotFoundError('未找到该开票申请', `no invoice request ${acceptanceNo}`);
       if (request.status !== 'failed') throw new ConflictError('只有开具失败的申请可以重试', `request ${acceptanceNo} is ${request.status}`);
+      if (!(await this.repo.linesOf(tx, [request.id])).some((l) => l.orderKey)) throw new ConflictError('该申请已撤回，请重新申请开票', `request ${acceptanceNo} was withdrawn`);
       if (request.attemptNo >= MAX_ATTEMPTS) throw new ConflictError('重试次数已达上限', `request ${acceptanceNo} has ${request.attemptNo} attempts`);
       const patch: Partial<InvoiceRequestRow> = { status: 'issuing', failureReason: null, attemptNo: request.attemptNo + 1, updatedAt: at };
       if (Object.keys(corrections).length) {
@@ -158,6 +159,22 @@ export class InvoiceIssuance {
     await this.deps.jobs.enqueue(INVOICE_SUBMIT_JOB, { attemptKey: key }, { jobId: submitJobId(key) });
     this.deps.logger.info({ acceptanceNo, attemptKey: key, by }, 'invoice retried by an operator');
     return key;
+  }
+
+  /**
+   * An operator gives a failed request up: its orders are released (offered again in 待开票, refundable), the request
+   * stays in history as 开具失败 with the reason. Nothing was issued, so there is nothing to red-letter.
+   */
+  async withdraw(acceptanceNo: string, by: string): Promise<void> {
+    const at = this.now();
+    await inTransaction(this.deps.db, async (tx) => {
+      const request = await this.repo.byAcceptanceNo(tx, acceptanceNo);
+      if (!request) throw new NotFoundError('未找到该开票申请', `no invoice request ${acceptanceNo}`);
+      if (request.status !== 'failed' || request.direction !== 'blue') throw new ConflictError('只有开具失败的申请可以撤回', `request ${acceptanceNo} is ${request.status}`);
+      await this.repo.releaseLines(tx, request.id);
+      await this.repo.moveRequest(tx, request.id, ['failed'], { failureReason: `已撤回（${by}）：${request.failureReason ?? ''}`.slice(0, 200), updatedAt: at });
+    });
+    this.deps.logger.info({ acceptanceNo, by }, 'failed invoice request withdrawn: its orders are free');
   }
 
   /** The periodic pass: attempts nobody followed for a while (their job died with a process) are queued again. */

@@ -33,7 +33,8 @@ export async function invoiceHealth(deps: Deps): Promise<InvoiceHealth> {
   return {
     issuer,
     stuck: await requests(['issuing'], new Date(now - STUCK_AFTER_MS)),
-    failed: await requests(['failed']),
+    // Withdrawn ones are settled (their orders are free): not a task any more.
+    failed: (await requests(['failed'])).filter((r) => !r.failureReason?.startsWith('已撤回')),
     awaitingBuyer: await requests(['awaiting-buyer']),
     mailsFailed: await em.find(InvoiceMailEntity, { where: { state: 'failed' }, order: { id: 'DESC' }, take: 100 }),
     mailsOwed: await em.find(InvoiceMailEntity, { where: { state: 'owed', createdAt: LessThan(new Date(now - 5 * 60_000)) }, order: { id: 'ASC' }, take: 100 }),
