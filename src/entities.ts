@@ -14,6 +14,7 @@ import { WechatPayAttemptEntity } from './modules/payments/attempts';
 import { NoticeOutboxEntity } from './modules/notices/outbox';
 import { RefundEntity } from './modules/refunds/entities';
 import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/entities';
+import { invoiceEntities } from './modules/invoices/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -22,4 +23,4 @@ import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/enti
 export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, SandboxCaCrlEntity, SandboxKmcKeyEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
-  BillRunEntity, BillFindingEntity];
+  BillRunEntity, BillFindingEntity, ...invoiceEntities];

@@ -3,6 +3,7 @@ import { registerHandlerJobs } from './modules/handler-authorisation/jobs';
 import { registerLegacyJobs } from './modules/legacy-bindings/jobs';
 import { registerPaymentJobs } from './modules/payments/jobs';
 import { registerBillJobs } from './modules/wechatpay-bills/jobs';
+import { registerInvoiceJobs } from './modules/invoices/jobs';
 
 /**
  * Every background job's handler. createApp registers them for the server's workers; a command on the embedded
@@ -13,4 +14,5 @@ export function registerJobHandlers(deps: Deps): void {
   registerPaymentJobs(deps);
   registerHandlerJobs(deps);
   registerBillJobs(deps);
+  registerInvoiceJobs(deps);
 }

@@ -5,6 +5,7 @@ import { closeDeps, openDeps } from './composition';
 import { certificateServiceFor } from './modules/certificates/service';
 import { recordSandboxServer } from './config/sandbox-server';
 import { scheduleOrderSweep } from './modules/payments/jobs';
+import { scheduleInvoiceSweep } from './modules/invoices/jobs';
 import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { scheduleBillChecks } from './modules/wechatpay-bills/jobs';
 import { loadConfig } from './config/load';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
   }
   await deps.jobs.start();
   const stopSweep = scheduleOrderSweep(deps);
+  const stopInvoiceSweep = scheduleInvoiceSweep(deps);
   const stopPurge = scheduleHandlerPurge(deps);
   const stopBillChecks = scheduleBillChecks(deps);
   const server = createServer(app.callback());
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     stopSweep();
+    stopInvoiceSweep();
     stopCertRefresh();
     stopPurge();
     stopBillChecks();

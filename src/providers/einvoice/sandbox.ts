@@ -2,7 +2,7 @@ import { type Clock, type Random } from '../../lib/clock';
 import { renderInvoicePdf, type SandboxInvoice } from './sandbox-pdf';
 import { renderInvoiceXml } from './sandbox-xml';
 import {
-  ATTEMPT_KEY, type EInvoiceProvider, type EInvoiceSubmitRequest, type InvoiceRef, type IssueRedRequest, type QueryOutcome,
+  ATTEMPT_KEY, type EInvoiceProvider, type IssuerStatus, type EInvoiceSubmitRequest, type InvoiceRef, type IssueRedRequest, type QueryOutcome,
   type RedConfirmState, type RedLetterOutcome, type RedLetterRequest, type ReInvoiceOutcome, type SubmitOutcome,
 } from './types';
 
@@ -59,7 +59,19 @@ export class SandboxIssuer implements EInvoiceProvider {
   private readonly redForms = new Map<string, RedForm>();
   private counter = 0;
 
+  /** The clerk's standing as the operator command reports it; tests and the sandbox console change it. */
+  readonly issuer: Omit<IssuerStatus, 'clerk' | 'detail'> = { login: 'logged-in', identityCheck: 'valid', creditLeftFen: 100_000_000, creditTotalFen: 100_000_000 };
+
   constructor(private readonly opts: SandboxIssuerOptions) {}
+
+  async issuerStatus(): Promise<IssuerStatus> {
+    return { ...this.issuer, clerk: this.opts.clerk, detail: '沙箱开票员（模拟状态）' };
+  }
+
+  /** Changes the failure rate and delay while running (the sandbox's settable behaviour). */
+  configure(change: Partial<Pick<SandboxIssuerOptions, 'delayMs' | 'failureRate' | 'sealFailureRate'>>): void {
+    Object.assign(this.opts, change);
+  }
 
   async submit(request: EInvoiceSubmitRequest): Promise<SubmitOutcome> {
     if (!ATTEMPT_KEY.test(request.attemptKey)) throw new RangeError(`attempt key not usable: ${request.attemptKey}`);
@@ -101,8 +113,7 @@ export class SandboxIssuer implements EInvoiceProvider {
   async requestRedLetter(request: RedLetterRequest): Promise<RedLetterOutcome> {
     const existing = this.redForms.get(request.confirmId);
     if (existing) return this.redOutcome(existing);
-    const blueKey = this.byNumber.get(request.blue.number);
-    if (!blueKey) return { kind: 'refused', code: 'SANDBOX-BLUE', reason: '蓝字发票不存在' };
+    if (!this.byNumber.get(request.blue.number) && !request.blueLines?.length) return { kind: 'refused', code: 'SANDBOX-BLUE', reason: '蓝字发票不存在' };
     const form: RedForm = { confirmId: request.confirmId, request, state: request.buyer.name.includes('待确认') ? 'awaiting-buyer' : 'confirmed' };
     this.redForms.set(request.confirmId, form);
     if (form.state === 'confirmed') form.redSerial = this.storeRed(form, request.attemptKey);
@@ -143,13 +154,22 @@ export class SandboxIssuer implements EInvoiceProvider {
 
   /** The red invoice mirrors the blue one's lines with negative amounts, under its own attempt key. */
   private storeRed(form: RedForm, attemptKey: string): string {
-    const blue = this.attempts.get(this.byNumber.get(form.request.blue.number)!)!;
+    const blue = this.attempts.get(this.byNumber.get(form.request.blue.number) ?? '') ?? { request: this.blueFromRequest(form.request) };
     const negate = (n: number) => (n === 0 ? 0 : -n);
     const lines = blue.request.lines.map((l) => ({ ...l, quantity: -l.quantity, totalFen: negate(l.totalFen), amountFen: negate(l.amountFen), taxFen: negate(l.taxFen) }));
     const request: EInvoiceSubmitRequest = { ...blue.request, attemptKey, lines, requestedAt: new Date(this.opts.clock.nowMs()), remark: `被红冲蓝字数电发票号码：${form.request.blue.number}` };
     const attempt = this.store(request, 'issue');
     attempt.redOf = form.request.blue.number;
     return attempt.serial;
+  }
+
+  /** A blue invoice this process never issued, as the red-letter request describes it (see RedLetterRequest.blueLines). */
+  private blueFromRequest(request: RedLetterRequest): EInvoiceSubmitRequest {
+    const { buyer } = request;
+    return {
+      acceptanceNo: request.blueAcceptanceNo ?? request.attemptKey.slice(0, 16), attemptKey: request.attemptKey, requestedAt: request.blue.issuedAt, lines: request.blueLines ?? [],
+      buyer: { kind: buyer.kind ?? (buyer.taxId ? 'organisation' : 'individual'), name: buyer.name, email: buyer.email, ...(buyer.taxId ? { taxId: buyer.taxId } : {}), ...(buyer.mobile ? { mobile: buyer.mobile } : {}) },
+    };
   }
 
   private store(request: EInvoiceSubmitRequest, fate: Fate): Attempt {
