@@ -119,3 +119,24 @@ export function normaliseTitle(title: string): string {
 export function titleDiffersFromOrganisation(title: string, organisation: string): boolean {
   return normaliseTitle(title) !== normaliseTitle(organisation);
 }
+
+/** One request covers at most this many orders (one invoice line each; keeps the PDF on one page). */
+export const MAX_ORDERS_PER_INVOICE = 20;
+export const ORDER_SELECTION_MESSAGES = {
+  none: '请选择要开票的订单',
+  tooMany: `一次最多为 ${MAX_ORDERS_PER_INVOICE} 个订单开票，请分次开具`,
+  bad: '所选订单有误，请刷新页面后重新选择',
+} as const;
+
+/**
+ * The orders ticked on 待开票, as a form posts them (one value, or repeated `orderNos` fields). Duplicates are
+ * dropped; order numbers are our own (letters and digits), anything else is a tampered form.
+ */
+export function parseOrderSelection(input: unknown): { ok: true; orderNos: string[] } | { ok: false; message: string } {
+  const values = (Array.isArray(input) ? input : input === undefined || input === null || input === '' ? [] : [input]).map((v) => String(v).trim()).filter(Boolean);
+  const orderNos = [...new Set(values)];
+  if (orderNos.length === 0) return { ok: false, message: ORDER_SELECTION_MESSAGES.none };
+  if (orderNos.length > MAX_ORDERS_PER_INVOICE) return { ok: false, message: ORDER_SELECTION_MESSAGES.tooMany };
+  if (orderNos.some((no) => !/^[A-Za-z0-9_-]{6,32}$/.test(no))) return { ok: false, message: ORDER_SELECTION_MESSAGES.bad };
+  return { ok: true, orderNos };
+}
