@@ -137,7 +137,7 @@ export function invoiceRoutes(deps: Deps, render: RenderPage): Router {
       title: '发票详情 - 数安CA管家', csrf: csrfToken(ctx, deps.random), invoice: summaryView(detail), detail,
       buyer: { ...b, kindLabel: b.buyerKind === 'individual' ? '个人' : '单位' },
       lines: detail.lines.map((l) => ({ ...l, totalYuan: yuan(l.totalFen), amountYuan: yuan(l.amountFen), taxYuan: yuan(l.taxFen) })),
-      amountYuan: yuan(detail.amountFen), taxYuan: yuan(detail.taxFen), inWechat: isWechatBrowser(ctx),
+      amountYuan: yuan(detail.amountFen), taxYuan: yuan(detail.taxFen), inWechat: isWechatBrowser(ctx), hasOfd: detail.files.some((f) => f.kind === 'ofd'),
       flash: ctx.query.created === '1' ? '开票申请已提交' : ctx.query.resent === '1' ? `发票已重新发送至 ${b.email}` : undefined,
       warned: ctx.query.warned === '1' ? TITLE_WARNING.replace('，请确认无误后再提交（仍可开具）', '，已按您填写的抬头开具') : undefined,
     });
