@@ -16,6 +16,10 @@ export interface PriceRule {
   effectiveFrom: Date;
   effectiveTo: Date | null;
   createdAt: Date;
+  /** The invoice line of an order priced by this rule (issue 11): name with its category, 税收分类编码, VAT rate in basis points. */
+  invoiceItem?: string;
+  taxCode?: string;
+  taxRateBp?: number;
 }
 
 export const PriceRuleEntity = new EntitySchema<PriceRule>({
@@ -30,6 +34,9 @@ export const PriceRuleEntity = new EntitySchema<PriceRule>({
     effectiveFrom: { name: 'effective_from', type: Date },
     effectiveTo: { name: 'effective_to', type: Date, nullable: true },
     createdAt: { name: 'created_at', type: Date },
+    invoiceItem: { name: 'invoice_item', type: String, length: 64, default: '*信息技术服务*数字证书服务费' },
+    taxCode: { name: 'tax_code', type: String, length: 19, default: '3040201990000000000' },
+    taxRateBp: { name: 'tax_rate_bp', type: Number, default: 600 },
   },
 });
 
