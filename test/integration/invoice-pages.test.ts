@@ -11,7 +11,7 @@ import { useTestApp } from '../helpers/use-test-app';
  */
 jest.setTimeout(60_000);
 const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322f) NetType/WIFI Language/zh_CN';
-const t = useTestApp({ wechat: true, env: { TRUST_PROXY: 'true' } });
+const t = useTestApp({ wechat: true, env: { TRUST_PROXY: 'true', LOG_LEVEL: 'error' } });
 
 let ipSeq = 0;
 const login = (openid: string) => loginAs(t.instance.app, t.sandbox, openid, `10.7.${Math.floor(++ipSeq / 250)}.${ipSeq % 250}`);
@@ -46,7 +46,7 @@ async function untilSettled(agent: Agent, acceptanceNo: string, ms = 20_000): Pr
 }
 
 describe(`我的发票 pages (${backend})`, () => {
-  it('When a handler opens 我的发票, then 待开票 lists each paid order with its amount and the home tile leads there, not to 即将开放', async () => {
+  it('When a handler opens 我的发票, then 待开票 lists each paid order with its amount and the page is 我的发票 itself, no longer 即将开放', async () => {
     const a = await paidOrder(t.instance.deps, 'oInvList');
     const b = await paidOrder(t.instance.deps, 'oInvList');
     const agent = await login('oInvList');
