@@ -7,7 +7,6 @@ import { readForm } from '../../lib/http/form';
 import { pagePolicy, WECHAT_JS_SDK } from '../../lib/http/security-headers';
 import { type RenderPage } from '../../lib/views';
 import { jsSdkConfig, type JsSdkConfig } from '../../providers/wechat-api/js-sdk';
-import { formatDateTime } from '../certificates/view-model';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
 import { yuan } from '../renewal-orders/view-model';
@@ -25,6 +24,10 @@ const FORM_FIELDS: readonly InvoiceFormField[] = ['buyerKind', 'title', 'taxId',
 const TITLE_WARNING = '发票抬头与证书上的单位名称不一致，请确认无误后再提交（仍可开具）';
 const isWechatBrowser = (ctx: Koa.Context) => /MicroMessenger/i.test(ctx.get('user-agent'));
 const orderNosOf = (value: unknown): string[] => (Array.isArray(value) ? value : String(value ?? '').split(',')).map((v) => String(v).trim()).filter(Boolean);
+
+/** Beijing time to the second, as the seed's 开票时间 (2023-…  11:42:20). */
+const beijing = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const formatDateTime = (d: Date) => beijing.format(d).replace(',', '');
 
 const summaryView = (s: InvoiceSummary) => ({
   acceptanceNo: s.acceptanceNo, title: s.title, status: s.status, statusLabel: s.statusLabel, red: s.direction === 'red',
