@@ -33,8 +33,6 @@ describe('Phone: 我的发票 → 开票 → 已开具 → the link opens the PD
   it('When a handler invoices two paid orders, then the invoice is issued and its copied link gives a PDF with title, tax ID and amount to a browser with no session', async () => {
     const page = await e2e.loggedInPhone('/h5/invoices', { user: '陈开票' });
     const context = page.context();
-    page.on('pageerror', (e) => console.log('PAGEERROR', e.message));
-    page.on('console', (m) => console.log('CONSOLE', m.text()));
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: e2e.app.url });
 
     // 待开票: tick both; the total follows each tick.
