@@ -22,6 +22,8 @@ import { oauthRoutes } from './modules/oauth/routes';
 import { opsRoutes } from './modules/ops/routes';
 import { paymentNotifyRoutes, paymentPageRoutes } from './modules/payments/routes';
 import { webhookRoutes } from './modules/wechat-webhook/routes';
+import { invoiceLinkRoutes } from './modules/invoices/link-routes';
+import { devMailRoutes } from './modules/dev-mail/routes';
 import { createSandboxWechatApiApp } from './providers/wechat-api/sandbox';
 import { createSandboxWechatPayApp, SANDBOX_WECHATPAY_PATH } from './providers/wechatpay/sandbox';
 import { createSandboxFaceIdApp } from './providers/liveness/sandbox';
@@ -51,6 +53,9 @@ export function createApp(deps: Deps): Koa {
   // Before the session: these never need one, and the webhook reads the raw body itself.
   const crl = crlRoutes(deps); // sandbox (built-in CA) only
   for (const router of [opsRoutes(deps), webhookRoutes(deps), paymentNotifyRoutes(deps), ...(crl ? [crl] : [])]) app.use(router.routes()).use(router.allowedMethods());
+  // The invoice link works in any browser without a session (issue 11).
+  const invoiceLinks = invoiceLinkRoutes(deps, render);
+  app.use(invoiceLinks.routes()).use(invoiceLinks.allowedMethods());
   registerJobHandlers(deps);
 
   const weuiCss = readFileSync(WEUI_CSS);
@@ -82,6 +87,7 @@ export function createApp(deps: Deps): Koa {
   if (config.sandbox && deps.sandboxWechat) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));
   }
+  if (config.sandbox && deps.sandboxMailbox && !config.isProduction) pageRouters.push(devMailRoutes(deps, deps.sandboxMailbox, render));
   for (const router of pageRouters) app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

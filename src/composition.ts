@@ -17,6 +17,10 @@ import { createLivenessProvider, createSandboxFaceIdState } from './providers/li
 import { SandboxWechatState } from './providers/wechat-api/sandbox-state';
 import { createSandboxWechatPayState, createWechatPay } from './providers/wechatpay';
 import { type SandboxWechatPayState } from './providers/wechatpay/sandbox-state';
+import { createEInvoiceProvider } from './providers/einvoice';
+import { type SandboxIssuer } from './providers/einvoice/sandbox';
+import { createMailer } from './providers/mail';
+import { type SandboxMailbox } from './providers/mail/sandbox';
 
 export interface OpenDepsOptions {
   logger?: Logger;
@@ -32,6 +36,9 @@ export interface OpenDepsOptions {
   sandboxWechatPay?: SandboxWechatPayState;
   /** For the WeChat Pay client (tests). */
   fetch?: typeof fetch;
+  /** An existing sandbox issuer / outbox to share (tests run two instances against one provider). */
+  sandboxEInvoice?: SandboxIssuer;
+  sandboxMailbox?: SandboxMailbox;
 }
 
 /**
@@ -99,12 +106,18 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
   const pii = createPiiVault(config.pii, { logger, nowMs: () => clock.nowMs() });
 
   wechatpay.certificates.shareLimitThrough(store);
-  return { config, logger, metrics, clock, random, db, store, jobs, wechatApi, ca, sandboxWechat, wechatpay, sandboxWechatPay, liveness, sandboxFaceId, pii };
+  const einvoice = createEInvoiceProvider(config.einvoice, { clock, random, fetch: opts.fetch, sandbox: opts.sandboxEInvoice });
+  const mail = createMailer(config.mail, opts.sandboxMailbox);
+  return {
+    config, logger, metrics, clock, random, db, store, jobs, wechatApi, ca, sandboxWechat, wechatpay, sandboxWechatPay, liveness, sandboxFaceId, pii,
+    einvoice: einvoice.provider, sandboxEInvoice: einvoice.sandbox, mailer: mail.mailer, sandboxMailbox: mail.sandbox,
+  };
 }
 
 /** Closes pools in the reverse order of opening; safe to call once at shutdown. */
 export async function closeDeps(deps: Deps): Promise<void> {
   deps.sandboxWechatPay?.stop();
+  deps.mailer.close();
   deps.wechatpay.certificates.stop();
   await deps.jobs.close().catch((err) => deps.logger.warn({ err }, 'closing jobs failed'));
   await deps.store.close().catch((err) => deps.logger.warn({ err }, 'closing store failed'));

@@ -13,6 +13,10 @@ import { type SandboxWechatState } from './providers/wechat-api/sandbox-state';
 import { type WechatApi } from './providers/wechat-api/types';
 import { type WechatPay } from './providers/wechatpay';
 import { type SandboxWechatPayState } from './providers/wechatpay/sandbox-state';
+import { type EInvoiceProvider } from './providers/einvoice/types';
+import { type SandboxIssuer } from './providers/einvoice/sandbox';
+import { type Mailer } from './providers/mail/types';
+import { type SandboxMailbox } from './providers/mail/sandbox';
 
 /** Everything the app is built from. Only the composition root (src/composition.ts) creates these. */
 export interface Deps {
@@ -39,4 +43,12 @@ export interface Deps {
   sandboxFaceId?: SandboxFaceIdState;
   /** Encrypts ID numbers at rest, HMAC-indexes them, audits every decrypt. */
   pii: PiiVault;
+  /** E-invoices: the Nuonuo client or the sandbox issuer (config.einvoice). */
+  einvoice: EInvoiceProvider;
+  /** Present only with the sandbox issuer (its settable delay/failure rate, red-letter confirmations). */
+  sandboxEInvoice?: SandboxIssuer;
+  /** Invoice e-mail: SMTP, or the sandbox outbox (config.mail). */
+  mailer: Mailer;
+  /** Present only with the sandbox outbox (/dev/mail). */
+  sandboxMailbox?: SandboxMailbox;
 }

@@ -5,6 +5,7 @@ import { closeDeps, openDeps } from './composition';
 import { certificateServiceFor } from './modules/certificates/service';
 import { recordSandboxServer } from './config/sandbox-server';
 import { scheduleOrderSweep } from './modules/payments/jobs';
+import { scheduleInvoiceSweep } from './modules/invoices/jobs';
 import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { loadConfig } from './config/load';
 import { SettingsError } from './config/settings';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   }
   await deps.jobs.start();
   const stopSweep = scheduleOrderSweep(deps);
+  const stopInvoiceSweep = scheduleInvoiceSweep(deps);
   const stopPurge = scheduleHandlerPurge(deps);
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     stopSweep();
+    stopInvoiceSweep();
     stopCertRefresh();
     stopPurge();
     const force = setTimeout(() => server.closeAllConnections(), 10_000);

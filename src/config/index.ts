@@ -7,6 +7,8 @@ import { type SandboxSecrets } from './sandbox-secrets';
 import { fromBuilder, IN_PRODUCTION, need, needOr, parseSections, S, sandboxSecrets, trimSlashes, type Context } from './sections';
 import { type Settings } from './settings';
 import { wechatPaySection } from './wechatpay';
+import { einvoiceSection } from '../providers/einvoice/config';
+import { mailSection } from '../providers/mail/config';
 
 export { type WechatPayConfig } from './wechatpay';
 
@@ -115,7 +117,7 @@ export interface WechatConfig {
   /** Customer service is staffed: a user's 人工 message is handed to it (transfer_customer_service). */
   customerServiceStaffed?: boolean;
   /** Template ids of the order notices; in sandbox mode made-up ids the sandbox accepts. */
-  templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string };
+  templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string; invoiceIssued?: string };
 }
 
 /** The WeChat identity: all of it outside sandbox mode (a partly configured one is an error, never the sandbox). */
@@ -138,8 +140,12 @@ function wechatSection(c: Context): z.ZodType<WechatConfig> {
       ? {
         orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected',
         reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT ?? 'sandbox-tpl-review-result',
+        invoiceIssued: s.WECHAT_TEMPLATE_INVOICE_ISSUED ?? 'sandbox-tpl-invoice-issued',
       }
-      : { orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT },
+      : {
+        orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT,
+        invoiceIssued: s.WECHAT_TEMPLATE_INVOICE_ISSUED,
+      },
   });
   if (c.wechatSandbox) {
     return z.object({ ...S, sandbox: sandboxSecrets('sandbox mode') }).transform(({ sandbox, ...s }) => toConfig({
@@ -232,6 +238,10 @@ function sections(c: Context, settings: Settings) {
     /** 对公汇款: the account handlers transfer to (sandbox: a made-up one, marked as such on the page). */
     transfer: transferSection(c, settings),
     certificates: certificatesSection(),
+    /** E-invoices: Nuonuo or the sandbox issuer (issue 11). */
+    einvoice: einvoiceSection(c, settings),
+    /** Invoice e-mail: SMTP with TLS, or the sandbox outbox at /dev/mail. */
+    mail: mailSection(c, settings),
   };
 }
 

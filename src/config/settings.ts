@@ -44,6 +44,8 @@ export const settingsSchema = z.object({
   WECHAT_TEMPLATE_ORDER_PAID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
   WECHAT_TEMPLATE_TRANSFER_REJECTED: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
   WECHAT_TEMPLATE_REVIEW_RESULT: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
+  /** 类目模板 id of 开票成功 (fields: README, invoices). */
+  WECHAT_TEMPLATE_INVOICE_ISSUED: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
   // Certificates. The RA settings select the real CA; without them the built-in sandbox CA issues.
   CA_RA_BASE_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   CA_RA_CLIENT_ID: optionalString,
@@ -88,6 +90,36 @@ export const settingsSchema = z.object({
   PII_ENCRYPTION_KEY: optionalString,
   /** base64 of at least 32 bytes: keys the HMAC index used to look ID numbers up without decrypting. */
   PII_HMAC_KEY: z.preprocess(emptyToUndefined, z.base64().refine((v) => Buffer.from(v, 'base64').length >= 32, 'must be at least 32 bytes, base64').optional()),
+  // E-invoices (issue 11). NUONUO_* select the real Nuonuo client; none set: the sandbox issuer (never in production).
+  NUONUO_APP_KEY: optionalString.pipe(z.string().regex(/^[A-Za-z0-9]{4,64}$/, 'must be the 诺诺 appKey (letters and digits)').optional()),
+  NUONUO_APP_SECRET: optionalString.pipe(z.string().min(8, 'must be the 诺诺 appSecret').optional()),
+  /** The 自用型应用 access token from open.nuonuo.com (kept current by the operator until a token keeper exists). */
+  NUONUO_ACCESS_TOKEN: optionalString.pipe(z.string().min(8, 'must be the 诺诺 accessToken').optional()),
+  NUONUO_API_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  /** 开票员 as registered at the 电子税局 (the name of the account logged in there). */
+  NUONUO_CLERK: optionalString.pipe(z.string().max(20, 'must be at most 20 characters').optional()),
+  NUONUO_EXTENSION_NUMBER: optionalString.pipe(z.string().regex(/^\d{1,8}$/, 'must be the 分机号 (digits)').optional()),
+  /** 销售方 on every invoice; outside production a made-up sandbox seller stands in. */
+  INVOICE_SELLER_NAME: optionalString.pipe(z.string().max(100, 'must be at most 100 characters').optional()),
+  INVOICE_SELLER_TAX_ID: optionalString.pipe(z.string().regex(/^[0-9A-Z]{15,20}$/, 'must be the seller\'s 统一社会信用代码').optional()),
+  INVOICE_SELLER_ADDRESS: optionalString.pipe(z.string().max(100, 'must be at most 100 characters').optional()),
+  INVOICE_SELLER_PHONE: optionalString.pipe(z.string().max(20, 'must be at most 20 characters').optional()),
+  INVOICE_SELLER_BANK_ACCOUNT: optionalString.pipe(z.string().max(100, 'must be at most 100 characters').optional()),
+  /** Sandbox issuer: how long an invoice stays 开票中, and the share of attempts that fail (0..1). */
+  EINVOICE_SANDBOX_DELAY_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(600_000).default(3000)),
+  EINVOICE_SANDBOX_FAILURE_RATE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(1).default(0)),
+  /** First wait before asking the provider how an invoice stands; doubles up to 5 minutes. */
+  EINVOICE_POLL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).max(600_000).default(2000)),
+  // Invoice e-mail. SMTP_HOST selects a real SMTP server (TLS required); none: the sandbox outbox at /dev/mail (never in production).
+  SMTP_HOST: optionalString,
+  SMTP_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(65535).optional()),
+  /** implicit: TLS from the first byte (port 465); starttls: upgrade required before anything is sent (port 587). */
+  SMTP_TLS: z.preprocess(emptyToUndefined, z.enum(['implicit', 'starttls']).default('implicit')),
+  SMTP_USER: optionalString,
+  SMTP_PASSWORD: optionalString,
+  SMTP_FROM: optionalString.pipe(z.string().regex(/^(.+<)?[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>?$/, 'must be an address, e.g. 数安发票 <invoice@example.com>').optional()),
+  /** PEM file of the CA that signed the SMTP server's certificate, when it is not a public one. */
+  SMTP_CA_FILE: optionalString,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

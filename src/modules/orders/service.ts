@@ -21,6 +21,7 @@ import { BRAND } from '../../config/brand';
 import { NoticeOutbox } from '../notices/outbox';
 import { orderPaidNotice } from './paid-notice';
 import { RefundRepository } from '../refunds/repository';
+import { assertNoStandingInvoice } from '../invoices/refund-guard';
 
 /** The refund of a whole order: one per order, so a repeated request is the same refund at WeChat Pay. */
 export const orderRefundNo = (orderNo: string): string => `RO${orderNo}`;
@@ -229,6 +230,8 @@ export class OrderService {
    */
   startRefund(orderNo: string, at: Date, reason = '订单退款'): Promise<TransitionResult> {
     return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at, false, async (tx, order) => {
+      // An invoiced order is refunded only after its red-letter invoice (issue 11); throwing rolls the move back.
+      await assertNoStandingInvoice(tx, orderNo);
       const amountFen = order.paidAmountFen ?? order.totalFen;
       await this.refunds.record(tx, {
         orderNo, outTradeNo: orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,

@@ -1,8 +1,9 @@
 import { type Clock, nowSeconds, type Random } from '../../lib/clock';
 import { nuonuoLine, queryOutcome, redConfirmState, type Row, shanghaiTime, str } from './nuonuo-mapping';
 import { signNuonuo } from './nuonuo-sign';
+import { yuanStringToFen } from '../../modules/invoices/amounts';
 import {
-  ATTEMPT_KEY, type EInvoiceProvider, type EInvoiceSubmitRequest, EInvoiceUpstreamError,
+  ATTEMPT_KEY, type EInvoiceProvider, type IssuerStatus, type EInvoiceSubmitRequest, EInvoiceUpstreamError,
   type InvoiceRef, type IssueRedRequest, type QueryOutcome, type RedConfirmState, type RedLetterOutcome, type RedLetterRequest,
   type RedReason, type ReInvoiceOutcome, type SubmitOutcome,
 } from './types';
@@ -25,6 +26,9 @@ export const NUONUO_METHODS = {
   saveRedConfirm: 'nuonuo.OpeMplatform.saveInvoiceRedConfirm',
   queryRedConfirm: 'nuonuo.OpeMplatform.queryInvoiceRedConfirm',
   fastRed: 'nuonuo.OpeMplatform.fastInvoiceRed',
+  /** 开票员 login / 实人认证 and 授信额度: names from a third-party client (docs/einvoice-nuonuo.md), confirm at 联调. */
+  certificationStatus: 'nuonuo.OpeMplatform.getCertificationStatus',
+  creditLine: 'nuonuo.OpeMplatform.getCreditLine',
 } as const;
 
 const SUCCESS = 'E0000';
@@ -99,6 +103,26 @@ export class NuonuoClient implements EInvoiceProvider {
       callBackUrl: this.opts.callbackUrl ?? '',
       remark: [`受理单号 ${request.acceptanceNo}`, request.remark].filter(Boolean).join('；'),
       invoiceDetail: request.lines.map(nuonuoLine),
+    };
+  }
+
+  /**
+   * The clerk's login and 实人认证 state and the credit line. Both answers are read leniently (field names are
+   * not in a published list we could read): what is not recognised is reported as unknown, with the raw words.
+   */
+  async issuerStatus(): Promise<IssuerStatus> {
+    const common = { taxNum: this.opts.seller.taxId, account: this.opts.clerk, extensionNumber: this.opts.extensionNumber ?? '' };
+    const cert = await this.call(NUONUO_METHODS.certificationStatus, common);
+    const credit = await this.call(NUONUO_METHODS.creditLine, common);
+    const c = (cert.result ?? {}) as Row;
+    const k = (credit.result ?? {}) as Row;
+    const flag = (v: unknown) => str(v).toLowerCase();
+    const login = ['1', 'true', 'y'].includes(flag(c.loginStatus ?? c.isLogin)) ? 'logged-in' : ['0', 'false', 'n'].includes(flag(c.loginStatus ?? c.isLogin)) ? 'logged-out' : 'unknown';
+    const identityCheck = ['1', 'true', 'y'].includes(flag(c.certificationStatus ?? c.isCertified)) ? 'valid' : ['0', 'false', 'n'].includes(flag(c.certificationStatus ?? c.isCertified)) ? 'required' : 'unknown';
+    const fen = (v: unknown) => { try { return str(v) ? yuanStringToFen(str(v)) : null; } catch { return null; } };
+    return {
+      clerk: this.opts.clerk, login, identityCheck, creditLeftFen: fen(k.surplusCreditLine ?? k.availableCreditLine), creditTotalFen: fen(k.totalCreditLine ?? k.creditLine),
+      detail: `${cert.code} ${cert.describe}; ${credit.code} ${credit.describe}`,
     };
   }
 

@@ -2,7 +2,7 @@ import { type Clock, type Random } from '../../lib/clock';
 import { renderInvoicePdf, type SandboxInvoice } from './sandbox-pdf';
 import { renderInvoiceXml } from './sandbox-xml';
 import {
-  ATTEMPT_KEY, type EInvoiceProvider, type EInvoiceSubmitRequest, type InvoiceRef, type IssueRedRequest, type QueryOutcome,
+  ATTEMPT_KEY, type EInvoiceProvider, type IssuerStatus, type EInvoiceSubmitRequest, type InvoiceRef, type IssueRedRequest, type QueryOutcome,
   type RedConfirmState, type RedLetterOutcome, type RedLetterRequest, type ReInvoiceOutcome, type SubmitOutcome,
 } from './types';
 
@@ -59,7 +59,19 @@ export class SandboxIssuer implements EInvoiceProvider {
   private readonly redForms = new Map<string, RedForm>();
   private counter = 0;
 
+  /** The clerk's standing as the operator command reports it; tests and the sandbox console change it. */
+  readonly issuer: Omit<IssuerStatus, 'clerk' | 'detail'> = { login: 'logged-in', identityCheck: 'valid', creditLeftFen: 100_000_000, creditTotalFen: 100_000_000 };
+
   constructor(private readonly opts: SandboxIssuerOptions) {}
+
+  async issuerStatus(): Promise<IssuerStatus> {
+    return { ...this.issuer, clerk: this.opts.clerk, detail: '沙箱开票员（模拟状态）' };
+  }
+
+  /** Changes the failure rate and delay while running (the sandbox's settable behaviour). */
+  configure(change: Partial<Pick<SandboxIssuerOptions, 'delayMs' | 'failureRate' | 'sealFailureRate'>>): void {
+    Object.assign(this.opts, change);
+  }
 
   async submit(request: EInvoiceSubmitRequest): Promise<SubmitOutcome> {
     if (!ATTEMPT_KEY.test(request.attemptKey)) throw new RangeError(`attempt key not usable: ${request.attemptKey}`);

@@ -146,8 +146,25 @@ export interface IssueRedRequest {
   blue: RedLetterRequest['blue'];
 }
 
+/**
+ * The 开票员's standing at the 电子税局 and the seller's 授信额度: issuing stalls (status 20 for hours, then 22) when
+ * the clerk's login lapsed, 实人认证 is due, or the credit line is used up. `unknown` where the provider did not say.
+ */
+export interface IssuerStatus {
+  clerk: string;
+  login: 'logged-in' | 'logged-out' | 'unknown';
+  /** 实人认证 (face check of the clerk, periodic): done, due now, or unknown. */
+  identityCheck: 'valid' | 'required' | 'unknown';
+  /** 授信额度 left and total, in fen (null when unknown). */
+  creditLeftFen: number | null;
+  creditTotalFen: number | null;
+  /** The provider's own words, for the operator. */
+  detail: string;
+}
+
 export interface EInvoiceProvider {
   readonly mode: 'real' | 'sandbox';
+  issuerStatus(): Promise<IssuerStatus>;
   submit(request: EInvoiceSubmitRequest): Promise<SubmitOutcome>;
   query(ref: InvoiceRef): Promise<QueryOutcome>;
   /** After `sealing-failed` (Nuonuo status 24) or a failure the provider says can be retried as is. */
