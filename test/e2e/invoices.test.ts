@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INVOICE_FORM_MESSAGES as M } from '../../src/modules/invoices/schemas';
@@ -97,11 +97,11 @@ describe('Phone: 我的发票 → 开票 → 已开具 → the link opens the PD
     const first = await page.locator('.cam-status').getAttribute('data-status');
     expect(['issuing', 'issued']).toContain(first);
     if (first === 'issuing') {
-      expect(await page.locator('.cam-status__text').innerText()).toBe('开票中');
+      expect(await page.locator('.cam-status .cam-status__text').innerText()).toBe('开票中');
       await screenshot(page, 'invoice-issuing-375');
     }
     await page.locator('.cam-status[data-status="issued"]').waitFor({ timeout: 60_000 });
-    expect(await page.locator('.cam-status__text').innerText()).toBe('已开具');
+    expect(await page.locator('.cam-status .cam-status__text').innerText()).toBe('已开具');
     expect(await page.locator('[data-field="invoiceNumber"]').innerText()).toMatch(/^\d{20}$/);
     expect(await page.locator('[data-browser-note]').innerText()).toContain('在浏览器打开');
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
@@ -122,11 +122,14 @@ describe('Phone: 我的发票 → 开票 → 已开具 → the link opens the PD
     expect(summary!.status()).toBe(200);
     expect(await browser.content()).toContain(saved.title);
     await screenshot(browser, 'invoice-link-375');
-    const pdf = await outside.request.get(`${link}/pdf`);
-    expect(pdf.status()).toBe(200);
-    expect(pdf.headers()['content-type']).toBe('application/pdf');
+    // The page's own download button, as a person would tap it; the file comes as an attachment.
+    const [download] = await Promise.all([browser.waitForEvent('download'), browser.getByRole('link', { name: /下载\s*PDF/ }).click()]);
     const dir = mkdtempSync(join(tmpdir(), 'invoice-e2e-'));
-    writeFileSync(join(dir, 'invoice.pdf'), await pdf.body());
+    await download.saveAs(join(dir, 'invoice.pdf'));
+    expect(download.suggestedFilename()).toMatch(/\.pdf$/);
+    const pdf = await outside.request.get(`${link}/pdf`);
+    expect(pdf.headers()['content-type']).toBe('application/pdf');
+    expect(Buffer.compare(await pdf.body(), readFileSync(join(dir, 'invoice.pdf')))).toBe(0);
     const text = execFileSync('pdftotext', ['-layout', join(dir, 'invoice.pdf'), '-'], { encoding: 'utf8' });
     expect(text).toContain(saved.title);
     expect(text).toContain(saved.taxNumber);
