@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type BrowserContext } from 'playwright-core';
 import { INVOICE_FORM_MESSAGES as M } from '../../src/modules/invoices/schemas';
 import { SANDBOX_SAVED_INVOICE_TITLE } from '../../src/providers/wechat-api/sandbox-state';
 import { horizontalOverflow, screenshot } from '../helpers/browser';
@@ -29,10 +30,27 @@ beforeAll(async () => {
 
 const errorUnder = (field: string) => `[data-error-for="${field}"]`;
 
+/** Policy violations any page of `context` reports (as test/e2e/csp.test.ts watches them). */
+async function watchViolations(context: BrowserContext): Promise<string[]> {
+  const violations: string[] = [];
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));
+  });
+  context.on('console', (message) => {
+    if (/CSP violation|Content Security Policy|Refused to/i.test(message.text())) violations.push(`${message.page()?.url()}: ${message.text()}`);
+  });
+  return violations;
+}
+
 describe('Phone: 我的发票 → 开票 → 已开具 → the link opens the PDF outside WeChat', () => {
   it('When a handler invoices two paid orders, then the invoice is issued and its copied link gives a PDF with title, tax ID and amount to a browser with no session', async () => {
-    const page = await e2e.loggedInPhone('/h5/invoices', { user: '陈开票' });
-    const context = page.context();
+    const context = await e2e.phoneContext();
+    const violations = await watchViolations(context);
+    const page = await context.newPage();
+    await page.goto(`${e2e.app.url}/h5/invoices`);
+    await page.waitForURL(/\/sandbox\/wechat-oauth\/authorize\?/);
+    await page.locator('button.sa-user', { hasText: '陈开票' }).click();
+    await page.waitForURL(`${e2e.app.url}/h5/invoices`);
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: e2e.app.url });
 
     // 待开票: tick both; the total follows each tick.
@@ -134,5 +152,7 @@ describe('Phone: 我的发票 → 开票 → 已开具 → the link opens the PD
     expect(text).toContain(saved.title);
     expect(text).toContain(saved.taxNumber);
     expect(text).toMatch(/400\.00/);
+    // Every page on the way ran under its Content-Security-Policy without a refusal (the sandbox bridge's fetch included).
+    expect(violations).toEqual([]);
   });
 });
