@@ -58,6 +58,14 @@ async function productionSettings(dir: string, handle: TestBackendHandle, port: 
     TRANSFER_PAYEE_NAME: '广东数安时代科技股份有限公司',
     TRANSFER_PAYEE_BANK: '中国建设银行广州天河支行',
     TRANSFER_PAYEE_ACCOUNT: '44050110000000000001',
+    NUONUO_APP_KEY: 'nuonuoappkey01',
+    NUONUO_APP_SECRET: 'nuonuo-app-secret-0123',
+    NUONUO_ACCESS_TOKEN: 'nuonuo-access-token-0123',
+    NUONUO_CLERK: '王开票',
+    INVOICE_SELLER_NAME: '广东数安时代科技股份有限公司',
+    INVOICE_SELLER_TAX_ID: '91440101MA5CYQ8X3X',
+    SMTP_HOST: 'smtp.example.cn',
+    SMTP_FROM: '数安发票 <invoice@example.cn>',
   };
 }
 

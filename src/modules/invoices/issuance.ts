@@ -10,7 +10,7 @@ import { INVOICE_ISSUED_NOTICE_JOB, INVOICE_POLL_JOB, INVOICE_SUBMIT_JOB, submit
 import { linkTokenHash, newLinkToken, sealLinkToken } from './links';
 import { attemptKey as makeAttemptKey, MAX_ATTEMPTS } from './numbers';
 import { InvoiceRepository } from './repository';
-import { type InvoiceForm, validateInvoiceForm } from './schemas';
+import { type InvoiceBuyer, validateInvoiceForm } from './schemas';
 import { enqueueInvoiceMail, queueInvoiceMail } from './service';
 
 /** 开票成功 is owed once per request (its key is the client_msg_id base and the outbox row's key). */
@@ -134,7 +134,7 @@ export class InvoiceIssuance {
    * An operator's retry of a failed request: a NEW attempt (new provider order number), with the buyer's data
    * corrected where given. Returns the new attempt key.
    */
-  async retry(acceptanceNo: string, by: string, corrections: Partial<InvoiceForm> = {}): Promise<string> {
+  async retry(acceptanceNo: string, by: string, corrections: Partial<InvoiceBuyer> = {}): Promise<string> {
     const at = this.now();
     const key = await inTransaction(this.deps.db, async (tx) => {
       const request = await this.repo.byAcceptanceNo(tx, acceptanceNo);

@@ -30,8 +30,9 @@ export class InvoiceRepository {
       .where('o.openid = :openid', { openid })
       .andWhere('o.state IN (:...states)', { states: ['PAID', 'FULFILLED'] })
       .andWhere('l.id IS NULL')
-      .orderBy('o.paid_at', 'DESC').addOrderBy('o.id', 'DESC')
-      .take(200)
+      .orderBy('o.paidAt', 'DESC').addOrderBy('o.id', 'DESC')
+      // limit, not take: the join matches at most one line per order (order_key is unique), no de-duplication needed.
+      .limit(200)
       .getMany();
   }
 
@@ -125,8 +126,8 @@ export class InvoiceRepository {
   staleAttempts(em: EntityManager, before: Date, limit: number): Promise<InvoiceAttemptRow[]> {
     return em.createQueryBuilder(InvoiceAttemptEntity, 'a')
       .where('a.state IN (:...states)', { states: ['pending', 'accepted'] })
-      .andWhere('a.updated_at < :before', { before })
-      .orderBy('a.updated_at', 'ASC').take(limit).getMany();
+      .andWhere('a.updatedAt < :before', { before })
+      .orderBy('a.updatedAt', 'ASC').take(limit).getMany();
   }
 
   /** Frees the orders of a reversed invoice: they can be invoiced again (a corrected title). */
@@ -185,7 +186,7 @@ export class InvoiceRepository {
   }
 
   owedMails(em: EntityManager, before: Date, limit: number): Promise<InvoiceMailRow[]> {
-    return em.createQueryBuilder(InvoiceMailEntity, 'm').where('m.state = :s', { s: 'owed' }).andWhere('m.created_at < :before', { before })
+    return em.createQueryBuilder(InvoiceMailEntity, 'm').where('m.state = :s', { s: 'owed' }).andWhere('m.createdAt < :before', { before })
       .orderBy('m.id', 'ASC').take(limit).getMany();
   }
 

@@ -87,6 +87,18 @@ export const invoiceForm = fields.superRefine((form, ctx) => {
 });
 
 export type InvoiceForm = z.infer<typeof invoiceForm>;
+/** The buyer's data as the service takes and returns it: a validated InvoiceForm, with absent fields simply left out. */
+export interface InvoiceBuyer {
+  buyerKind: BuyerKind;
+  title: string;
+  taxId?: string;
+  bankName?: string;
+  bankAccount?: string;
+  address?: string;
+  phone?: string;
+  email: string;
+  mobile?: string;
+}
 export type InvoiceFormField = keyof z.input<typeof fields>;
 
 export type InvoiceFormResult =

@@ -11,7 +11,7 @@ import { INVOICE_MAIL_JOB, INVOICE_SUBMIT_JOB, submitJobId } from './job-names';
 import { openLinkToken } from './links';
 import { attemptKey, newAcceptanceNo } from './numbers';
 import { InvoiceRepository, type OrderForInvoice } from './repository';
-import { type InvoiceForm, MAX_ORDERS_PER_INVOICE, ORDER_SELECTION_MESSAGES, titleDiffersFromOrganisation } from './schemas';
+import { type InvoiceBuyer, MAX_ORDERS_PER_INVOICE, ORDER_SELECTION_MESSAGES, titleDiffersFromOrganisation } from './schemas';
 import { SavedTitles } from './titles';
 import {
   INVOICE_STATUS_LABELS, type InvoiceableOrder, type InvoiceDetail, type InvoiceHistoryPage, invoiceLinkUrl, type InvoiceRequestInput,
@@ -76,7 +76,8 @@ export class InvoiceService {
   /** The request's transaction: the same orders again → the same request; otherwise every order must be invoiceable now. */
   private async record(tx: EntityManager, openid: string, orderNos: string[], input: InvoiceRequestInput, at: Date) {
     const found = await this.repo.ordersForInvoice(tx, orderNos, true);
-    const own = found.filter((f) => f.order.openid === openid);
+    // In the order the buyer chose them: the invoice's lines read in that order.
+    const own = orderNos.map((no) => found.find((f) => f.order.orderNo === no && f.order.openid === openid)).filter((f): f is OrderForInvoice => !!f);
     const organisations = [...new Set(own.map((f) => f.organisation).filter((o): o is string => !!o))];
     if (own.length !== orderNos.length) throw new NotFoundError('所选订单不存在，请刷新页面后重新选择', `invoice request by ${handlerActor(openid)}: orders not found or not theirs: ${orderNos.filter((no) => !own.some((f) => f.order.orderNo === no)).join(',')}`);
     const standing = await this.repo.standingLines(tx, orderNos);

@@ -2,7 +2,7 @@ import { type EntityManager } from 'typeorm';
 import { type Deps } from '../../deps';
 import { handlerActor } from './buyer';
 import { InvoiceSavedTitleEntity } from './entities';
-import { type InvoiceForm, normaliseTitle } from './schemas';
+import { type InvoiceBuyer, normaliseTitle } from './schemas';
 import { TITLE_PURPOSE } from './buyer';
 
 /**
@@ -12,12 +12,12 @@ import { TITLE_PURPOSE } from './buyer';
  */
 export const MAX_SAVED_TITLES = 12;
 
-export interface StoredTitle { id: number; buyer: InvoiceForm; lastUsedAt: Date }
+export interface StoredTitle { id: number; buyer: InvoiceBuyer; lastUsedAt: Date }
 
 export class SavedTitles {
   constructor(private readonly deps: Pick<Deps, 'pii'>) {}
 
-  async save(em: EntityManager, openid: string, form: InvoiceForm, at: Date): Promise<void> {
+  async save(em: EntityManager, openid: string, form: InvoiceBuyer, at: Date): Promise<void> {
     const titleIndex = this.deps.pii.index(`${form.buyerKind}:${normaliseTitle(form.title)}`, TITLE_PURPOSE);
     const sealed = this.deps.pii.encrypt(JSON.stringify(form), TITLE_PURPOSE);
     const updated = await em.update(InvoiceSavedTitleEntity, { openid, titleIndex }, { sealed, lastUsedAt: at });
@@ -33,7 +33,7 @@ export class SavedTitles {
     const rows = await em.find(InvoiceSavedTitleEntity, { where: { openid }, order: { lastUsedAt: 'DESC', id: 'DESC' }, take: MAX_SAVED_TITLES });
     return rows.map((row) => ({
       id: row.id, lastUsedAt: row.lastUsedAt,
-      buyer: JSON.parse(this.deps.pii.decrypt(row.sealed, TITLE_PURPOSE, { actor: handlerActor(openid), reason: 'invoice-form-prefill', subject: `invoice-title:${row.id}` })) as InvoiceForm,
+      buyer: JSON.parse(this.deps.pii.decrypt(row.sealed, TITLE_PURPOSE, { actor: handlerActor(openid), reason: 'invoice-form-prefill', subject: `invoice-title:${row.id}` })) as InvoiceBuyer,
     }));
   }
 

@@ -1,4 +1,4 @@
-import { type BuyerKind, type InvoiceForm } from './schemas';
+import { type BuyerKind, type InvoiceBuyer } from './schemas';
 
 /**
  * The views of 我的发票 (issue 11): what the H5 pages (/h5/invoices, owned by the pages' routes) and the operator commands call.
@@ -91,7 +91,7 @@ export interface InvoiceFileView {
 
 /** Everything the detail page shows, for the request's owner only. */
 export interface InvoiceDetail extends InvoiceSummary {
-  buyer: InvoiceForm;
+  buyer: InvoiceBuyer;
   lines: InvoiceLineView[];
   taxFen: number;
   amountFen: number;
@@ -111,13 +111,13 @@ export interface InvoiceDetail extends InvoiceSummary {
 /** A title the buyer used before (offered on the form). Kept until deleted (PIPL), see README retention. */
 export interface SavedTitle {
   id: number;
-  buyer: InvoiceForm;
+  buyer: InvoiceBuyer;
   lastUsedAt: Date;
 }
 
 export interface TitleSuggestions {
   /** The form prefilled from the organisation on the selected orders' certificates (or the most recent title). */
-  prefill: Partial<InvoiceForm>;
+  prefill: Partial<InvoiceBuyer>;
   /** The organisations on the handler's invoiceable orders' certificates: a title differing from them is warned. */
   organisations: string[];
   recent: SavedTitle[];
@@ -125,7 +125,7 @@ export interface TitleSuggestions {
 
 export interface InvoiceRequestInput {
   orderNos: string[];
-  buyer: InvoiceForm;
+  buyer: InvoiceBuyer;
   /** Keep this title for next time (default true). */
   saveTitle?: boolean;
 }

@@ -10,7 +10,7 @@ export type EInvoiceConfig =
 
 const NUONUO = ['NUONUO_APP_KEY', 'NUONUO_APP_SECRET', 'NUONUO_ACCESS_TOKEN'] as const;
 /** A made-up seller for the sandbox's sample invoices (its USCC has a valid check digit but belongs to nobody we know). */
-const SANDBOX_SELLER: EInvoiceSeller = { name: '数安时代科技股份有限公司（沙箱）', taxId: '91440101MA5CYQ8X3T', address: '广州市天河区沙箱路 1 号', phone: '020-00000000', bankAccount: '中国建设银行广州沙箱支行 44000000000000000000' };
+const SANDBOX_SELLER: EInvoiceSeller = { name: '数安时代科技股份有限公司（沙箱）', taxId: '91440101MA5CYQ8X3X', address: '广州市天河区沙箱路 1 号', phone: '020-00000000', bankAccount: '中国建设银行广州沙箱支行 44000000000000000000' };
 
 /**
  * The e-invoice section: Nuonuo when any NUONUO_* setting is given (always in production: all of them plus the
