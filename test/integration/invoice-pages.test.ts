@@ -152,6 +152,12 @@ describe(`我的发票 pages (${backend})`, () => {
     expect(row).toContain(`<dt>受理单号</dt><dd class="cam-mono">${acceptanceNo}</dd>`);
     expect(row).toMatch(/<dt>开票时间<\/dt><dd>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}<\/dd>/);
     expect(row).toContain('已开具');
+
+    // 重新发送到邮箱: queued for the request's address, said on the page.
+    const resend = await agent.post(`/h5/invoices/${acceptanceNo}/resend`).type('form').send({ _csrf: csrfOf(detail) });
+    expect(resend.status).toBe(302);
+    expect(resend.headers.location).toBe(`/h5/invoices/${acceptanceNo}?resent=1`);
+    expect((await agent.get(resend.headers.location)).text).toContain('发票已重新发送至 caiwu@example.cn');
   });
 
   it('When the title is not the certificate\'s organisation, then the form warns and the request is still made; an individual needs no 税号', async () => {
@@ -169,6 +175,37 @@ describe(`我的发票 pages (${backend})`, () => {
     const person = await submit(agent, [p.orderNo], { buyerKind: 'individual', title: '张三', taxId: '', email: 'zhangsan@example.cn' });
     expect(person.status).toBe(302);
     expect(acceptanceNoOf(person.headers.location)).toBeDefined();
+  });
+
+  it('When 开票 is reached with nothing ticked, then 待开票 comes back saying to choose an order', async () => {
+    await paidOrder(t.instance.deps, 'oInvNone');
+    const agent = await login('oInvNone');
+    const res = await agent.get('/h5/invoices/new');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/data-notice>请选择要开票的订单</);
+    const tampered = await agent.get('/h5/invoices/new?orderNos=%3Cscript%3E');
+    expect(tampered.text).toMatch(/data-notice>所选订单有误，请刷新页面后重新选择</);
+  });
+
+  it('When a title was used before, then the next form offers it, and its owner alone can delete it', async () => {
+    const first = await paidOrder(t.instance.deps, 'oInvRecent');
+    const agent = await login('oInvRecent');
+    expect((await submit(agent, [first.orderNo], { ...GOOD, title: first.organization })).status).toBe(302);
+    const next = await paidOrder(t.instance.deps, 'oInvRecent');
+    const form = await formFor(agent, [next.orderNo]);
+    const id = /data-recent="(\d+)"/.exec(form.text)?.[1];
+    expect(id).toBeDefined();
+    expect(form.text).toContain(`<span class="cam-recent__label">${first.organization}`);
+
+    const theirs = await paidOrder(t.instance.deps, 'oInvRecentOther');
+    const other = await login('oInvRecentOther');
+    const otherCsrf = csrfOf((await formFor(other, [theirs.orderNo])).text);
+    expect((await other.post(`/h5/invoices/titles/${id}/delete`).type('form').send({ _csrf: otherCsrf })).status).toBe(404);
+
+    const deleted = await agent.post(`/h5/invoices/titles/${id}/delete`).type('form').send({ _csrf: csrfOf(form.text), orderNos: next.orderNo });
+    expect(deleted.status).toBe(302);
+    expect(deleted.headers.location).toBe(`/h5/invoices/new?orderNos=${next.orderNo}`);
+    expect((await agent.get(deleted.headers.location)).text).not.toContain(`data-recent="${id}"`);
   });
 
   it('When the form opens inside WeChat, then it carries a wx.config signature the (sandbox) WeChat accepts, and only that page allows res.wx.qq.com', async () => {

@@ -89,7 +89,8 @@ export function invoiceRoutes(deps: Deps, render: RenderPage): Router {
     return invoices.detail(wechatUserOf(ctx).openid, acceptanceNo);
   };
 
-  router.get('/h5/invoices', auth, async (ctx) => {
+  /** The two tabs; `notice` says why the user is back here (a selection that cannot be invoiced). */
+  const listPage = async (ctx: Koa.Context, notice?: string) => {
     const openid = wechatUserOf(ctx).openid;
     const tab = ctx.query.tab === 'history' ? 'history' : 'pending';
     const requested = Number(ctx.query.page);
@@ -100,13 +101,16 @@ export function invoiceRoutes(deps: Deps, render: RenderPage): Router {
     ]);
     page(ctx, 'h5/invoices.njk', {
       title: '我的发票 - 数安CA管家', tab, orders: pending.map(orderView), history: history && { ...history, items: history.items.map(summaryView) },
-      notice: ctx.query.gone === '1' ? '所选订单已开票或不可开票，请重新选择' : undefined,
+      notice: notice ?? (ctx.query.gone === '1' ? '所选订单已开票或不可开票，请重新选择' : undefined),
     });
-  });
+  };
+
+  router.get('/h5/invoices', auth, (ctx) => listPage(ctx));
 
   router.get('/h5/invoices/new', auth, formPolicy, async (ctx) => {
     const selection = parseOrderSelection(orderNosOf(ctx.query.orderNos));
-    if (!selection.ok) return ctx.redirect('/h5/invoices?gone=1');
+    // None ticked, too many, or a tampered list: 待开票 again, saying which.
+    if (!selection.ok) return listPage(ctx, selection.message);
     await invoiceForm(ctx, selection.orderNos);
   });
 
