@@ -146,7 +146,9 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: randomBytes(32).toString('base64url'),
     DATABASE_URL: dbUrl.toString(), REDIS_URL, REDIS_PREFIX: `${schema}:`, PORT: String(port), HOST: '127.0.0.1', PUBLIC_BASE_URL: base, BENCH_INVOICES: String(invoices),
     DATA_DIR: join(tmpdir(), schema) };
-  const child = fork(__filename, ['--serve'], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the app server (open it in Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = fork(__filename, ['--serve'], { env, execArgv: [...process.execArgv, ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
   const rows: Array<[string, string, Figures, Figures]> = [];
   try {
