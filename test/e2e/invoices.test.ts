@@ -132,6 +132,18 @@ describe('Phone: 我的发票 → 开票 → 已开具 → the link opens the PD
     await page.locator('#cam-copy-done', { hasText: '已复制' }).waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(link);
 
+    // 开票历史 shows it with the seed's four lines.
+    const acceptanceNo = /\/h5\/invoices\/(FP\w+)/.exec(page.url())![1];
+    await page.goto(`${e2e.app.url}/h5/invoices?tab=history`);
+    const row = page.locator(`[data-invoice="${acceptanceNo}"]`);
+    expect(await row.getAttribute('data-status')).toBe('issued');
+    const rowText = await row.innerText();
+    for (const part of [saved.title, acceptanceNo, '已开具']) expect(rowText).toContain(part);
+    expect(rowText).toMatch(/发票编号\s+\d{20}/);
+    expect(rowText).toMatch(/开票时间\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    await screenshot(page, 'invoices-history-375');
+
     // A phone browser outside WeChat: a new context, no cookies, no session.
     const outside = await e2e.phoneContext();
     expect(await outside.cookies()).toEqual([]);
