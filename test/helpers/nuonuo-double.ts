@@ -33,6 +33,8 @@ export interface NuonuoDouble {
   scriptRed(billId: string, billStatus: string): void;
   /** The next call of this API answers this instead (once). */
   failNext(method: string, answer: { code: string; describe: string } | { httpStatus: number }): void;
+  /** The 开票员's standing and the credit line the gateway reports. */
+  issuer: { loggedIn: boolean; certified: boolean; creditLeft: string; creditTotal: string };
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startNuonuoDouble(creds: { appKey: string; appSecret: stri
     return row;
   };
 
+  const issuer = { loggedIn: true, certified: true, creditLeft: '99800.00', creditTotal: '100000.00' };
   const handle = (method: string, body: Record<string, unknown>): { code: string; describe: string; result?: unknown } => {
     switch (method) {
       case 'nuonuo.OpeMplatform.requestBillingNew': {
@@ -106,6 +109,11 @@ export async function startNuonuoDouble(creds: { appKey: string; appSecret: stri
           result: { total: 1, list: [{ billId: body.billId, billNo: `4403${body.billId}`, billUuid: `uuid-${body.billId}`, billStatus: form.billStatus, ...(issued ? { invoiceSerialNum: `R${body.billId}`, redInvoiceNumber: '26332000000999999999' } : {}) }] },
         };
       }
+      // Field names as the client reads them (unconfirmed: docs/einvoice-nuonuo.md); the double mirrors them.
+      case 'nuonuo.OpeMplatform.getCertificationStatus':
+        return { code: 'E0000', describe: '成功', result: { loginStatus: issuer.loggedIn ? '1' : '0', certificationStatus: issuer.certified ? '1' : '0' } };
+      case 'nuonuo.OpeMplatform.getCreditLine':
+        return { code: 'E0000', describe: '成功', result: { surplusCreditLine: issuer.creditLeft, totalCreditLine: issuer.creditTotal } };
       case 'nuonuo.OpeMplatform.fastInvoiceRed':
         return { code: 'E0000', describe: '成功', result: { invoiceSerialNum: `F${String(body.orderNo)}` } };
       default:
@@ -159,6 +167,7 @@ export async function startNuonuoDouble(creds: { appKey: string; appSecret: stri
     script: (orderNo, statuses) => scripts.set(orderNo, statuses),
     scriptRed: (billId, billStatus) => redScripts.set(billId, billStatus),
     failNext: (method, answer) => failures.set(method, answer),
+    issuer,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -181,3 +181,14 @@ describe('Nuonuo client against the gateway double', () => {
     expect(fast.body).toMatchObject({ orderNo: 'SLRED0003B', elecInvoiceNumber: '26332000000100003', billNo: '4403RC0003', billUuid: 'uuid-RC0003', invoiceLine: 'pc' });
   });
 });
+
+describe('Nuonuo issuer status', () => {
+  it('When an operator asks how the issuer stands, then the 开票员 login, 实人认证 and the 授信额度 are read from the gateway', async () => {
+    expect(await client().issuerStatus()).toMatchObject({ clerk: '王开票', login: 'logged-in', identityCheck: 'valid', creditLeftFen: 9_980_000, creditTotalFen: 10_000_000 });
+    double.issuer.loggedIn = false;
+    double.issuer.certified = false;
+    expect(await client().issuerStatus()).toMatchObject({ login: 'logged-out', identityCheck: 'required' });
+    double.issuer.loggedIn = true;
+    double.issuer.certified = true;
+  });
+});

@@ -7,8 +7,11 @@ import { InvoiceService } from '../../src/modules/invoices/service';
 import { InvoicedOrderRefundError } from '../../src/modules/invoices/refund-guard';
 import { InvoiceAttemptEntity, InvoiceLinkEntity, InvoiceMailEntity } from '../../src/modules/invoices/entities';
 import { NoticeOutboxEntity } from '../../src/modules/notices/outbox';
+import { applyInvoiceRetention, CONTACTS_KEPT_MS } from '../../src/modules/invoices/retention';
 import { OrderService } from '../../src/modules/orders/service';
 import { type AppError } from '../../src/lib/errors';
+import { type CliIo } from '../../src/cli/bootstrap';
+import { invoicesCli } from '../../src/cli/invoices';
 import { verifyHandler } from '../helpers/handlers';
 import { backend, createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
@@ -19,6 +22,8 @@ import { boundCertificate } from '../helpers/pki-fixtures';
  * job queue against the sandbox issuer (real PDFs), red letters, the /i/<token> link over HTTP, the sandbox outbox.
  */
 const DAY = 86_400_000;
+/** Fixed vault keys: the operator commands open their own deps on this backend and must read what the app sealed. */
+const PII = { PII_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 7).toString('base64')}`, PII_HMAC_KEY: Buffer.alloc(32, 8).toString('base64') };
 let handle: TestBackendHandle;
 let app: ListeningInstance;
 let service: InvoiceService;
@@ -27,7 +32,7 @@ let seq = 0;
 
 beforeAll(async () => {
   handle = await createTestBackend();
-  app = await startListening(handle, { env: { EINVOICE_SANDBOX_DELAY_MS: '150', EINVOICE_POLL_MS: '25' } });
+  app = await startListening(handle, { env: { EINVOICE_SANDBOX_DELAY_MS: '150', EINVOICE_POLL_MS: '25', ...PII } });
   service = new InvoiceService(app.deps);
   orders = new OrderService(app.deps);
 });
@@ -224,7 +229,7 @@ describe(`invoices (${backend})`, () => {
   it('When two instances poll one provider attempt at once, then the invoice is recorded once (one number, one link, one e-mail, one notice)', async () => {
     // MariaDB: a second instance on the same database. The embedded default is one process by design (SQLite is
     // opened by one), so there the two pollers share it, as two workers of one process would.
-    const second: TestInstance | null = backend === 'mysql' ? await startInstance(handle, { startJobs: false, env: { EINVOICE_POLL_MS: '25' } }) : null;
+    const second: TestInstance | null = backend === 'mysql' ? await startInstance(handle, { startJobs: false, env: { EINVOICE_POLL_MS: '25', ...PII } }) : null;
     try {
       const openid = openidOf();
       const { acceptanceNo } = await service.request(openid, { orderNos: [await paidOrder(openid)], buyer: buyer('梅州并发单位') });
@@ -245,5 +250,50 @@ describe(`invoices (${backend})`, () => {
     } finally {
       await second?.close();
     }
+  });
+
+  it('When an operator runs the invoice commands, then status names the issuer state and the failed request, revoke-link closes the link, and resend e-mails the PDF again', async () => {
+    const cli = async (args: string[]) => {
+      const lines: string[] = [];
+      const io: CliIo = { env: { ...handle.env, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: 'test-session-secret-0123456789abcdef', USER: 'tester', EINVOICE_SANDBOX_DELAY_MS: '150', EINVOICE_POLL_MS: '25', ...PII }, out: (l) => lines.push(l), err: (l) => lines.push(l) };
+      await invoicesCli(io, args);
+      return lines.join('\n');
+    };
+    const openid = openidOf();
+    const failed = await service.request(openid, { orderNos: [await paidOrder(openid)], buyer: buyer('开票失败运维单位') });
+    await issued(openid, failed.acceptanceNo, 'failed');
+    const status = await cli(['status']);
+    expect(status).toMatch(/Issuer \(sandbox\): 开票员 沙箱开票员; login logged-in; 实人认证 valid; 授信额度 1000000\.00 元 left/);
+    expect(status).toContain(failed.acceptanceNo);
+
+    const ok = await service.request(openid, { orderNos: [await paidOrder(openid)], buyer: buyer('梅州运维单位') });
+    const { link } = await issued(openid, ok.acceptanceNo);
+    expect(await cli(['revoke-link', ok.acceptanceNo, '--new'])).toContain('1 link(s) revoked; a new link is on the detail page');
+    expect((await fetch(link!)).status).toBe(404);
+    const fresh = (await service.detail(openid, ok.acceptanceNo)).link;
+    expect(fresh).not.toBe(link);
+    expect((await fetch(fresh!)).status).toBe(200);
+
+    expect(await cli(['resend', ok.acceptanceNo, '--to', 'finance@example.com'])).toContain('e-mail queued to f***@example.com');
+    const request = (await new InvoiceRepository().byAcceptanceNo(app.deps.db.manager, ok.acceptanceNo))!;
+    const mails = await until(() => app.deps.db.getRepository(InvoiceMailEntity).find({ where: { requestId: request.id } }), (rows) => rows.length === 2 && rows.every((r) => r.state === 'sent'));
+    expect(mails.map((m) => m.state)).toEqual(['sent', 'sent']);
+    await expect(cli(['retry'])).rejects.toThrow(/Usage/);
+  });
+
+  it("When an individual's invoice is older than the contact retention, then the e-mail and mobile are erased and the name stays; saved titles can be deleted", async () => {
+    const openid = openidOf();
+    const person: InvoiceBuyer = { buyerKind: 'individual', title: '张三', email: 'zhangsan@example.com', mobile: '13800138000' };
+    const { acceptanceNo } = await service.request(openid, { orderNos: [await paidOrder(openid)], buyer: person });
+    await issued(openid, acceptanceNo);
+    expect((await service.titleSuggestions(openid)).recent.map((t) => t.buyer)).toEqual([person]);
+    await applyInvoiceRetention(app.deps, new Date(Date.now() + CONTACTS_KEPT_MS - DAY));
+    expect((await service.detail(openid, acceptanceNo)).buyer).toMatchObject({ title: '张三', email: 'zhangsan@example.com', mobile: '13800138000' });
+    await applyInvoiceRetention(app.deps, new Date(Date.now() + CONTACTS_KEPT_MS + DAY));
+    const after = (await service.detail(openid, acceptanceNo)).buyer;
+    expect(after).toMatchObject({ buyerKind: 'individual', title: '张三', email: '' });
+    expect(after.mobile).toBeUndefined();
+    expect(await service.deleteAllSavedTitles(openid)).toBe(1);
+    expect((await service.titleSuggestions(openid)).recent).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { InvoiceIssuance } from './issuance';
 import { INVOICE_ISSUED_NOTICE_JOB, INVOICE_MAIL_JOB, INVOICE_POLL_JOB, INVOICE_SUBMIT_JOB, INVOICE_SWEEP_JOB } from './job-names';
 import { MAIL_ATTEMPTS, sendInvoiceMail } from './mail';
 import { InvoiceRepository } from './repository';
+import { applyInvoiceRetention } from './retention';
 import { enqueueInvoiceMail } from './service';
 import { invoiceDetailPath } from './types';
 
@@ -45,6 +46,8 @@ export function registerInvoiceJobs(deps: Deps): void {
     const stale = await issuance.followStale(now);
     const mails = await repo.owedMails(deps.db.manager, new Date(now.getTime() - MAIL_REQUEUE_AFTER_MS), 100);
     for (const mail of mails) await enqueueInvoiceMail(deps, mail.mailKey);
+    // Once an hour is plenty for a 180-day rule.
+    if (Math.floor(now.getTime() / SWEEP_EVERY_MS) % 60 === 0) await applyInvoiceRetention(deps, now);
     if (stale || mails.length) deps.logger.info({ stale, mails: mails.length }, 'invoice work queued again by the sweep');
   });
 }

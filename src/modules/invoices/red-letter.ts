@@ -7,6 +7,7 @@ import { type InvoiceRequestRow } from './entities';
 import { INVOICE_POLL_JOB } from './job-names';
 import { InvoiceRepository } from './repository';
 import { InvoiceService } from './service';
+import { type InvoiceBuyer, validateInvoiceForm } from './schemas';
 
 /**
  * 红冲 of a 数电票 (issue 11): a 红字确认单 (saveInvoiceRedConfirm) that issues the red invoice by itself when no
@@ -65,11 +66,13 @@ export class RedLetters {
   }
 
   /** A new blue request for the orders of a reversed one, with the corrected title (the 重开 after 红冲). */
-  async reissue(reversedAcceptanceNo: string, by: string, corrections: Parameters<InvoiceService['request']>[1]['buyer'] | null): Promise<string> {
+  async reissue(reversedAcceptanceNo: string, by: string, corrections: Partial<InvoiceBuyer> | null): Promise<string> {
     const old = await this.repo.byAcceptanceNo(this.deps.db.manager, reversedAcceptanceNo);
     if (!old || old.status !== 'reversed') throw new ConflictError('只有已红冲的发票可以重开', `invoice ${reversedAcceptanceNo} is ${old?.status ?? 'missing'}`);
     const lines = await this.repo.linesOf(this.deps.db.manager, [old.id]);
-    const buyer = corrections ?? openBuyer(this.deps.pii, old, { actor: by, reason: 'invoice-reissue' });
+    const merged = validateInvoiceForm({ ...openBuyer(this.deps.pii, old, { actor: by, reason: 'invoice-reissue' }), ...(corrections ?? {}) });
+    if (!merged.ok) throw new ConflictError(Object.values(merged.errors).join('；'), merged.detail);
+    const buyer = merged.form;
     const result = await this.service.request(old.openid, { orderNos: lines.map((l) => l.orderNo), buyer, saveTitle: false });
     await this.repo.moveRequest(this.deps.db.manager, (await this.repo.byAcceptanceNo(this.deps.db.manager, result.acceptanceNo))!.id, ['issuing'], { replacesId: old.id });
     return result.acceptanceNo;
