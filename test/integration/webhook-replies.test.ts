@@ -42,12 +42,14 @@ describe(`keyword replies (${backend})`, () => {
     expect(body).not.toContain('点击“续期”');
   });
 
-  it('When the user follows or asks about 发票, then no reply promises online invoices or renewal on the PC, which do not exist yet', async () => {
+  it('When the user follows, then no reply promises renewal on the PC, which does not exist yet; when they ask about 发票, then the reply leads to 我的发票 and says how to get the PDF', async () => {
     const welcome = String((await replyTo(unstaffed, eventXml(uniqueOpenid(), 'subscribe'))).Content);
-    expect(welcome).not.toMatch(/开票|在电脑上完成续期/);
+    expect(welcome).not.toMatch(/在电脑上完成续期/);
     const invoice = String((await replyTo(unstaffed, textXml(uniqueOpenid(), '怎么开发票'))).Content);
-    expect(invoice).toContain('尚未开放');
-    expect(invoice).not.toContain('开票历史');
+    expect(invoice).toContain('/h5/invoices">我的发票</a>');
+    expect(invoice).toContain('开票历史');
+    expect(invoice).toContain('微信内不能下载文件');
+    expect(invoice).not.toContain('尚未开放');
   });
 
   it('When nobody staffs customer service and the user writes 人工, then the reply gives the hotline and never says 正在为您转接', async () => {

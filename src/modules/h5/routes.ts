@@ -45,7 +45,7 @@ export const H5_FEATURES: readonly H5Feature[] = [
     icon: svg('<rect x="5" y="3" width="14" height="18" rx="2"/><path d="M9 8h6M9 12h6M9 16h4"/>'),
   },
   {
-    key: 'invoices', path: '/h5/invoices', label: '我的发票', desc: '开具与下载电子发票', color: '#6467f0',
+    key: 'invoices', path: '/h5/invoices', label: '我的发票', desc: '开具与下载电子发票', color: '#6467f0', built: true,
     icon: svg('<path d="M6 3h12v18l-3-2-3 2-3-2-3 2z"/><path d="M9 8h6M9 12h6M9 16h3"/>'),
   },
 ];

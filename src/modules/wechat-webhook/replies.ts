@@ -79,8 +79,12 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
         '对公汇款时备注只能填写订单上的 6 位验证码，请勿填写其他内容；不支持财政账户汇款，须由单位账户汇款。',
       ].join('\n');
     case '发票':
-      // Online invoicing is not built yet: say so rather than describe a form nobody can open.
-      return `【电子发票】在线开具电子发票尚未开放；如需发票，请拨打${HOTLINE_TEXT}。`;
+      // Seed 四: the whole way from ticking the order to the PDF on the phone, including WeChat's no-download rule.
+      return [
+        '【电子发票】',
+        `进入${a(links.invoices, '我的发票')}，在「待开票」勾选已支付的订单，填写抬头、税号和邮箱后点击开票。`,
+        '开具后在「开票历史」打开该发票，复制发票链接，在手机浏览器中打开即可下载（微信内不能下载文件）；发票也会发送到您的邮箱。',
+      ].join('\n');
     case '证书':
       return `【我的数字证书】进入${a(links.certs, '我的数字证书')}查看已绑定证书及有效期。`;
     case '人工':

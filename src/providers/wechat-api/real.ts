@@ -6,6 +6,7 @@ import { type Metrics } from '../../lib/metrics';
 import { type KeyValueStore } from '../../lib/store/types';
 import { TRANSPORT_ERRCODE, WechatApiError } from './errors';
 import { type WechatJson, WechatHttp, type WechatRequest } from './http';
+import { JSAPI_TICKET_API, JsapiTicketManager } from './jsapi-ticket';
 import { AccessTokenManager } from './token';
 import { type OAuthIdentity, type QrCodeTicket, type TemplateMessage, type WechatApi, type WechatUserInfo } from './types';
 
@@ -74,8 +75,14 @@ export function createWechatApiClient(opts: WechatApiClientOptions): WechatApi {
     }
   }
 
+  const jsapiTickets = new JsapiTicketManager({
+    store: opts.store, logger, clock: opts.clock, appId: wechat.appId,
+    fetchTicket: () => authed(JSAPI_TICKET_API, { method: 'GET', query: { type: 'jsapi' } }),
+  });
+
   return {
     getAccessToken: () => tokens.get(),
+    getJsapiTicket: () => jsapiTickets.get(),
 
     async getUserInfo(openid: string): Promise<WechatUserInfo> {
       requireOpenid(openid);

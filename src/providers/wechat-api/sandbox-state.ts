@@ -31,6 +31,23 @@ export interface SandboxOutgoingMessage {
   body: unknown;
 }
 
+/** A title saved in the user's WeChat (我 → 设置 → 我的发票抬头), as chooseInvoiceTitle hands it over. type '0' 单位, '1' 个人. */
+export interface SandboxInvoiceTitle {
+  type: '0' | '1';
+  title: string;
+  taxNumber: string;
+  companyAddress: string;
+  telephone: string;
+  bankName: string;
+  bankAccount: string;
+}
+
+/** What every sandbox user has saved unless a test says otherwise: a made-up organisation with a valid 统一社会信用代码. */
+export const SANDBOX_SAVED_INVOICE_TITLE: SandboxInvoiceTitle = {
+  type: '0', title: '梅州市测试抬头科技有限公司', taxNumber: '91441400MA4UU2H23W', companyAddress: '广东省梅州市梅江区彬芳大道 1 号',
+  telephone: '0753-2188888', bankName: '中国工商银行梅州分行', bankAccount: '2007020109200123456',
+};
+
 export class SandboxWechatState {
   readonly users = new Map<string, SandboxUser>();
   readonly calls: SandboxCall[] = [];
@@ -48,6 +65,11 @@ export class SandboxWechatState {
   menu?: unknown;
   readonly qrTickets = new Map<string, { scene: string; permanent: boolean; expiresAt?: number }>();
   private readonly templateMsgIds = new Map<string, string>();
+  /** jsapi_ticket → expiry (ms), as getticket handed them out; wx.config signatures are checked against these. */
+  private readonly jsapiTickets = new Map<string, number>();
+  private currentJsapiTicket?: string;
+  /** Titles saved in WeChat per openid; a user with no entry has SANDBOX_SAVED_INVOICE_TITLE. */
+  readonly invoiceTitles = new Map<string, SandboxInvoiceTitle[]>();
   // Above 2^53 on purpose: the client must keep WeChat's msgids exact.
   private nextMsgId = 3_000_000_000_000_000_001n;
 
@@ -167,6 +189,26 @@ export class SandboxWechatState {
     const msgid = String(this.nextMsgId++);
     if (clientMsgId) this.templateMsgIds.set(clientMsgId, msgid);
     return { msgid, duplicate: false };
+  }
+
+  /** getticket as WeChat runs it: the same ticket while it has more than 5 minutes left, then a new one (the old one still valid until it expires). */
+  issueJsapiTicket(): { ticket: string; expiresIn: number } {
+    const now = this.now();
+    const current = this.currentJsapiTicket ? this.jsapiTickets.get(this.currentJsapiTicket) ?? 0 : 0;
+    if (this.currentJsapiTicket && current - now > 5 * 60_000) return { ticket: this.currentJsapiTicket, expiresIn: Math.floor((current - now) / 1000) };
+    const ticket = `sandbox_${randomBytes(60).toString('base64url')}`;
+    this.jsapiTickets.set(ticket, now + 7200_000);
+    this.currentJsapiTicket = ticket;
+    return { ticket, expiresIn: 7200 };
+  }
+
+  /** Every jsapi_ticket that has not expired: a wx.config signature made with any of them passes. */
+  liveJsapiTickets(): string[] {
+    return [...this.jsapiTickets].filter(([, expiresAt]) => expiresAt > this.now()).map(([ticket]) => ticket);
+  }
+
+  invoiceTitlesOf(openid: string): SandboxInvoiceTitle[] {
+    return this.invoiceTitles.get(openid) ?? [SANDBOX_SAVED_INVOICE_TITLE];
   }
 
   messagesTo(openid: string): SandboxOutgoingMessage[] {

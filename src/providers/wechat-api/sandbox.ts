@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import getRawBody from 'raw-body';
 import { type Logger } from '../../lib/logger';
+import { jsSdkSignature } from './js-sdk';
 import { validateMenu } from './menu';
 import { type SandboxWechatState } from './sandbox-state';
 
@@ -104,6 +105,30 @@ export function createSandboxWechatApiApp(state: SandboxWechatState, logger: Log
     if (body.secret !== state.appSecret) refuse(40125);
     const { token, expiresIn } = state.issueAccessToken(body.force_refresh === true);
     return { access_token: token, expires_in: expiresIn };
+  });
+
+  endpoint('get', 'cgi-bin/ticket/getticket', true, ({ query }) => {
+    // type=wx_card is the other kind (卡券); only jsapi is used here.
+    if (query.type !== 'jsapi') refuse(40097, 'type');
+    const { ticket, expiresIn } = state.issueJsapiTicket();
+    return { ticket, expires_in: expiresIn };
+  });
+
+  // Not a WeChat API: what WeChat's client does inside wx.config, for the sandbox's stand-in JS bridge
+  // (views/h5/_wx-sandbox.njk). It recomputes the signature for the page's address with the tickets getticket
+  // handed out, so a wrong URL, ticket or appId fails here as it would on a phone (config:invalid signature).
+  router.post('/js-sdk/config', async (ctx) => {
+    let body: Json = {};
+    try {
+      body = JSON.parse(await getRawBody(ctx.req, { limit: '8kb', encoding: 'utf-8' })) as Json;
+    } catch {
+      body = {};
+    }
+    const timestamp = Number(body.timestamp);
+    const signed = state.liveJsapiTickets().some((jsapiTicket) => jsSdkSignature({ jsapiTicket, nonceStr: str(body.nonceStr), timestamp, url: str(body.url) }) === str(body.signature));
+    const errMsg = body.appId !== state.appId ? 'config:invalid appid' : !signed ? 'config:invalid signature' : 'config:ok';
+    state.calls.push({ at: state.nowMs(), api: 'js-sdk/config', request: { appId: body.appId, url: body.url, jsApiList: body.jsApiList }, response: { errMsg } });
+    ctx.body = { errMsg };
   });
 
   const userOf = (openid: unknown) => state.users.get(str(openid)) ?? refuse(40003);

@@ -38,6 +38,8 @@ export interface TemplateMessage {
 export interface WechatApi {
   /** A valid access_token, cached in the shared store and refreshed by one instance at a time. */
   getAccessToken(): Promise<string>;
+  /** The JS-SDK's jsapi_ticket (for wx.config signatures), cached and refreshed like the access_token. */
+  getJsapiTicket(): Promise<string>;
   getUserInfo(openid: string): Promise<WechatUserInfo>;
   createMenu(menu: unknown): Promise<void>;
   createQrCode(scene: string, opts?: { permanent?: boolean; expireSeconds?: number }): Promise<QrCodeTicket>;
