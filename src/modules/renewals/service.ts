@@ -113,7 +113,8 @@ export class RenewalService {
     const { parsed, row } = await this.known(input.certificatePem);
     const e = await this.entitlement(row, at);
     if (e.kind !== 'entitled') this.refuse(e, row.id);
-    await this.checkOld(parsed, at);
+    // The chain and the CA's status are checked when the CSR comes (before anything is issued); here our own record
+    // (revoked, superseded) has spoken through the entitlement, so a challenge costs no CA round trip.
     const renewal = e.renewal ?? await this.ensureRenewal(e, row, at);
     const challengeBase64 = this.deps.random.bytes(32).toString('base64');
     const expiresAt = new Date(at.getTime() + CHALLENGE_TTL_MS);
