@@ -120,7 +120,9 @@ export class RenewalService {
     const expiresAt = new Date(at.getTime() + CHALLENGE_TTL_MS);
     const acquired = await this.deps.db.createQueryBuilder().update(RenewalEntity)
       .set({ leaseToken: `ch:${challengeBase64}`, leaseUntil: expiresAt, challengeSession: session.binding, state: renewal.state === 'ENTITLED' ? 'CHALLENGED' : renewal.state, updatedAt: at })
-      .where('id = :id AND state <> :installed AND (lease_until IS NULL OR lease_until < :at)', { id: renewal.id, installed: 'INSTALLED', at })
+      // Free, expired, or a challenge this PC session holds (a reload after the key was pulled starts over at once);
+      // never while a CSR is being issued (`csr:` token).
+      .where("id = :id AND state <> :installed AND (lease_until IS NULL OR lease_until < :at OR (lease_token LIKE 'ch:%' AND challenge_session = :session))", { id: renewal.id, installed: 'INSTALLED', at, session: session.binding })
       .execute();
     if (!acquired.affected) throw new RenewalError('RENEWAL_RUNNING', '该证书正在另一个页面中续期，请在原页面完成，或约 2 分钟后刷新本页重试', `renewal ${renewal.id} is leased until ${renewal.leaseUntil?.toISOString() ?? '?'}`);
     await this.audit.record({ renewalId: renewal.id, step: 'challenge', detail: { mediaSerial: input.mediaSerial, oldSerial: parsed.serialHex, expiresAt: expiresAt.toISOString() } });
