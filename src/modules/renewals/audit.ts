@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { type DataSource } from 'typeorm';
 import { type Clock } from '../../lib/clock';
 import { isUniqueViolation } from '../../lib/db/sql';
-import { inTransaction } from '../../lib/db/transaction';
 import { type Logger } from '../../lib/logger';
 import { chinaDay } from '../../lib/store/china-day';
 import { type RenewalAudit, RenewalAuditEntity } from './entities';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const APPEND_TRIES = 50;
+/** The chain's head as this process last saw it, per database (see append). */
+const heads = new WeakMap<DataSource, { seq: number; hash: string }>();
 
 export interface AuditEntry { renewalId: number | null; step: string; detail: Record<string, unknown> }
 export interface SignedHead { seq: number; hash: string; at: string; signatureBase64: string; publicKeyBase64: string }
@@ -59,9 +60,9 @@ export function verifySignedHead(head: SignedHead): boolean {
 }
 
 /**
- * The renewal audit log: append-only, each entry holding the previous entry's hash. An entry is appended in a
- * short transaction of its own, after the step it records, so one renewal's work never waits for another's
- * (only the append itself is ordered: two appenders racing for the same seq retry, the unique seq decides).
+ * The renewal audit log: append-only, each entry holding the previous entry's hash. An entry is appended by one
+ * INSERT of its own (its own short transaction), after the step it records, so one renewal's work never waits for
+ * another's (only the append itself is ordered: two appenders racing for the same seq retry, the unique seq decides).
  * The head (latest seq + hash) is signed with the audit key and exported daily to a folder outside the
  * database: whoever can write the database can recompute the hashes, but not the exported, signed heads.
  */
@@ -70,18 +71,26 @@ export class RenewalAuditLog {
 
   async append(entry: AuditEntry): Promise<RenewalAudit> {
     const detail = canonicalJson(entry.detail);
+    const repo = this.deps.db.getRepository(RenewalAuditEntity);
     for (let attempt = 0; attempt < APPEND_TRIES; attempt++) {
+      // The head this process appended last (or read): usually still the head, so the append is one INSERT. When
+      // another instance appended meanwhile, seq+1 exists (entries are never deleted), the unique seq refuses us,
+      // and the head is read again: no fork is possible, only a retry.
+      let head = heads.get(this.deps.db);
+      if (!head || attempt > 0) {
+        const last = await repo.find({ order: { seq: 'DESC' }, take: 1 });
+        head = { seq: last[0]?.seq ?? 0, hash: last[0]?.hash ?? GENESIS_HASH };
+      }
+      const row = { seq: head.seq + 1, renewalId: entry.renewalId, step: entry.step.slice(0, 32), detail, at: new Date(this.deps.clock.nowMs()), prevHash: head.hash } as RenewalAudit;
+      row.hash = entryHash(row);
       try {
-        return await inTransaction(this.deps.db, async (em) => {
-          const last = await em.getRepository(RenewalAuditEntity).find({ order: { seq: 'DESC' }, take: 1 });
-          const at = new Date(this.deps.clock.nowMs());
-          const row = { seq: (last[0]?.seq ?? 0) + 1, renewalId: entry.renewalId, step: entry.step.slice(0, 32), detail, at, prevHash: last[0]?.hash ?? GENESIS_HASH } as RenewalAudit;
-          row.hash = entryHash(row);
-          const result = await em.insert(RenewalAuditEntity, row);
-          return { ...row, id: Number(result.identifiers[0].id) };
-        });
+        const result = await repo.insert(row);
+        const current = heads.get(this.deps.db);
+        if (!current || current.seq < row.seq) heads.set(this.deps.db, { seq: row.seq, hash: row.hash });
+        return { ...row, id: Number(result.identifiers[0].id) };
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
+        heads.delete(this.deps.db);
         await new Promise((r) => setTimeout(r, Math.random() * 4 * (attempt + 1)));
       }
     }

@@ -211,16 +211,18 @@ export class RenewalService {
     );
     if (!taken.affected) throw new RenewalError('RENEWAL_RUNNING', '该证书正在另一个页面中续期，请在原页面完成', `renewal ${id}: the challenge was taken by another request`);
     await this.audit.record({ renewalId: id, step: 'csr-received', detail: { csrSha256, keyId: input.keyId } });
+    let released = false;
     try {
-      const issuance = await this.issue(renewal, session, { ...input, challenge, csrDer, csrSha256 }, at);
+      const issuance = await this.issue(renewal, session, { ...input, challenge, csrDer, csrSha256, issuingToken }, at);
+      released = true; // the recording transaction ended the lease
       return issuedAnswer(issuance);
     } finally {
       // The lease ends with this attempt (a failure may be retried at once with a new challenge).
-      await this.deps.db.getRepository(RenewalEntity).update({ id, leaseToken: issuingToken }, { leaseToken: null, leaseUntil: null });
+      if (!released) await this.deps.db.getRepository(RenewalEntity).update({ id, leaseToken: issuingToken }, { leaseToken: null, leaseUntil: null });
     }
   }
 
-  private async issue(renewal: Renewal, session: PcSession, input: { csrPem: string; keyId: string; popSignatureBase64: string; challenge: string; csrDer: Uint8Array; csrSha256: string; mediaSerial?: string }, at: Date): Promise<RenewalIssuance> {
+  private async issue(renewal: Renewal, session: PcSession, input: { csrPem: string; keyId: string; popSignatureBase64: string; challenge: string; csrDer: Uint8Array; csrSha256: string; issuingToken: string; mediaSerial?: string }, at: Date): Promise<RenewalIssuance> {
     const old = await this.certRepo.findById(this.deps.db.manager, renewal.certificateId);
     if (!old) throw new Error(`renewal ${renewal.id}: certificate ${renewal.certificateId} vanished`);
     const parsedOld = parseCertificate(old.pem);
@@ -266,7 +268,7 @@ export class RenewalService {
   }
 
   /** Stores the issuance and moves the renewal to ISSUED; an earlier uninstalled issuance becomes REPLACED. */
-  private async record(renewal: Renewal, session: PcSession, input: { keyId: string; csrSha256: string; mediaSerial?: string }, issued: IssuedCertificate, at: Date) {
+  private async record(renewal: Renewal, session: PcSession, input: { keyId: string; csrSha256: string; issuingToken: string; mediaSerial?: string }, issued: IssuedCertificate, at: Date) {
     try {
       return await inTransaction(this.deps.db, async (em) => {
         const replaced = await em.find(RenewalIssuanceEntity, { where: { renewalId: renewal.id, state: 'ISSUED' } });
@@ -281,6 +283,8 @@ export class RenewalService {
         const issuance = { ...row, id: Number(result.identifiers[0].id) };
         if (replaced.length) await em.update(RenewalIssuanceEntity, { id: In(replaced.map((r) => r.id)), state: 'ISSUED' }, { state: 'REPLACED', updatedAt: at });
         await em.update(RenewalEntity, { id: renewal.id, state: In(['CHALLENGED', 'CSR_RECEIVED', 'ISSUED', 'ENTITLED']) }, { state: 'ISSUED', currentIssuanceId: issuance.id, challengeSession: session.binding, updatedAt: at });
+        // The lease of this attempt ends with the record (one statement fewer than after the commit).
+        await em.update(RenewalEntity, { id: renewal.id, leaseToken: input.issuingToken }, { leaseToken: null, leaseUntil: null });
         return { issuance, replaced };
       });
     } catch (err) {
