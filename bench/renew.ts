@@ -168,7 +168,9 @@ async function main(): Promise<void> {
       results[algorithm] = { a: figures(a), b: figures(b), c: figures(c), concurrent: { renewals: batch.length, errors: errors.length, wallMs: Math.round(wallMs), perSecond: Math.round((batch.length / wallMs) * 10_000) / 10 } };
     }
     const audit = await service.audit.verify();
-    console.log(`audit chain after the run: ${audit.ok ? 'OK' : 'BROKEN'} (${audit.count} entries)`);
+    // entitled, challenge, csr-received, issued, installed: five entries per renewal, none lost under concurrency.
+    const expected = ALGORITHMS.length * (WARMUP + COUNT + CONCURRENT) * 5;
+    console.log(`audit chain after the run: ${audit.ok ? 'OK' : 'BROKEN'} (${audit.count} entries, ${expected} expected${audit.count === expected ? '' : ' — ENTRIES LOST'})`);
   } finally {
     await closeDeps(deps);
     await backend.drop();

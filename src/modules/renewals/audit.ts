@@ -12,6 +12,8 @@ export const GENESIS_HASH = '0'.repeat(64);
 const APPEND_TRIES = 50;
 /** The chain's head as this process last saw it, per database (see append). */
 const heads = new WeakMap<DataSource, { seq: number; hash: string }>();
+/** The tail of this process's append queue, per database. */
+const queues = new WeakMap<DataSource, Promise<unknown>>();
 
 export interface AuditEntry { renewalId: number | null; step: string; detail: Record<string, unknown> }
 export interface SignedHead { seq: number; hash: string; at: string; signatureBase64: string; publicKeyBase64: string }
@@ -69,7 +71,18 @@ export function verifySignedHead(head: SignedHead): boolean {
 export class RenewalAuditLog {
   constructor(private readonly deps: { db: DataSource; clock: Clock; logger: Logger }) {}
 
-  async append(entry: AuditEntry): Promise<RenewalAudit> {
+  /**
+   * Appends run one after another within this process (a queue per database: only the INSERT waits, never a
+   * renewal's own work), so this instance's appenders do not race each other for the same seq; other instances'
+   * appends are met by the unique seq and retried.
+   */
+  append(entry: AuditEntry): Promise<RenewalAudit> {
+    const run = (queues.get(this.deps.db) ?? Promise.resolve()).then(() => this.appendNow(entry));
+    queues.set(this.deps.db, run.catch(() => undefined));
+    return run;
+  }
+
+  private async appendNow(entry: AuditEntry): Promise<RenewalAudit> {
     const detail = canonicalJson(entry.detail);
     const repo = this.deps.db.getRepository(RenewalAuditEntity);
     for (let attempt = 0; attempt < APPEND_TRIES; attempt++) {
