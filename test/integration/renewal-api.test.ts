@@ -97,6 +97,18 @@ describe(`PC renewal API (${backend})`, () => {
     expect(encRow).toMatchObject({ usage: 'encrypt', pairCertificateId: signing.id, serialHex: enc.serialHex });
   });
 
+  it('When the certificate expired 10 days ago but is inside its renewal window, then it still renews, from now for the years paid', async () => {
+    const f = await renewalFixture(t.instance.deps, { days: -10 });
+    const page = await pcPage(t.instance.app);
+    const before = Date.now();
+    const r = await renewUpToIssued(page, f);
+    expect(r.issued!.status).toBe(200);
+    const notAfter = new Date(r.issued!.body.notAfter).getTime();
+    expect(notAfter).toBeGreaterThanOrEqual(addYears(new Date(before), 1).getTime() - 1000);
+    expect(notAfter).toBeLessThanOrEqual(addYears(new Date(), 1).getTime());
+    expect((await installOnToken(page, f, r.renewalId!, r.keyId!, r.issued!.body)).body.state).toBe('INSTALLED');
+  });
+
   it('When nothing is paid, then lookup offers the price and the phone page, and starting is refused NOT_ENTITLED', async () => {
     const f = await renewalFixture(t.instance.deps, { pay: false });
     const page = await pcPage(t.instance.app);
