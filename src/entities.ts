@@ -15,6 +15,7 @@ import { NoticeOutboxEntity } from './modules/notices/outbox';
 import { RefundEntity } from './modules/refunds/entities';
 import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/entities';
 import { invoiceEntities } from './modules/invoices/entities';
+import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -23,4 +24,5 @@ import { invoiceEntities } from './modules/invoices/entities';
 export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, SandboxCaCrlEntity, SandboxKmcKeyEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
-  BillRunEntity, BillFindingEntity, ...invoiceEntities];
+  BillRunEntity, BillFindingEntity, ...invoiceEntities,
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity];

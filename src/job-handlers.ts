@@ -4,6 +4,7 @@ import { registerLegacyJobs } from './modules/legacy-bindings/jobs';
 import { registerPaymentJobs } from './modules/payments/jobs';
 import { registerBillJobs } from './modules/wechatpay-bills/jobs';
 import { registerInvoiceJobs } from './modules/invoices/jobs';
+import { registerRenewalJobs } from './modules/renewals/jobs';
 
 /**
  * Every background job's handler. createApp registers them for the server's workers; a command on the embedded
@@ -15,4 +16,5 @@ export function registerJobHandlers(deps: Deps): void {
   registerHandlerJobs(deps);
   registerBillJobs(deps);
   registerInvoiceJobs(deps);
+  registerRenewalJobs(deps);
 }

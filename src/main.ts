@@ -8,6 +8,7 @@ import { scheduleOrderSweep } from './modules/payments/jobs';
 import { scheduleInvoiceSweep } from './modules/invoices/jobs';
 import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { scheduleBillChecks } from './modules/wechatpay-bills/jobs';
+import { scheduleRenewalJobs } from './modules/renewals/jobs';
 import { loadConfig } from './config/load';
 import { SettingsError } from './config/settings';
 import { createLogger } from './lib/logger';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const stopInvoiceSweep = scheduleInvoiceSweep(deps);
   const stopPurge = scheduleHandlerPurge(deps);
   const stopBillChecks = scheduleBillChecks(deps);
+  const stopRenewalJobs = scheduleRenewalJobs(deps);
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     stopCertRefresh();
     stopPurge();
     stopBillChecks();
+    stopRenewalJobs();
     const force = setTimeout(() => server.closeAllConnections(), 10_000);
     // Keep-alive sockets become idle once their last response is sent: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 200);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type DatabaseLocation } from '../lib/db/data-source';
 import { buildPiiConfig, type PiiConfig } from '../lib/pii/config';
 import { livenessSection } from '../providers/liveness/config';
+import { renewalsSection } from './renewals';
 import { type SandboxSecrets } from './sandbox-secrets';
 import { fromBuilder, IN_PRODUCTION, need, needOr, parseSections, S, sandboxSecrets, trimSlashes, type Context } from './sections';
 import { type Settings } from './settings';
@@ -117,7 +118,7 @@ export interface WechatConfig {
   /** Customer service is staffed: a user's 人工 message is handed to it (transfer_customer_service). */
   customerServiceStaffed?: boolean;
   /** Template ids of the order notices; in sandbox mode made-up ids the sandbox accepts. */
-  templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string; invoiceIssued?: string };
+  templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string; invoiceIssued?: string; certRenewed?: string };
 }
 
 /** The WeChat identity: all of it outside sandbox mode (a partly configured one is an error, never the sandbox). */
@@ -141,10 +142,11 @@ function wechatSection(c: Context): z.ZodType<WechatConfig> {
         orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected',
         reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT ?? 'sandbox-tpl-review-result',
         invoiceIssued: s.WECHAT_TEMPLATE_INVOICE_ISSUED ?? 'sandbox-tpl-invoice-issued',
+        certRenewed: s.WECHAT_TEMPLATE_CERT_RENEWED ?? 'sandbox-tpl-cert-renewed',
       }
       : {
         orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT,
-        invoiceIssued: s.WECHAT_TEMPLATE_INVOICE_ISSUED,
+        invoiceIssued: s.WECHAT_TEMPLATE_INVOICE_ISSUED, certRenewed: s.WECHAT_TEMPLATE_CERT_RENEWED,
       },
   });
   if (c.wechatSandbox) {
@@ -242,6 +244,7 @@ function sections(c: Context, settings: Settings) {
     einvoice: einvoiceSection(c, settings),
     /** Invoice e-mail: SMTP with TLS, or the sandbox outbox at /dev/mail. */
     mail: mailSection(c, settings),
+    renewals: renewalsSection(c),
   };
 }
 

@@ -47,6 +47,7 @@ async function productionSettings(dir: string, handle: TestBackendHandle, port: 
     LIVENESS_API_BASE: nowhere,
     PII_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
     PII_HMAC_KEY: Buffer.alloc(32, 2).toString('base64'),
+    RENEWAL_AUDIT_KEY: Buffer.alloc(32, 3).toString('base64'),
     WECHATPAY_MCHID: '1900007291',
     WECHATPAY_SERIAL_NO: '5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC',
     WECHATPAY_PRIVATE_KEY_FILE: join(dir, 'apiclient_key.pem'),

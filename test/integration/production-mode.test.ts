@@ -44,6 +44,7 @@ onMysql('APP_ENV=production', () => {
         FACEID_RULE_ID: '1',
         PII_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
         PII_HMAC_KEY: Buffer.alloc(32, 2).toString('base64'),
+        RENEWAL_AUDIT_KEY: Buffer.alloc(32, 3).toString('base64'),
         WECHATPAY_MCHID: '1900007291',
         WECHATPAY_SERIAL_NO: '5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC',
         WECHATPAY_PRIVATE_KEY_FILE: join(rootsDir, 'apiclient_key.pem'),

@@ -28,6 +28,7 @@ const PRODUCTION = {
   FACEID_RULE_ID: '1',
   PII_ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
   PII_HMAC_KEY: Buffer.alloc(32, 2).toString('base64'),
+  RENEWAL_AUDIT_KEY: Buffer.alloc(32, 3).toString('base64'),
   WECHATPAY_MCHID: '1900007291',
   WECHATPAY_SERIAL_NO: '5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC',
   WECHATPAY_PRIVATE_KEY_FILE: '/etc/cam/apiclient_key.pem',
@@ -79,6 +80,14 @@ describe('settings and configuration', () => {
     expect(problems.length).toBeGreaterThan(20);
     expect(new Set(problems).size).toBe(problems.length);
     expect(problems.filter((p) => p.startsWith('SESSION_SECRET:'))).toEqual(['SESSION_SECRET: required when APP_ENV=production']);
+  });
+
+  it('When production lacks the renewal audit key, then the start names it; outside production one is derived and the grace period defaults to 7 days', () => {
+    const { RENEWAL_AUDIT_KEY: _omitted, ...noKey } = PRODUCTION;
+    expect(problemsOf(() => buildConfig(parseSettings(noKey)))).toEqual(['RENEWAL_AUDIT_KEY: required when APP_ENV=production']);
+    const dev = buildConfig(parseSettings({}), sandbox);
+    expect(Buffer.from(dev.renewals.auditKeySeed, 'base64')).toHaveLength(32);
+    expect(dev.renewals.supersededGraceDays).toBe(7);
   });
 
   it('When the 对公汇款 payee is missing in production or half set elsewhere, then the start names it; unset outside production, a marked sandbox payee is used', () => {
