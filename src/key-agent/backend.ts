@@ -20,6 +20,8 @@ export interface TokenBackend {
   keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject): Promise<{ keyId: string; csrPem: string }>;
   installCertificate(mediaSerial: string, pin: string, install: InstallRequest): Promise<{ certificateId: string; pending: boolean }>;
   confirmCertificate(mediaSerial: string, pin: string, certificateId: string): Promise<{ certificateId: string; removedCertificateId?: string }>;
+  /** Removes a key no certificate uses (KEY_IN_USE otherwise); false when it is not there. */
+  removeKey(mediaSerial: string, pin: string, keyId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

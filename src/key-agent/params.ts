@@ -43,6 +43,7 @@ export const paramSchemas = {
     replacesCertificateId: id.optional(),
   }),
   'cert.confirm': z.object({ mediaSerial, pin, certificateId: id }),
+  'key.remove': z.object({ mediaSerial, pin, keyId: id }),
   'dev.unplug': z.object({
     mediaSerial,
     at: z

@@ -180,6 +180,24 @@ export class Pkcs11Backend implements TokenBackend {
     });
   }
 
+  removeKey(mediaSerial: string, pin: string, keyId: string): Promise<boolean> {
+    return this.withSession(mediaSerial, 'key.remove', true, async (session, login) => {
+      if (!/^([0-9a-f]{2})+$/i.test(keyId)) throw agentErrors.keyNotFound(keyId);
+      const idHex = keyId.toLowerCase();
+      // Certificates are public objects: the check costs no PIN try.
+      if (readCertificates(session).some((c) => c.idHex === idHex)) throw agentErrors.keyInUse(keyId, `a certificate object has CKA_ID ${idHex}`);
+      login(pin);
+      let removed = false;
+      for (const cls of [ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY]) {
+        for (let k = findKey(session, cls, idHex); k; k = findKey(session, cls, idHex)) {
+          session.destroy(k);
+          removed = true;
+        }
+      }
+      return removed;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
