@@ -17,6 +17,7 @@ import { h5Routes } from './modules/h5/routes';
 import { handlerRoutes } from './modules/handlers/routes';
 import { handlerDocumentRoutes } from './modules/handler-documents/routes';
 import { renewalOrderRoutes } from './modules/renewal-orders/routes';
+import { renewalApiRoutes } from './modules/renewals/routes';
 import { oauthRoutes } from './modules/oauth/routes';
 import { opsRoutes } from './modules/ops/routes';
 import { paymentNotifyRoutes, paymentPageRoutes } from './modules/payments/routes';
@@ -76,7 +77,7 @@ export function createApp(deps: Deps): Koa {
   const pageRouters = [
     // Payment pages before the order pages: they own /h5/orders/:no/pay/wechat and /paid.
     paymentPageRoutes(deps, render),
-    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), handlerDocumentRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), capcRoutes(deps, render, capcStatic.version),
+    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), handlerDocumentRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), capcRoutes(deps, render, capcStatic.version), renewalApiRoutes(deps),
   ];
   if (config.sandbox && deps.sandboxWechat) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));

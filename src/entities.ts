@@ -13,6 +13,7 @@ import { WechatPayPlatformCertificateEntity } from './providers/wechatpay/entiti
 import { WechatPayAttemptEntity } from './modules/payments/attempts';
 import { NoticeOutboxEntity } from './modules/notices/outbox';
 import { RefundEntity } from './modules/refunds/entities';
+import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -20,4 +21,5 @@ import { RefundEntity } from './modules/refunds/entities';
  */
 export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEntity, CertificateBindingEntity, BindingCodeEntity, LegacyBindingEntity, SandboxCaAuthorityEntity, SandboxCaIssuedEntity, SandboxCaCrlEntity, SandboxKmcKeyEntity, PriceRuleEntity, OrderEntity, OrderLineEntity, TransferCodeEntity, StatementEntryEntity, HandlerAttemptEntity, VerifiedHandlerEntity, HandlerAuthorisationEntity,
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
-  WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity];
+  WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity];

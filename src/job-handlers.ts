@@ -2,6 +2,7 @@ import { type Deps } from './deps';
 import { registerHandlerJobs } from './modules/handler-authorisation/jobs';
 import { registerLegacyJobs } from './modules/legacy-bindings/jobs';
 import { registerPaymentJobs } from './modules/payments/jobs';
+import { registerRenewalJobs } from './modules/renewals/jobs';
 
 /**
  * Every background job's handler. createApp registers them for the server's workers; a command on the embedded
@@ -11,4 +12,5 @@ export function registerJobHandlers(deps: Deps): void {
   registerLegacyJobs(deps);
   registerPaymentJobs(deps);
   registerHandlerJobs(deps);
+  registerRenewalJobs(deps);
 }

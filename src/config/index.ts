@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type DatabaseLocation } from '../lib/db/data-source';
 import { buildPiiConfig, type PiiConfig } from '../lib/pii/config';
 import { livenessSection } from '../providers/liveness/config';
+import { renewalsSection } from './renewals';
 import { type SandboxSecrets } from './sandbox-secrets';
 import { fromBuilder, IN_PRODUCTION, need, needOr, parseSections, S, sandboxSecrets, trimSlashes, type Context } from './sections';
 import { type Settings } from './settings';
@@ -115,7 +116,7 @@ export interface WechatConfig {
   /** Customer service is staffed: a user's 人工 message is handed to it (transfer_customer_service). */
   customerServiceStaffed?: boolean;
   /** Template ids of the order notices; in sandbox mode made-up ids the sandbox accepts. */
-  templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string };
+  templates?: { orderPaid?: string; transferRejected?: string; reviewResult?: string; certRenewed?: string };
 }
 
 /** The WeChat identity: all of it outside sandbox mode (a partly configured one is an error, never the sandbox). */
@@ -138,8 +139,10 @@ function wechatSection(c: Context): z.ZodType<WechatConfig> {
       ? {
         orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID ?? 'sandbox-tpl-order-paid', transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED ?? 'sandbox-tpl-transfer-rejected',
         reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT ?? 'sandbox-tpl-review-result',
+        certRenewed: s.WECHAT_TEMPLATE_CERT_RENEWED ?? 'sandbox-tpl-cert-renewed',
       }
-      : { orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT },
+      : { orderPaid: s.WECHAT_TEMPLATE_ORDER_PAID, transferRejected: s.WECHAT_TEMPLATE_TRANSFER_REJECTED, reviewResult: s.WECHAT_TEMPLATE_REVIEW_RESULT,
+        certRenewed: s.WECHAT_TEMPLATE_CERT_RENEWED },
   });
   if (c.wechatSandbox) {
     return z.object({ ...S, sandbox: sandboxSecrets('sandbox mode') }).transform(({ sandbox, ...s }) => toConfig({
@@ -232,6 +235,7 @@ function sections(c: Context, settings: Settings) {
     /** 对公汇款: the account handlers transfer to (sandbox: a made-up one, marked as such on the page). */
     transfer: transferSection(c, settings),
     certificates: certificatesSection(),
+    renewals: renewalsSection(c),
   };
 }
 

@@ -56,6 +56,14 @@ export const settingsSchema = z.object({
   CERT_PROJECTS_FILE: z.preprocess(emptyToUndefined, z.string().default('config/projects.json')),
   /** How long after expiry a certificate can still be bound (it still needs renewal). */
   BIND_EXPIRED_GRACE_DAYS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(3650).default(365)),
+  /** PC renewal: days before a superseded certificate is revoked (reason superseded). */
+  RENEWAL_SUPERSEDED_GRACE_DAYS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(365).default(7)),
+  /** Ed25519 seed (32 bytes, base64) that signs the renewal audit chain's head; required in production. */
+  RENEWAL_AUDIT_KEY: z.preprocess(emptyToUndefined, z.base64().refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64').optional()),
+  /** Where the signed audit head is exported daily (a path the database's writers cannot alter); default DATA_DIR/audit. */
+  RENEWAL_AUDIT_EXPORT_DIR: optionalString,
+  /** 类目模板 id of 证书续期成功 (fields: docs/renewal.md). */
+  WECHAT_TEMPLATE_CERT_RENEWED: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
   // WeChat Pay (APIv3). None set: the in-process sandbox WeChat Pay; production demands the real ones.
   WECHATPAY_MCHID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{8,12}$/, 'must be the 商户号 (8-12 digits)').optional()),
   /** The merchant API certificate's serial number (hex). */

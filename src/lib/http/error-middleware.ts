@@ -4,7 +4,7 @@ import { type Logger } from '../logger';
 import { type RenderPage } from '../views';
 
 /** Pages are H5/PC HTML; everything under these prefixes (and any request that asks for JSON) gets JSON errors. */
-const API_PREFIXES = ['/api/', '/pay/', '/sandbox/wechat-api/', '/capc/api/'];
+const API_PREFIXES = ['/api/', '/pay/', '/sandbox/wechat-api/', '/capc/api/', '/gdca-page/api/'];
 
 function wantsJson(ctx: Koa.Context): boolean {
   if (API_PREFIXES.some((p) => ctx.path.startsWith(p))) return true;

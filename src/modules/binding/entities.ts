@@ -1,6 +1,7 @@
 import { EntitySchema } from 'typeorm';
 
-export type BindingSource = 'capc' | 'legacy';
+/** renewal: moved to the renewed certificate when the old one was superseded. */
+export type BindingSource = 'capc' | 'legacy' | 'renewal';
 
 /**
  * A handler (openid) bound to a certificate. One row per (certificate, openid): unbinding keeps the row with

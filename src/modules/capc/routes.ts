@@ -82,7 +82,7 @@ function rateLimit(deps: Deps, name: string, perSession: number, perIp: number, 
  * The JSON API's door (errors are JSON: /capc/api/ is an API prefix of the error middleware), the body must be JSON, and a browser's
  * Origin, when sent, must be this site (a form or script on another site cannot drive the API with the user's cookie).
  */
-function jsonApi(siteOrigin: string): Koa.Middleware {
+export function jsonApi(siteOrigin: string): Koa.Middleware {
   return async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
     const origin = ctx.get('Origin');
@@ -92,7 +92,7 @@ function jsonApi(siteOrigin: string): Koa.Middleware {
   };
 }
 
-async function readJson<T>(ctx: Koa.Context, schema: z.ZodType<T>): Promise<T> {
+export async function readJson<T>(ctx: Koa.Context, schema: z.ZodType<T>): Promise<T> {
   let raw: string;
   try {
     raw = await getRawBody(ctx.req, { limit: BODY_LIMIT, encoding: 'utf8', length: ctx.get('content-length') || undefined });

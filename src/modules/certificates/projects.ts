@@ -26,9 +26,12 @@ const ruleSchema = z.object({
 const projectsSchema = z.object({
   /** BJCA's published practice: from 90 days before expiry to 365 days after. */
   defaultRenewalWindow: windowSchema.default({ daysBefore: 90, daysAfter: 365 }),
+  /** The longest a renewed certificate may run from the day it is issued, in years (a project may set less). */
+  defaultMaxValidityYears: z.number().int().min(1).max(10).default(5),
   projects: z.array(z.object({
     name: z.string().min(1).max(64),
     renewalWindow: windowSchema.optional(),
+    maxValidityYears: z.number().int().min(1).max(10).optional(),
     rules: z.array(ruleSchema).min(1),
   }).strict()).min(1),
 }).strict();
@@ -80,6 +83,11 @@ export class ProjectRules {
 
   renewalWindowOf(project: string): RenewalWindow {
     return this.file.projects.find((p) => p.name === project)?.renewalWindow ?? this.file.defaultRenewalWindow;
+  }
+
+  /** Renewal never gives a certificate running longer than this from its issue (validity stacking's cap). */
+  maxValidityYearsOf(project: string): number {
+    return this.file.projects.find((p) => p.name === project)?.maxValidityYears ?? this.file.defaultMaxValidityYears;
   }
 
   /** When renewal opens and closes for a certificate of this project expiring at notAfter. */

@@ -133,6 +133,16 @@ export class CertificateService {
 
   /** The refusals that do not depend on our records: chain, revocation at the CA, validity. */
   private async verify(cert: ParsedCertificate, at: Date): Promise<void> {
+    await this.checkChainAndStatus(cert, at);
+    this.checkDates(cert, at);
+  }
+
+  /**
+   * The refusals that do not depend on dates: an end-entity certificate, chaining to a trusted root, not revoked
+   * (our record or the CA). Returns the verified path, leaf first (its second element is the issuing CA). Renewal
+   * uses this and judges expiry by the project's renewal window instead of the binding grace period.
+   */
+  async checkChainAndStatus(cert: ParsedCertificate, at: Date): Promise<ParsedCertificate[]> {
     if (cert.isCa) throw new CertificateRefusedError('not-end-entity', '这是一张 CA 证书，请选择 U-KEY 中的用户证书', `presented a CA certificate ${cert.subjectDn}`);
 
     const chain = await (await this.trustStore()).verify(cert, at);
@@ -153,6 +163,16 @@ export class CertificateService {
       if (known) await this.repo.markRevoked(this.deps.db.manager, known.id, status.revokedAt ?? at);
       throw revoked(`CA reports serial ${cert.serialHex} revoked${status.revokedAt ? ` at ${status.revokedAt.toISOString()}` : ''} (${status.reason ?? 'no reason'})`);
     }
+    return chain.path;
+  }
+
+  /** Certificates of the issuing CA (by the leaf's chain): its notAfter caps what a renewal can get. */
+  async issuerOf(cert: ParsedCertificate, at: Date): Promise<ParsedCertificate | undefined> {
+    const chain = await (await this.trustStore()).verify(cert, at);
+    return chain.ok ? chain.path[1] : undefined;
+  }
+
+  private checkDates(cert: ParsedCertificate, at: Date): void {
 
     if (cert.notBefore.getTime() > at.getTime()) {
       throw new CertificateRefusedError('not-yet-valid', `该证书尚未生效（生效时间 ${shanghaiDate(cert.notBefore)}），请检查电脑时间或稍后再试`, `notBefore ${cert.notBefore.toISOString()} is after ${at.toISOString()}`);

@@ -8,7 +8,7 @@ import { formatDateTime } from '../certificates/view-model';
  * 支付成功 until the user has seen it once; 汇款未通过 for as long as the order still waits for money (the user
  * must transfer again), and until seen after that.
  */
-export type OrderNoticeKind = 'paid' | 'transfer-rejected';
+export type OrderNoticeKind = 'paid' | 'transfer-rejected' | 'cert-renewed';
 
 export interface OrderNotice {
   id: number;
@@ -59,6 +59,7 @@ export interface OrderNoticeView {
 const yuan = (fen: number) => `${(fen / 100).toFixed(2)}元`;
 
 export function toNoticeView(n: OrderNotice): OrderNoticeView {
+  if (n.kind === 'cert-renewed') return { id: n.id, kind: n.kind, orderNo: n.orderNo, title: '证书续期成功', fields: [{ label: '内容', value: n.detail }, { label: '时间', value: formatDateTime(n.happenedAt) }] };
   return n.kind === 'paid'
     ? { id: n.id, kind: n.kind, orderNo: n.orderNo, title: '订单支付成功', fields: [{ label: '金额', value: yuan(n.amountFen) }, { label: '商品', value: n.detail }, { label: '支付时间', value: formatDateTime(n.happenedAt) }] }
     : { id: n.id, kind: n.kind, orderNo: n.orderNo, title: '汇款未通过', fields: [{ label: '金额', value: yuan(n.amountFen) }, { label: '原因', value: n.detail }, { label: '时间', value: formatDateTime(n.happenedAt) }] };

@@ -26,6 +26,11 @@ export interface IssueRequest {
   /** 介质编号 of the token the key lives on (recorded by the CA; some RAs require it). */
   mediaSerial?: string;
   /**
+   * A renewal: the serial (hex) of the certificate this one replaces. The CA records the link (and may take the
+   * profile from it); it does not revoke the old one: we do, after the grace period (reason superseded).
+   */
+  replacesSerial?: string;
+  /**
    * SM2 dual certificates: also issue an encryption certificate whose key pair the KMC generates, returned as
    * `encryptionPair` wrapped to this CSR's (signing) key. `requestId` identifies the encryption key pair (e.g.
    * the renewal): asked again with another signing key (a new CSR), the same archived pair is re-wrapped to it.
