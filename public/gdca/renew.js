@@ -209,7 +209,9 @@
       return p.device.mediaSerial === inflight.mediaSerial && p.certs.some(function (c) { return c.serialHex === inflight.serialHex && !c.pending; });
     });
     if (!onToken) return Promise.resolve();
-    return api('renewals/' + encodeURIComponent(inflight.renewalId) + '/installed', { serialHex: inflight.serialHex })
+    // `installed` must come from the session that last started the renewal: start (re-bind) first.
+    return api('renewals', { certificatePem: inflight.oldPem, mediaSerial: inflight.mediaSerial })
+      .then(function () { return api('renewals/' + encodeURIComponent(inflight.renewalId) + '/installed', { serialHex: inflight.serialHex }); })
       .then(function () { remember(function (m) { delete m.inflight; }); }, function () { /* the next visit tries again */ });
   }
 
@@ -255,6 +257,7 @@
       case 'transfer-waiting': return ['汇款待核实', 'capc-tag--warn'];
       case 'renewed': return ['已续期', ''];
       case 'unknown': return ['未绑定', 'capc-tag--bad'];
+      case 'not-renewable': return [info.reason === 'not-yet' ? '未到续期时间' : info.reason === 'revoked' ? '已吊销' : '不可续期', 'capc-tag--bad'];
       default: return ['查询失败', 'capc-tag--bad'];
     }
   }
@@ -327,8 +330,11 @@
       var text = el('div');
       text.appendChild(el('h3', null, '该证书尚未缴纳续期费用'));
       var price = el('p');
-      price.appendChild(document.createTextNode('续期 ' + info.years + ' 年：'));
-      price.appendChild(el('span', 'renew-price', yuan(info.priceFen)));
+      if (info.priceFen == null) price.textContent = '续期价格请在手机上查看，或咨询客服 ' + HOTLINE + '。';
+      else {
+        price.appendChild(document.createTextNode('续期 ' + info.years + ' 年：'));
+        price.appendChild(el('span', 'renew-price', yuan(info.priceFen)));
+      }
       text.appendChild(price);
       text.appendChild(el('p', null, '请用微信扫描右侧二维码，在手机上打开「续期缴费」完成缴费；缴费成功后点击下方“刷新 U-KEY”即可续期。'));
       text.appendChild(el('p', 'renew-link', info.payUrl));
@@ -350,10 +356,15 @@
       box.appendChild(el('h3', null, '该证书已续期'));
       box.appendChild(dl([['新证书序列号', info.serialHex], ['新证书有效期至', day(info.notAfter), true]]));
       box.appendChild(el('p', null, '新证书已写入 U-KEY，无需再次办理。'));
+    } else if (info.kind === 'not-renewable') {
+      box.classList.add('renew-info--bad');
+      box.appendChild(el('h3', null, info.message || '该证书暂不能续期'));
+      if (info.opensAt) box.appendChild(dl([['可续期日期', day(info.opensAt), true]]));
+      box.appendChild(el('p', null, info.reason === 'not-yet' ? '届时请在手机上缴费后回到本页续期。' : '如有疑问请联系客服 ' + HOTLINE + '。'));
     } else if (info.kind === 'unknown') {
       box.classList.add('renew-info--bad');
       box.appendChild(el('h3', null, '未找到该证书的续期信息'));
-      box.appendChild(el('p', null, info.message || '该证书尚未在「数安CA管家」中绑定。请先打开本站 /capc/ 获取绑定码，在手机微信中绑定证书并缴费，再回到本页续期。'));
+      box.appendChild(el('p', null, (info.message || '该证书尚未绑定到微信，请先在“获取证书绑定码”页面完成绑定') + '（本站 /capc/）。绑定并在手机上缴费后，再回到本页续期。'));
     } else {
       box.classList.add('renew-info--bad');
       box.appendChild(el('h3', null, '暂时无法查询该证书'));
@@ -427,47 +438,60 @@
       entry.info = info;
       if (info.kind === 'renewed') return showDone({ serialHex: info.serialHex, certificatePem: info.certificatePem, notAfter: info.notAfter }, entry);
       if (info.kind !== 'entitled') { backToSelect(entry); return; }
-      var r = info.renewal;
-      if (r && r.state === 'ISSUED' && r.keyId) {
+      // Start or resume: either way this page's session becomes the renewal's (a resume in a new browser needs it).
+      return start(entry).then(function (s) {
+        var r = info.renewal;
+        if (!(r && r.state === 'ISSUED' && r.keyId)) return freshCertificate(entry, s);
         // Issued before the key was pulled: install that certificate if the key still holds its key pair.
         setPhase('install');
         return api('renewals/' + encodeURIComponent(r.id) + '/certificate', {}).then(function (issued) {
           return installAndConfirm(entry, r.id, r.keyId, issued);
-        }).then(function (done) { return done || freshCertificate(entry, ms); });
-      }
-      return freshCertificate(entry, ms);
+        }).then(function (done) {
+          return done || freshCertificate(entry, s);
+        }, function (err) {
+          // The issued certificate was replaced meanwhile (another attempt made a new CSR): make a new one too.
+          if (err instanceof ServerError && (err.code === 'SERIAL_UNKNOWN' || err.code === 'CSR_REPLACED')) return freshCertificate(entry);
+          throw err;
+        });
+      });
     }).catch(failed);
   }
 
-  /** Challenge → new key pair → proof of possession with the old key → issued certificate → install. */
-  function freshCertificate(entry, ms, attempt) {
+  /** A challenge for this certificate, bound to this page's session (a 2-minute lease: one tab at a time). */
+  function start(entry) {
+    return api('renewals', { certificatePem: entry.cert.pem, mediaSerial: entry.device.mediaSerial });
+  }
+
+  /** New key pair → proof of possession with the old key over the challenge and the CSR → issued → install. */
+  function freshCertificate(entry, started, attempt) {
+    var ms = entry.device.mediaSerial;
     setPhase('keygen');
-    var start;
+    var s;
     var gen;
-    return api('renewals', { certificatePem: entry.cert.pem, mediaSerial: ms }).then(function (s) {
-      start = s;
+    return (started ? Promise.resolve(started) : start(entry)).then(function (x) {
+      s = x;
       // What earlier attempts left on the token goes first, so that a key ends up holding one new key pair.
       return removeOrphans(ms, runPin);
     }).then(function () {
-      return rpc('keygen.csr', { mediaSerial: ms, pin: runPin, algorithm: start.keyAlgorithm, subject: start.subject });
+      return rpc('keygen.csr', { mediaSerial: ms, pin: runPin, algorithm: s.keyAlgorithm, subject: s.subject });
     }).then(function (g) {
       gen = g;
       addOrphan(ms, gen.keyId); // until its certificate is installed
       setPhase('submit');
-      return api('renewals/' + encodeURIComponent(start.renewalId) + '/pop-message', { csrPem: gen.csrPem });
+      return api('renewals/' + encodeURIComponent(s.renewalId) + '/pop-message', { csrPem: gen.csrPem });
     }).then(function (pop) {
       return rpc('sign', { mediaSerial: ms, certificateId: entry.cert.certificateId, pin: runPin, dataBase64: pop.messageBase64 });
     }).then(function (signed) {
       setPhase('issue');
-      return api('renewals/' + encodeURIComponent(start.renewalId) + '/csr', { csrPem: gen.csrPem, keyId: gen.keyId, popSignatureBase64: signed.signatureBase64 });
+      return api('renewals/' + encodeURIComponent(s.renewalId) + '/csr', { csrPem: gen.csrPem, keyId: gen.keyId, popSignatureBase64: signed.signatureBase64 });
     }).then(function (issued) {
       setPhase('install');
-      return installAndConfirm(entry, start.renewalId, gen.keyId, issued);
+      return installAndConfirm(entry, s.renewalId, gen.keyId, issued);
     }).then(function (done) {
       if (!done) throw new AgentError(ERR.KEY_NOT_FOUND, 'U-KEY 中找不到刚生成的密钥');
     }, function (err) {
-      // The challenge lives two minutes: a slow PIN pad or a long pause gets one fresh try, with a new key pair.
-      if (err instanceof ServerError && err.code === 'CHALLENGE_EXPIRED' && !attempt) return freshCertificate(entry, ms, 1);
+      // The challenge lives two minutes: a long pause gets one fresh try (a new challenge; the orphan is removed).
+      if (err instanceof ServerError && (err.code === 'CHALLENGE_EXPIRED' || err.code === 'CSR_REPLACED') && !attempt) return freshCertificate(entry, null, 1);
       throw err;
     });
   }
@@ -475,7 +499,7 @@
   /** Installs (pending), confirms (old certificate removed), tells the site. false: the key pair is not on the token. */
   function installAndConfirm(entry, renewalId, keyId, issued) {
     var ms = entry.device.mediaSerial;
-    remember(function (m) { m.inflight = { renewalId: renewalId, mediaSerial: ms, serialHex: issued.serialHex }; });
+    remember(function (m) { m.inflight = { renewalId: renewalId, mediaSerial: ms, serialHex: issued.serialHex, oldPem: entry.cert.pem }; });
     var params = { mediaSerial: ms, pin: runPin, keyId: keyId, certificatePem: issued.certificatePem, replacesCertificateId: entry.cert.certificateId };
     if (issued.encryptionPair) params.encryptionPair = issued.encryptionPair;
     return rpc('cert.install', params).then(function (installed) {
@@ -519,6 +543,7 @@
       switch (err.code) {
         case 'RENEWAL_RUNNING': msg = '该证书正在另一个页面（或另一台电脑）中续期。请关闭其他续期页面，稍等 1 分钟后点击“继续续期”。'; break;
         case 'CA_UNAVAILABLE': msg = '证书签发系统暂时繁忙。请稍后点击“继续续期”重试，不会重复收费。'; break;
+        case 'CA_REFUSED': msg = err.message + '。请联系客服 ' + HOTLINE + '，已缴费用不会丢失。'; canResume = false; break;
         case 'SESSION_EXPIRED': msg = '页面已过期。请刷新本页后重新选择证书继续续期，不会重复收费。'; canResume = false; break;
         case 'NOT_ENTITLED': case 'TRANSFER_WAITING': case 'ALREADY_RENEWED':
           backToSelect(running, err.message);
