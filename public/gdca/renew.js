@@ -457,10 +457,22 @@
     }).catch(failed);
   }
 
-  /** A challenge for this certificate, bound to this page's session (a 2-minute lease: one tab at a time). */
+  /**
+   * A challenge for this certificate, bound to this page's session. It is also the renewal's lease (2 minutes, one
+   * tab at a time): a retry in this tab (or after a reload: sessionStorage is per tab) reuses the unused challenge
+   * it holds instead of asking again, which the lease would refuse. It is forgotten once a CSR is submitted with it.
+   */
+  var CHALLENGE = 'gdca.renew.challenge';
   function start(entry) {
-    return api('renewals', { certificatePem: entry.cert.pem, mediaSerial: entry.device.mediaSerial });
+    var held = null;
+    try { held = JSON.parse(sessionStorage.getItem(CHALLENGE)); } catch (e) { /* none */ }
+    if (held && held.pem === entry.cert.pem && Date.parse(held.answer.expiresAt) - Date.now() > 15000) return Promise.resolve(held.answer);
+    return api('renewals', { certificatePem: entry.cert.pem, mediaSerial: entry.device.mediaSerial }).then(function (answer) {
+      try { sessionStorage.setItem(CHALLENGE, JSON.stringify({ pem: entry.cert.pem, answer: answer })); } catch (e) { /* private mode */ }
+      return answer;
+    });
   }
+  function forgetChallenge() { try { sessionStorage.removeItem(CHALLENGE); } catch (e) { /* none */ } }
 
   /** New key pair → proof of possession with the old key over the challenge and the CSR → issued → install. */
   function freshCertificate(entry, started, attempt) {
@@ -483,6 +495,7 @@
       return rpc('sign', { mediaSerial: ms, certificateId: entry.cert.certificateId, pin: runPin, dataBase64: pop.messageBase64 });
     }).then(function (signed) {
       setPhase('issue');
+      forgetChallenge(); // used up by this submission, whatever its outcome
       return api('renewals/' + encodeURIComponent(s.renewalId) + '/csr', { csrPem: gen.csrPem, keyId: gen.keyId, popSignatureBase64: signed.signatureBase64 });
     }).then(function (issued) {
       setPhase('install');
@@ -491,7 +504,7 @@
       if (!done) throw new AgentError(ERR.KEY_NOT_FOUND, 'U-KEY 中找不到刚生成的密钥');
     }, function (err) {
       // The challenge lives two minutes: a long pause gets one fresh try (a new challenge; the orphan is removed).
-      if (err instanceof ServerError && (err.code === 'CHALLENGE_EXPIRED' || err.code === 'CSR_REPLACED') && !attempt) return freshCertificate(entry, null, 1);
+      if (err instanceof ServerError && (err.code === 'CHALLENGE_EXPIRED' || err.code === 'CSR_REPLACED') && !attempt) { forgetChallenge(); return freshCertificate(entry, null, 1); }
       throw err;
     });
   }
@@ -541,7 +554,7 @@
     } else if (err instanceof AgentError) msg = pinMessage(err) + ' 请点击“继续续期”重试；仍不成功请联系客服 ' + HOTLINE + '。';
     else if (err instanceof ServerError) {
       switch (err.code) {
-        case 'RENEWAL_RUNNING': msg = '该证书正在另一个页面（或另一台电脑）中续期。请关闭其他续期页面，稍等 1 分钟后点击“继续续期”。'; break;
+        case 'RENEWAL_RUNNING': msg = '该证书正在另一个页面（或另一台电脑）中续期。请在原页面完成，或关闭其他续期页面，约 2 分钟后点击“继续续期”。'; break;
         case 'CA_UNAVAILABLE': msg = '证书签发系统暂时繁忙。请稍后点击“继续续期”重试，不会重复收费。'; break;
         case 'CA_REFUSED': msg = err.message + '。请联系客服 ' + HOTLINE + '，已缴费用不会丢失。'; canResume = false; break;
         case 'SESSION_EXPIRED': msg = '页面已过期。请刷新本页后重新选择证书继续续期，不会重复收费。'; canResume = false; break;

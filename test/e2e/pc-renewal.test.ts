@@ -191,6 +191,8 @@ describe('PC renewal page (1280 px)', () => {
       expect(await page.locator('#submit').innerText()).toBe('继续续期');
       await startRenewal(page);
     }
+    await page.locator('#panel-done, #progress-error:not([hidden])').first().waitFor({ state: 'visible' });
+    expect(await page.locator('#progress-error').isVisible() ? await page.locator('#progress-error').innerText() : '').toBe('');
     await page.locator('#panel-done').waitFor({ state: 'visible' });
     await expectRenewedOnce(h, page);
   });
@@ -205,7 +207,7 @@ describe('PC renewal page (1280 px)', () => {
     await screenshot(page, 'pc-renewal-wrong-pin-1280');
     for (let i = 0; i < 5; i++) {
       await startRenewal(page, '000000');
-      await page.locator('#submit:not([disabled])').waitFor();
+      await page.waitForFunction(() => !(document.getElementById('submit') as HTMLButtonElement).disabled);
     }
     const locked = await page.locator('#select-error').innerText();
     expect(locked).toContain('已锁定');
