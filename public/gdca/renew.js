@@ -187,6 +187,11 @@
           return;
         }
         return finishConfirmedInstall(perDevice).then(lookupAll).then(function () {
+          // What can be renewed now first, then what needs paying, then the rest; soonest to expire first within each.
+          var rank = { entitled: 0, unpaid: 1, 'transfer-waiting': 2, renewed: 3, 'not-renewable': 4, unknown: 5, error: 6 };
+          entries.sort(function (a, b) {
+            return (rank[a.info.kind] ?? 6) - (rank[b.info.kind] ?? 6) || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
+          });
           renderCerts(notes);
           show('select');
         });
