@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -195,6 +197,61 @@ describe('PC renewal page (1280 px)', () => {
     expect(await page.locator('#progress-error').isVisible() ? await page.locator('#progress-error').innerText() : '').toBe('');
     await page.locator('#panel-done').waitFor({ state: 'visible' });
     await expectRenewedOnce(h, page);
+  });
+
+  it('When the key is pulled after cert.confirm and the site was not told, then the next visit tells it and the renewal ends INSTALLED', async () => {
+    const h = await holder('ECDSA-P256');
+    const page = await desktop();
+    await openFor(page, h);
+    // The network drops the one call after the key confirmed the new certificate (the old one is gone from the key).
+    let dropped = 0;
+    await page.route('**/gdca-page/api/renewals/*/installed', (route) => (dropped++ === 0 ? route.abort('internetdisconnected') : route.continue()));
+    await startRenewal(page);
+    await page.locator('#progress-error').waitFor({ state: 'visible' });
+    expect((await serverSide(h)).renewals.map((r) => r.state)).toEqual(['ISSUED']);
+    expect((await onToken(h)).certificates.map((c) => c.state)).toEqual(['confirmed']);
+
+    await page.goto(`${app.url}${PAGE}`);
+    await page.locator('#panel-select').waitFor({ state: 'visible' });
+    const { renewals, order } = await serverSide(h);
+    expect([renewals.map((r) => r.state), order!.state]).toEqual([['INSTALLED'], 'FULFILLED']);
+  });
+
+  it('When the key agent is older than protocol 2, then the page asks to update it and says how', async () => {
+    // An agent of the first protocol, as far as the page can tell: agent.hello without key.remove.
+    const old = createServer((req, res) => {
+      res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
+      res.setHeader('Access-Control-Allow-Headers', 'Content-Type');
+      if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { name: 'shuan-ca-key-agent', version: '0.0.9', protocol: 1, backends: ['soft'] } }));
+    });
+    await new Promise<void>((ok) => old.listen(0, '127.0.0.1', ok));
+    const elsewhere = await startListening(handle, { env: { KEY_AGENT_URL: `http://127.0.0.1:${(old.address() as AddressInfo).port}` } });
+    try {
+      const page = await desktop();
+      await page.goto(`${elsewhere.url}${PAGE}`);
+      await page.locator('#panel-old-agent').waitFor({ state: 'visible' });
+      const text = await page.locator('#panel-old-agent').innerText();
+      expect(text).toContain('证书助手版本过低');
+      expect(text).toContain('0.0.9');
+      expect(text).toContain('GDCA 数字证书客户端');
+      await screenshot(page, 'pc-renewal-old-agent-1280');
+    } finally {
+      await elsewhere.close();
+      await new Promise((ok) => old.close(ok));
+    }
+  });
+
+  it('When no key agent answers, then the page gives /capc/\'s guidance to install and start it', async () => {
+    const elsewhere = await startListening(handle, { env: { KEY_AGENT_URL: `http://127.0.0.1:${await freePort()}` } });
+    try {
+      const page = await desktop();
+      await page.goto(`${elsewhere.url}${PAGE}`);
+      await page.locator('#panel-no-agent').waitFor({ state: 'visible' });
+      expect(await page.locator('#panel-no-agent').innerText()).toContain('未检测到证书助手');
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it('When the PIN is wrong, then the tries left are shown; when it locks, the page says so and nothing starts', async () => {
