@@ -97,6 +97,11 @@
     try { localStorage.setItem(STORE, JSON.stringify(m)); } catch (e) { /* private mode: the server still resumes */ }
   }
   function addOrphan(mediaSerial, keyId) { remember(function (m) { var l = m.orphans[mediaSerial] = m.orphans[mediaSerial] || []; if (l.indexOf(keyId) < 0) l.push(keyId); }); }
+  function newKeyId() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? '0' : '') + b.toString(16); }).join('');
+  }
   function dropOrphan(mediaSerial, keyId) { remember(function (m) { m.orphans[mediaSerial] = (m.orphans[mediaSerial] || []).filter(function (k) { return k !== keyId; }); }); }
 
   /** Removes the key pairs earlier attempts left behind (never one with a certificate: the agent refuses those). */
@@ -104,6 +109,7 @@
     var list = ((memory().orphans || {})[mediaSerial] || []).filter(function (k) { return k !== except; });
     return list.reduce(function (p, keyId) {
       return p.then(function () {
+        // removed or not there (never made): either way it is off the list.
         return rpc('key.remove', { mediaSerial: mediaSerial, pin: pin, keyId: keyId }).then(function () { dropOrphan(mediaSerial, keyId); }, function (err) {
           // In use (it got its certificate after all) or gone: either way, nothing left to clean.
           if (err instanceof AgentError && (err.code === ERR.KEY_IN_USE || err.code === ERR.KEY_NOT_FOUND)) dropOrphan(mediaSerial, keyId);
@@ -490,10 +496,13 @@
       // What earlier attempts left on the token goes first, so that a key ends up holding one new key pair.
       return removeOrphans(ms, runPin);
     }).then(function () {
-      return rpc('keygen.csr', { mediaSerial: ms, pin: runPin, algorithm: s.keyAlgorithm, subject: s.subject });
+      // The page names the new key before it exists: a key pulled while it is being made is still known, to remove.
+      var keyId = newKeyId();
+      addOrphan(ms, keyId); // until its certificate is installed
+      return rpc('keygen.csr', { mediaSerial: ms, pin: runPin, algorithm: s.keyAlgorithm, subject: s.subject, keyId: keyId });
     }).then(function (g) {
       gen = g;
-      addOrphan(ms, gen.keyId); // until its certificate is installed
+      if (g.keyId) addOrphan(ms, g.keyId);
       setPhase('submit');
       return api('renewals/' + encodeURIComponent(s.renewalId) + '/pop-message', { csrPem: gen.csrPem });
     }).then(function (pop) {

@@ -144,7 +144,7 @@ export class Dispatcher {
           return { signatureBase64: Buffer.from(signature).toString('base64'), algorithm };
         }
         case 'keygen.csr':
-          return backend.keygenCsr(mediaSerial, pin, p.algorithm as KeyAlgorithm, p.subject as CertificateSubject);
+          return backend.keygenCsr(mediaSerial, pin, p.algorithm as KeyAlgorithm, p.subject as CertificateSubject, p.keyId as string | undefined);
         case 'cert.install':
           return backend.installCertificate(mediaSerial, pin, {
             keyId: p.keyId as string,

@@ -56,7 +56,11 @@ export interface KeyAgentMethods {
   };
   /** Generates a key pair inside the device and returns a PKCS#10 request signed by it. */
   'keygen.csr': {
-    params: { mediaSerial: string; pin: string; algorithm: KeyAlgorithm; subject: CertificateSubject };
+    /**
+     * `keyId` (protocol 2, optional): the id the new key gets, chosen by the caller (16–32 random bytes, hex), so that
+     * a caller whose key is pulled before the answer still knows which key to `key.remove`. Taken: INVALID_PARAMS.
+     */
+    params: { mediaSerial: string; pin: string; algorithm: KeyAlgorithm; subject: CertificateSubject; keyId?: string };
     result: { keyId: string; csrPem: string };
   };
   /**

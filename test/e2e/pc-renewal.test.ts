@@ -168,6 +168,7 @@ describe('PC renewal page (1280 px)', () => {
 
   const pulls: Array<[string, UnplugAt, 'button' | 'reload']> = [
     ['before keygen.csr', { before: 'keygen.csr' }, 'button'],
+    ['during keygen.csr (key pair made, no answer)', { during: 'keygen.csr' }, 'reload'],
     ['after keygen.csr, before the CSR is submitted', { after: 'keygen.csr' }, 'button'],
     ['before cert.install (certificate issued)', { before: 'cert.install' }, 'reload'],
     ['during cert.install', { during: 'cert.install' }, 'button'],

@@ -82,11 +82,14 @@ export class Pkcs11Backend implements TokenBackend {
     });
   }
 
-  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject): Promise<{ keyId: string; csrPem: string }> {
+  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject, chosenKeyId?: string): Promise<{ keyId: string; csrPem: string }> {
     return this.withSession(mediaSerial, 'keygen.csr', true, async (session, login) => {
       if (algorithm === 'SM2') throw agentErrors.unsupportedAlgorithm(algorithm, 'PKCS#11 has no standard SM2 mechanism; SM2 tokens need the SKF adapter');
       login(pin);
-      const id = randomBytes(16);
+      const id = chosenKeyId ? Buffer.from(chosenKeyId, 'hex') : randomBytes(16);
+      if (chosenKeyId && (findKey(session, ObjectClass.PRIVATE_KEY, chosenKeyId) || findKey(session, ObjectClass.PUBLIC_KEY, chosenKeyId))) {
+        throw agentErrors.invalidParams('密钥标识已被使用', `CKA_ID ${chosenKeyId} exists`);
+      }
       const label = subject.commonName ?? APPLICATION;
       // Token objects; the private key is sensitive and never extractable: it is born and dies on the token.
       const common = { token: true, id, label };

@@ -95,15 +95,17 @@ export class SoftTokenBackend implements TokenBackend {
     });
   }
 
-  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject): Promise<{ keyId: string; csrPem: string }> {
+  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject, chosenKeyId?: string): Promise<{ keyId: string; csrPem: string }> {
     return this.step(mediaSerial, 'keygen.csr', async () => {
-      await this.mustRead(mediaSerial);
+      const record = await this.mustRead(mediaSerial);
+      if (chosenKeyId && record.keys.some((k) => k.keyId === chosenKeyId)) throw agentErrors.invalidParams('密钥标识已被使用', `key id ${chosenKeyId} exists on ${mediaSerial}`);
       const kek = await this.store.unlock(mediaSerial, pin);
       const pair = await generateSoftKeyPair(algorithm);
-      const keyId = randomBytes(8).toString('hex');
+      const keyId = chosenKeyId ?? randomBytes(8).toString('hex');
       const csrPem = await buildCsr({ subject, spkiDer: pair.spkiDer, sign: async (tbs: Uint8Array) => signWithSoftKey(algorithm, pair.privateKeyPkcs8Der, tbs) });
       // The key is kept only once its CSR exists: a failed CSR leaves no orphan key behind.
       await this.store.update(mediaSerial, (record) => {
+        if (record.keys.some((k) => k.keyId === keyId)) throw agentErrors.invalidParams('密钥标识已被使用', `key id ${keyId} exists on ${mediaSerial}`);
         record.keys.push({
           keyId,
           algorithm,

@@ -117,6 +117,14 @@ describeWithSoftHsm('PKCS#11 backend on SoftHSM2', () => {
     expect(err.codeName).toBe('KEY_NOT_FOUND');
   });
 
+  it('When keygen.csr is given the key id, then the key pair gets that CKA_ID and the same id again is refused', async () => {
+    const keyId = '5c'.repeat(16);
+    expect((await call('keygen.csr', { mediaSerial: serial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId })).keyId).toBe(keyId);
+    expect(privateKeyAttributes(keyId)).toMatchObject({ token: true, sensitive: true });
+    expect((await rejection(call('keygen.csr', { mediaSerial: serial, pin: PIN, algorithm: 'RSA-2048', subject: SUBJECT, keyId }))).codeName).toBe('INVALID_PARAMS');
+    expect(await call('key.remove', { mediaSerial: serial, pin: PIN, keyId })).toEqual({ keyId, removed: true });
+  });
+
   it.each<KeyAlgorithm>(['RSA-2048', 'ECDSA-P256'])('When key.remove names the orphan %s key pair of an abandoned keygen.csr, then both its objects go, again answers removed: false, and a key with a certificate is KEY_IN_USE', async (algorithm) => {
     const { keyId } = await call('keygen.csr', { mediaSerial: serial, pin: PIN, algorithm, subject: SUBJECT });
     const installed = await renew(algorithm);

@@ -174,6 +174,19 @@ describe('soft tokens: renewal of every key family, orphans and SM2 encryption k
     await expect(call('sign', { mediaSerial: old.mediaSerial, certificateId: old.certificateId, pin: PIN, dataBase64: 'AA==' })).resolves.toBeDefined();
   });
 
+  it('When keygen.csr is given the key id and the key is pulled while the key is made, then the caller still removes that key; a taken id is refused', async () => {
+    const old = await tokenWithCertificate('ECDSA-P256');
+    const keyId = 'a1'.repeat(16);
+    agent.softTokens!.unplug(old.mediaSerial, { during: 'keygen.csr' });
+    expect((await rejection(call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId }))).codeName).toBe('DEVICE_REMOVED');
+    agent.softTokens!.plug(old.mediaSerial);
+    expect((await openSoftTokenStore(tmp.dir).read(old.mediaSerial))!.keys.map((k) => k.keyId)).toContain(keyId);
+    expect((await rejection(call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId }))).codeName).toBe('INVALID_PARAMS');
+    expect((await rejection(call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId: 'xyz' }))).codeName).toBe('INVALID_PARAMS');
+    expect(await call('key.remove', { mediaSerial: old.mediaSerial, pin: PIN, keyId })).toEqual({ keyId, removed: true });
+    expect((await openSoftTokenStore(tmp.dir).read(old.mediaSerial))!.keys).toHaveLength(1);
+  });
+
   /** An SM2 renewal as the CA answers it: a signing certificate for the CSR, an encryption pair from the KMC enveloped to the CSR's key. */
   async function sm2DualRenewal() {
     const old = await tokenWithCertificate('SM2');
