@@ -61,11 +61,23 @@ afterAll(async () => {
   if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
 });
 
+/** Policy violations and script errors of the pages: none may happen (as test/e2e/csp.test.ts watches them). */
+const problems: string[] = [];
+afterEach(() => {
+  expect(problems.splice(0)).toEqual([]);
+});
+
 async function desktop(): Promise<Page> {
   const ctx = await desktopContext(browser);
   contexts.push(ctx);
+  await ctx.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));
+  });
+  ctx.on('console', (m) => {
+    if (/CSP violation|Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
+  });
   const page = await ctx.newPage();
-  page.on('pageerror', (err) => { throw err; });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   return page;
 }
 
