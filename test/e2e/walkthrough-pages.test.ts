@@ -61,19 +61,18 @@ describe('/capc/ opened on a phone', () => {
 });
 
 describe('the H5 home and its neighbours at 375 px', () => {
-  it('When the handler opens the home, then a 我的订单 tile leads to the orders, 办理流程 shows the binding address with a copy button and no renewal address', async () => {
+  it('When the handler opens the home, then a 我的订单 tile leads to the orders, 办理流程 shows the binding and renewal addresses with copy buttons', async () => {
     const page = await e2e.loggedInPhone('/h5/', { user: '走查经办' });
     const tile = page.locator('.cam-tile', { hasText: '我的订单' });
     expect(await tile.isVisible()).toBe(true);
     const box = (await tile.boundingBox())!;
     expect(box.x + box.width).toBeLessThanOrEqual(375);
-    const address = page.locator('[data-step-address]');
+    const address = page.locator('[data-step-address]').first();
     expect(await address.innerText()).toContain(`${e2e.app.url}/capc/`);
     expect(await address.locator('[data-copy]').getAttribute('data-copy')).toBe(`${e2e.app.url}/capc/`);
     await address.locator('[data-copy]').click();
     await page.locator('#cam-copy-done').waitFor({ state: 'visible' });
-    expect(await page.locator('.cam-steps').innerText()).not.toContain('gdca-page');
-    expect(await page.locator('.cam-steps').innerText()).toContain('尚未开放');
+    expect(await page.locator('.cam-steps').innerText()).toContain(`${e2e.app.url}/gdca-page/redirect?busyType=8`);
     await fits(page);
     await screenshot(page, 'h5-home-walkthrough-375');
 
@@ -129,7 +128,7 @@ describe('a 对公汇款 order that was turned down, then paid by WeChat Pay', (
     await page.locator('#wp-confirm').click();
     await page.waitForURL(/\/paid\?wechatpay=ok$/);
     await page.locator('[data-state=paid]').waitFor();
-    expect(await page.locator('[data-next-step]').innerText()).toContain('尚未开放');
+    expect(await page.locator('[data-next-step]').innerText()).toContain('/gdca-page/redirect?busyType=8');
     await fits(page);
     await screenshot(page, 'paid-375');
 

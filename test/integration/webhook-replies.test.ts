@@ -36,9 +36,8 @@ describe(`keyword replies (${backend})`, () => {
     const body = String(reply.Content);
     expect(body).toContain('【证书续期】');
     expect(body).toContain('/h5/renew');
-    // Renewal on the PC is not open yet: the reply must not promise it.
-    expect(body).toContain('尚未开放');
-    expect(body).not.toContain('/gdca-page/redirect');
+    // 制证 on the PC: the renewal address (busyType=8).
+    expect(body).toContain('/gdca-page/redirect?busyType=8');
     expect(body).not.toContain('点击“续期”');
   });
 

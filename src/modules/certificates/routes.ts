@@ -9,6 +9,7 @@ import { BindingRepository } from '../binding/repository';
 import { BindingService } from '../binding/service';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
+import { renewalAddress, renewalViewsOf } from '../renewals/phone-view';
 import { certificateServiceFor } from './service';
 import { type CertificateCard, toCard, toDetail } from './view-model';
 
@@ -48,15 +49,19 @@ export function certificateRoutes(deps: Deps, render: RenderPage): Router {
 
   router.get('/h5/certs', auth, async (ctx) => {
     const mine = await bindings.certificatesOf(deps.db.manager, wechatUserOf(ctx).openid, { includeSandbox: sandbox });
+    const { paid } = await renewalViewsOf(deps.db.manager, mine.map((m) => m.certificate.id));
     page(ctx, 'h5/certs.njk', {
       title: '我的数字证书 - 数安CA管家', certs: byUrgency(mine.map((m) => toCard(m.certificate, rules, now()))), flash: ctx.query.unbound === '1' ? '已解除绑定' : undefined,
+      paid: Object.fromEntries(paid), anyPaid: paid.size > 0, renewalUrl: renewalAddress(deps.config.publicBaseUrl),
     });
   });
 
   router.get('/h5/certs/:id', auth, async (ctx) => {
     const { certificate, binding: b } = await ownCertificate(ctx);
+    const { paid, history } = await renewalViewsOf(deps.db.manager, [certificate.id]);
     page(ctx, 'h5/cert-detail.njk', {
       title: '证书详情 - 数安CA管家', cert: toDetail(certificate, b, rules, now()), confirmUnbind: ctx.query.confirm === 'unbind', csrf: csrfToken(ctx, deps.random),
+      paid: paid.get(certificate.id), history: history.get(certificate.id) ?? [], renewalUrl: renewalAddress(deps.config.publicBaseUrl),
     });
   });
 

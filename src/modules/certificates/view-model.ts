@@ -23,6 +23,8 @@ export function daysLeft(notAfter: Date, now: Date): number {
 
 export function badgeOf(cert: Pick<Certificate, 'status' | 'notAfter'>, now: Date): Badge {
   if (cert.status === 'revoked') return { label: '已吊销', tone: 'revoked' };
+  // Renewed: the new certificate is the one in use (its own card shows its validity).
+  if (cert.status === 'superseded') return { label: '已更新', tone: 'expired' };
   if (cert.notAfter <= now) return { label: '已过期', tone: 'expired' };
   if (daysLeft(cert.notAfter, now) <= EXPIRING_SOON_DAYS) return { label: '即将到期', tone: 'warn' };
   return { label: '有效', tone: 'ok' };

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { type Deps } from '../../deps';
-import { BRAND } from '../../config/brand';
 import { type RenderPage } from '../../lib/views';
 import { BindingRepository } from '../binding/repository';
 import { certificateServiceFor } from '../certificates/service';
@@ -9,6 +8,7 @@ import { toCard } from '../certificates/view-model';
 import { LegacyRestoreService, restoredText } from '../legacy-bindings/service';
 import { requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
+import { renewalAddress, renewalViewsOf } from '../renewals/phone-view';
 
 /** The four things a handler does here. Features with their own module (bind, certs) mount their own pages. */
 export interface H5Feature {
@@ -52,8 +52,7 @@ export const H5_FEATURES: readonly H5Feature[] = [
 
 /**
  * The journey in the seed's order (三 → 五), shown on the home page so nobody has to read the PDF. The binding
- * address is shown (and can be copied): it is typed into a PC's browser. Renewal on the PC (五) is not built yet,
- * so its step says so and gives the hotline instead of an address that would not open.
+ * and renewal addresses are shown (and can be copied): they are typed into a PC's browser.
  */
 interface JourneyStep { text: string; where: string; address?: string }
 function journeySteps(publicBaseUrl: string): JourneyStep[] {
@@ -61,7 +60,7 @@ function journeySteps(publicBaseUrl: string): JourneyStep[] {
     { text: '在电脑上插入 U-KEY，用电脑浏览器打开证书绑定网址，获取证书绑定码', where: '电脑 · 证书绑定网址', address: `${publicBaseUrl}/capc/` },
     { text: '在本页面「绑定证书」输入绑定码和介质编号后四位', where: '手机 · 数安CA管家' },
     { text: '首次办理完成经办人活体认证，选择证书「续期缴费」', where: '手机 · 微信支付或对公汇款' },
-    { text: '支付完成后在电脑上插入 U-KEY 完成制证', where: `电脑 · 在线续期尚未开放，支付后请拨打客服热线 ${BRAND.hotline} 办理制证` },
+    { text: '支付完成后在电脑上插入 U-KEY，用电脑浏览器打开续期网址完成制证', where: '电脑 · 证书续期网址', address: renewalAddress(publicBaseUrl) },
   ];
 }
 
@@ -92,13 +91,16 @@ export function h5Routes(deps: Deps, render: RenderPage): Router {
     const user = wechatUserOf(ctx);
     const now = new Date(deps.clock.nowMs());
     // 待办事项: bound certificates inside their project's renewal window, the nearest deadline first.
-    const todos = (await bindings.certificatesOf(deps.db.manager, user.openid, { includeSandbox: sandbox }))
-      .map((b) => toCard(b.certificate, rules, now))
-      .filter((c) => c.renewal.state === 'open')
+    const mine = await bindings.certificatesOf(deps.db.manager, user.openid, { includeSandbox: sandbox });
+    // A paid one is still to do, on the PC: 已缴费 · 请在电脑上续期 with the address, not 去续期 (pay again).
+    const { paid } = await renewalViewsOf(deps.db.manager, mine.map((b) => b.certificate.id));
+    const todos = mine
+      .map((b) => ({ ...toCard(b.certificate, rules, now), paid: paid.get(b.certificate.id) }))
+      .filter((c) => c.renewal.state === 'open' || c.paid)
       .sort((a, b) => a.renewal.daysToDeadline - b.renewal.daysToDeadline);
     const restored = await legacy.noticeFor(user.openid, { unionid: user.unionid, isSnapshotUser: user.isSnapshotUser });
     page(ctx, 'h5/home.njk', {
-      title: '数安CA管家', user, features: H5_FEATURES, steps: journeySteps(deps.config.publicBaseUrl), todos, restoredNotice: restored ? restoredText(restored.restoredCount) : undefined,
+      title: '数安CA管家', user, features: H5_FEATURES, steps: journeySteps(deps.config.publicBaseUrl), todos, renewalUrl: renewalAddress(deps.config.publicBaseUrl), restoredNotice: restored ? restoredText(restored.restoredCount) : undefined,
     });
   });
 

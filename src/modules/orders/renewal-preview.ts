@@ -1,4 +1,6 @@
 import { type EntityManager } from 'typeorm';
+import { parseCertificate } from '../../lib/pki/certificate';
+import { stackedValidity } from '../renewals/service';
 import { BindingRepository } from '../binding/repository';
 import { type Certificate } from '../certificates/entities';
 import { certificateServiceFor } from '../certificates/service';
@@ -21,6 +23,8 @@ export interface RenewalOption {
   userMessage: string | null;
   /** Orderable, but the handler's authorisation goes to an operator first (经办人授权): what to tell them. */
   note?: string;
+  /** Validity stacking is capped (project maximum or the issuing CA's own validity) for some term offered: said before payment. */
+  capNote?: string;
 }
 
 /** The 续期缴费 page's preview: reads only, and decides nothing (OrderService.createOrder checks everything again). */
@@ -61,9 +65,23 @@ export class RenewalPreview {
       else if (held) {
         const err = openOrderError(certificate.id, held, openid);
         options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule), openOrderNo: err.orderNo, refusal: 'open-order', userMessage: err.userMessage });
-      } else options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears: allowedYearsOf(rule), note: authorised?.kind === 'needs-review' ? authorised.message : undefined });
+      } else {
+        const allowedYears = allowedYearsOf(rule);
+        options.push({ ...base, unitPriceFen: rule.unitPriceFen, allowedYears, note: authorised?.kind === 'needs-review' ? authorised.message : undefined, capNote: await this.capNote(certificate, allowedYears, at) });
+      }
     }
     return options;
+  }
+
+  /** When the longest term offered would be cut short: from which term on, and to which date (renewals/validity.ts). */
+  private async capNote(certificate: Certificate, allowedYears: number[], at: Date): Promise<string | undefined> {
+    const certificates = certificateServiceFor(this.deps);
+    const parsed = parseCertificate(certificate.pem);
+    for (const years of [...allowedYears].sort((a, b) => a - b)) {
+      const v = await stackedValidity(certificates, parsed, certificate, years, at);
+      if (v.cappedBy) return `续期 ${years} 年${years < Math.max(...allowedYears) ? '及以上' : ''}时，${v.capNote}`;
+    }
+    return undefined;
   }
 
   /** The page's view of 经办人授权 (createOrder decides); without a verified handler the page's guard sends them to the check. */

@@ -1,3 +1,4 @@
+import { renewalAddress } from '../renewals/phone-view';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import getRawBody from 'raw-body';
@@ -95,6 +96,7 @@ export function paymentPageRoutes(deps: Deps, render: RenderPage): Router {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = render('h5/paid.njk', {
       title: '支付结果 - 数安CA管家', sandbox, user: wechatUserOf(ctx), order, cancelled: ctx.query.wechatpay === 'cancel', csrf: csrfToken(ctx, deps.random),
+      renewalUrl: renewalAddress(base),
     });
   });
 

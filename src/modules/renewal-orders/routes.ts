@@ -1,3 +1,4 @@
+import { renewalAddress } from '../renewals/phone-view';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { In } from 'typeorm';
@@ -114,6 +115,7 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
         rejection: transfer.rejection && { ...transfer.rejection, at: formatDateTime(transfer.rejection.at), amountYuan: transfer.rejection.amountFen === null ? null : yuan(transfer.rejection.amountFen) },
       },
       title: '订单详情 - 数安CA管家', order: toOrderView(order, await certificatesOf([order]), now()), csrf: csrfToken(ctx, deps.random),
+      renewalUrl: renewalAddress(deps.config.publicBaseUrl),
       // The query survives reloads and the back button: say only what is still true.
       flash: ctx.query.created === '1' && order.state === 'PENDING_PAYMENT' ? '订单已创建，请选择支付方式' : ctx.query.cancelled === '1' && order.state === 'CLOSED' ? '订单已取消' : undefined,
       notices: shown.map(toNoticeView),

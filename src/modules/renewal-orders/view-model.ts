@@ -46,6 +46,8 @@ export interface OptionView {
   handlerBadge: { tone: string; label: string } | null;
   /** Orderable, with something to know first (the order will go to 客服审核). */
   note: string | null;
+  /** The new validity would be capped (project maximum or the CA's own validity): said before payment. */
+  capNote: string | null;
 }
 
 const HANDLER_BADGES: Readonly<Record<string, { tone: string; label: string }>> = {
@@ -66,6 +68,7 @@ export function toOptionView(option: RenewalOption, rules: ProjectRules, now: Da
     contactCa: option.refusal === 'renewal-closed',
     handlerBadge: (option.refusal && HANDLER_BADGES[option.refusal]) ?? null,
     note: option.note ?? null,
+    capNote: option.capNote ?? null,
   };
 }
 

@@ -38,6 +38,13 @@ export interface IssuedAnswer {
   encryptionPair?: { certificatePem: string; envelopedKeyBase64: string };
 }
 
+/** Validity stacking for a certificate we know (the issuing CA from its chain); also the 续期缴费 page's preview. */
+export async function stackedValidity(certificates: CertificateService, parsed: ParsedCertificate, row: Pick<Certificate, 'project' | 'notAfter'>, years: number, at: Date): Promise<RenewedValidity & { capNote?: string }> {
+  const issuer = await certificates.issuerOf(parsed, at);
+  const v = renewedValidity({ now: at, oldNotAfter: row.notAfter, years, projectMaxYears: certificates.rules.maxValidityYearsOf(row.project), issuerNotAfter: issuer?.notAfter });
+  return { ...v, capNote: capNote(v, formatDate) };
+}
+
 export function issuedAnswer(i: RenewalIssuance): IssuedAnswer {
   return {
     state: i.state === 'INSTALLED' ? 'INSTALLED' : 'ISSUED', serialHex: i.serialHex, certificatePem: i.certificatePem, chainPem: JSON.parse(i.chainPem) as string[],
@@ -72,10 +79,8 @@ export class RenewalService {
   }
 
   /** The new validity this certificate gets for `years` paid now, and the note when a cap bites. */
-  async validityFor(parsed: ParsedCertificate, row: Pick<Certificate, 'project' | 'notAfter'>, years: number, at: Date): Promise<RenewedValidity & { capNote?: string }> {
-    const issuer = await this.certificates.issuerOf(parsed, at);
-    const v = renewedValidity({ now: at, oldNotAfter: row.notAfter, years, projectMaxYears: this.certificates.rules.maxValidityYearsOf(row.project), issuerNotAfter: issuer?.notAfter });
-    return { ...v, capNote: capNote(v, formatDate) };
+  validityFor(parsed: ParsedCertificate, row: Pick<Certificate, 'project' | 'notAfter'>, years: number, at: Date): Promise<RenewedValidity & { capNote?: string }> {
+    return stackedValidity(this.certificates, parsed, row, years, at);
   }
 
   entitlement(row: Certificate, at: Date): Promise<Entitlement> {

@@ -65,12 +65,12 @@ export function keywordText(keyword: Keyword, links: ReplyLinks): string {
         `2. 手机进入${a(links.bind, '数安CA管家 → 绑定证书')}，输入绑定码和介质编号后四位完成绑定。`,
       ].join('\n');
     case '续期':
-      // Renewal on the PC (制证) is not open yet: the reply says what works today and never promises the rest.
+      // 制证 is on the PC (busyType=8): the address is typed into a PC's browser with the U-KEY plugged in.
       return [
         '【证书续期】',
         `证书快到期或已过期：在${a(links.certs, '我的数字证书')}查看到期日；过期后在续期期限内仍可在线办理。`,
         `1. 绑定证书后，在${a(links.renew, '续期缴费')}选择证书并完成支付（对公汇款需等待到账核验）；`,
-        `2. 支付后在电脑上插入 U-KEY 完成制证：电脑端在线续期尚未开放，请拨打${HOTLINE_TEXT}办理。`,
+        `2. 支付后在电脑上插入 U-KEY，用电脑浏览器打开 ${links.pcRenew} 完成制证（续期过程中请不要拔出 U-KEY）。`,
       ].join('\n');
     case '缴费':
       return [

@@ -83,6 +83,7 @@ export class RaCertificateAuthority implements CertificateAuthority {
       validity: { notBefore: request.validity.notBefore.toISOString(), notAfter: request.validity.notAfter.toISOString() },
       mediaSerial: request.mediaSerial,
       encryptionKey: request.encryptionKey,
+      replacesSerial: request.replacesSerial,
     };
     const res = await this.call<WireIssued>('POST', 'certificates', body, { idempotencyKey: request.requestId, timeoutMs: this.opts.issueTimeoutMs ?? 30_000 });
     if (typeof res?.serialHex !== 'string' || typeof res.certificatePem !== 'string' || !Array.isArray(res.chainPem)) {

@@ -142,6 +142,7 @@ function toIssueRequest(body: unknown, idempotencyKey: string): IssueRequest {
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) bad('validity: notBefore and notAfter must be ISO dates');
   const ek = b.encryptionKey;
   if (ek !== undefined && (typeof ek?.requestId !== 'string' || !/^[\w.:-]{1,120}$/.test(ek.requestId))) bad('encryptionKey.requestId: 1-120 characters [A-Za-z0-9_.:-]');
+  if (b.replacesSerial !== undefined && (typeof b.replacesSerial !== 'string' || !/^[0-9a-fA-F]{1,64}$/.test(b.replacesSerial))) bad('replacesSerial: 1-64 hex digits');
   return {
     requestId: b.requestId,
     csrPem: b.csr,
@@ -150,5 +151,6 @@ function toIssueRequest(body: unknown, idempotencyKey: string): IssueRequest {
     validity: { notBefore, notAfter },
     mediaSerial: typeof b.mediaSerial === 'string' ? b.mediaSerial : undefined,
     encryptionKey: ek === undefined ? undefined : { requestId: ek.requestId },
+    replacesSerial: b.replacesSerial,
   };
 }

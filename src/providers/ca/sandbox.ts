@@ -200,6 +200,7 @@ export class BuiltInCa implements CertificateAuthority {
     if (dual && (csr.algorithm !== 'SM2' || request.profile.usage !== 'sign' || !dual.requestId || dual.requestId.length > 120)) {
       throw new CaError('invalid-request', 'encryptionKey: only with an SM2 signing CSR, and a requestId of 1 to 120 characters');
     }
+    if (request.replacesSerial !== undefined) await this.checkReplaced(request.replacesSerial, request.requestId);
     const signing = await this.issueOne(request, csr, h, hierarchies);
     if (!dual) return signing;
     const pair = await this.kmc.deliver({
@@ -281,6 +282,17 @@ export class BuiltInCa implements CertificateAuthority {
     if (row.spkiSha256 !== spkiSha256) throw new CaError('request-conflict', `requestId ${row.requestId} was already used for another public key`);
     const issuing = hierarchies.find((h) => h.issuing.row.name === row.issuerName)!.issuing;
     return { serialHex: row.serialHex, certificatePem: row.certificatePem, chainPem: [issuing.cert.pem], notBefore: row.notBefore, notAfter: row.notAfter };
+  }
+
+  /**
+   * A renewal names the certificate it replaces: it must be one this CA issued (a revoked one too: a retry after
+   * the old one was superseded and revoked still gets its certificate). Logged, as the CA's record of the link.
+   */
+  private async checkReplaced(replacesSerial: string, requestId: string): Promise<void> {
+    const serial = canonicalSerial(replacesSerial);
+    const old = await this.deps.db.getRepository(SandboxCaIssuedEntity).findOneBy({ serialHex: serial });
+    if (!old) throw new CaError('unknown-serial', `replacesSerial ${serial}: no such certificate was issued by the sandbox CA`);
+    this.deps.logger.info({ requestId, replacesSerial: serial }, 'sandbox CA: renewal of an issued certificate');
   }
 
   /** Idempotent: revoking a revoked certificate keeps the first date and reason. */
