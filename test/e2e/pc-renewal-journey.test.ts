@@ -115,7 +115,14 @@ it('When a handler follows, binds, passes liveness, pays and renews on the PC, t
   await phone.waitForURL(/\/h5\/orders\/R\w+\/paid/);
   await phone.locator('[data-state="paid"]').waitFor({ timeout: 15_000 });
 
-  // 5. Renew on the PC: the address the 支付成功 page and the 续期 reply give.
+  // The phone now sends the handler to the PC, with the address.
+  await phone.goto(`${app.url}/h5/`);
+  const home = await phone.locator('body').innerText();
+  expect(home).toContain('已缴费 · 请在电脑上续期');
+  expect(home).toContain(`${app.url}/gdca-page/redirect?busyType=8`);
+  await screenshot(phone, 'journey-renewal-home-paid-375');
+
+  // 5. Renew on the PC at that address.
   await pc.goto(`${app.url}/gdca-page/redirect?busyType=8`);
   await pc.locator('#panel-select').waitFor({ state: 'visible' });
   await pc.locator('.capc-cert', { hasText: ORGANIZATION }).click();
@@ -139,6 +146,7 @@ it('When a handler follows, binds, passes liveness, pays and renews on the PC, t
   const card = phone.locator('.cam-cert', { hasText: shanghai(renewed.notAfter) });
   await card.first().waitFor();
   expect(await card.first().innerText()).toContain(`有效期 ${shanghai(renewed.notBefore)} 至 ${shanghai(renewed.notAfter)}`);
+  expect(await phone.locator('.cam-cert', { hasText: shanghai(token.cert.notAfter) }).innerText()).toContain('已更新');
   expect(await horizontalOverflow(phone)).toBeLessThanOrEqual(0);
   await screenshot(phone, 'journey-renewal-certs-375');
 });
