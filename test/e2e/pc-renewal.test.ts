@@ -230,6 +230,28 @@ describe('PC renewal page (1280 px)', () => {
     expect([renewals.map((r) => r.state), order!.state]).toEqual([['INSTALLED'], 'FULFILLED']);
   });
 
+  it('When a second tab starts the same renewal while the first holds it, then the second is told it is running and the first finishes alone', async () => {
+    const h = await holder('ECDSA-P256');
+    const first = await desktop();
+    const second = await first.context().newPage(); // same browser: same PC session, another tab
+    await openFor(first, h);
+    await openFor(second, h);
+    // The first tab stops halfway (key pulled after its key pair was made), holding the renewal's challenge.
+    keyAgent.softTokens!.unplug(h.token.mediaSerial, { after: 'keygen.csr' });
+    await startRenewal(first);
+    await first.locator('#progress-error').waitFor({ state: 'visible' });
+    keyAgent.softTokens!.plug(h.token.mediaSerial);
+
+    await startRenewal(second);
+    await second.locator('#progress-error').waitFor({ state: 'visible' });
+    expect(await second.locator('#progress-error').innerText()).toContain('正在另一个页面');
+    await screenshot(second, 'pc-renewal-running-elsewhere-1280');
+
+    await first.getByRole('button', { name: '继续续期' }).click();
+    await first.locator('#panel-done').waitFor({ state: 'visible' });
+    await expectRenewedOnce(h, first);
+  });
+
   it('When the key agent is older than protocol 2, then the page asks to update it and says how', async () => {
     // An agent of the first protocol, as far as the page can tell: agent.hello without key.remove.
     const old = createServer((req, res) => {
