@@ -10,6 +10,7 @@ import { sessionMiddleware } from './lib/http/session';
 import { createViews } from './lib/views';
 import { bindingRoutes } from './modules/binding/routes';
 import { capcAssets, capcRoutes } from './modules/capc/routes';
+import { renewalPageAssets, renewalPageRoutes } from './modules/renewal-page/routes';
 import { certificateRoutes } from './modules/certificates/routes';
 import { crlRoutes } from './modules/crl/routes';
 import { devWechatRoutes } from './modules/dev-wechat/routes';
@@ -68,6 +69,8 @@ export function createApp(deps: Deps): Koa {
   });
   const capcStatic = capcAssets(deps);
   app.use(capcStatic.middleware);
+  const renewalPageStatic = renewalPageAssets(deps);
+  app.use(renewalPageStatic.middleware);
 
   if (config.sandbox && deps.sandboxWechat) {
     app.use(mount('/sandbox/wechat-api', createSandboxWechatApiApp(deps.sandboxWechat, logger)));
@@ -85,6 +88,7 @@ export function createApp(deps: Deps): Koa {
     paymentPageRoutes(deps, render),
     oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), handlerDocumentRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), invoiceRoutes(deps, render), capcRoutes(deps, render, capcStatic.version), renewalApiRoutes(deps),
   ];
+  pageRouters.push(renewalPageRoutes(deps, render, { capc: capcStatic.version, gdca: renewalPageStatic.version }));
   if (config.sandbox && deps.sandboxWechat) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));
   }

@@ -17,9 +17,12 @@ export interface TokenBackend {
   listCertificates(mediaSerial: string): Promise<TokenCertificate[]>;
   verifyPin(mediaSerial: string, pin: string): Promise<void>;
   sign(mediaSerial: string, pin: string, certificateId: string, data: Uint8Array): Promise<{ signature: Uint8Array; algorithm: KeyAlgorithm }>;
-  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject): Promise<{ keyId: string; csrPem: string }>;
+  /** `keyId`: the caller's choice (hex), else the backend picks one. */
+  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject, keyId?: string): Promise<{ keyId: string; csrPem: string }>;
   installCertificate(mediaSerial: string, pin: string, install: InstallRequest): Promise<{ certificateId: string; pending: boolean }>;
   confirmCertificate(mediaSerial: string, pin: string, certificateId: string): Promise<{ certificateId: string; removedCertificateId?: string }>;
+  /** Removes a key no certificate uses (KEY_IN_USE otherwise); false when it is not there. */
+  removeKey(mediaSerial: string, pin: string, keyId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

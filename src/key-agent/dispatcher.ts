@@ -5,7 +5,7 @@ import { type TokenBackend } from './backend';
 import { type SoftTokenBackend } from './backends/soft-token';
 import { agentErrors, KeyAgentError } from './errors';
 import { isKnownMethod, paramSchemas } from './params';
-import { type AnyKeyAgentMethod, type AnyKeyAgentMethods, type DeviceInfo, KEY_AGENT_PROTOCOL_VERSION, type UnplugAt } from './protocol';
+import { type AnyKeyAgentMethod, type AnyKeyAgentMethods, type DeviceInfo, KEY_AGENT_FEATURES, KEY_AGENT_PROTOCOL_VERSION, type UnplugAt } from './protocol';
 
 /**
  * JSON-RPC 2.0 over whatever carries it (HTTP body, WebSocket message): validates, routes each call to the
@@ -105,7 +105,7 @@ export class Dispatcher {
 
   private async runGlobal(method: string): Promise<unknown> {
     if (method === 'agent.hello') {
-      return { name: 'shuan-ca-key-agent', version: this.options.version, protocol: KEY_AGENT_PROTOCOL_VERSION, backends: this.options.backends.map((b) => b.kind) };
+      return { name: 'shuan-ca-key-agent', version: this.options.version, protocol: KEY_AGENT_PROTOCOL_VERSION, features: [...KEY_AGENT_FEATURES], backends: this.options.backends.map((b) => b.kind) };
     }
     const devices: DeviceInfo[] = [];
     for (const backend of this.options.backends) {
@@ -144,7 +144,7 @@ export class Dispatcher {
           return { signatureBase64: Buffer.from(signature).toString('base64'), algorithm };
         }
         case 'keygen.csr':
-          return backend.keygenCsr(mediaSerial, pin, p.algorithm as KeyAlgorithm, p.subject as CertificateSubject);
+          return backend.keygenCsr(mediaSerial, pin, p.algorithm as KeyAlgorithm, p.subject as CertificateSubject, p.keyId as string | undefined);
         case 'cert.install':
           return backend.installCertificate(mediaSerial, pin, {
             keyId: p.keyId as string,
@@ -154,6 +154,8 @@ export class Dispatcher {
           });
         case 'cert.confirm':
           return backend.confirmCertificate(mediaSerial, pin, p.certificateId as string);
+        case 'key.remove':
+          return { keyId: p.keyId as string, removed: await backend.removeKey(mediaSerial, pin, p.keyId as string) };
         default:
           throw agentErrors.internal(`no device handler for ${method}`);
       }

@@ -57,6 +57,7 @@ export const agentErrors = {
   deviceNotFound: (mediaSerial: string) => new KeyAgentError('DEVICE_NOT_FOUND', '未找到该 U-KEY，请确认已插入', { mediaSerial }),
   certNotFound: (certificateId: string) => new KeyAgentError('CERT_NOT_FOUND', 'U-KEY 中没有该证书', { certificateId }),
   keyNotFound: (keyId: string) => new KeyAgentError('KEY_NOT_FOUND', 'U-KEY 中没有该密钥', { keyId }),
+  keyInUse: (keyId: string, detail?: string) => new KeyAgentError('KEY_IN_USE', '该密钥已有证书在使用，不能删除', { keyId }, detail),
   unsupportedAlgorithm: (algorithm: string, detail?: string) =>
     new KeyAgentError('UNSUPPORTED_ALGORITHM', `该 U-KEY 不支持 ${algorithm} 算法`, { algorithm }, detail),
   invalidParams: (message: string, detail?: string) => new KeyAgentError('INVALID_PARAMS', message, undefined, detail),

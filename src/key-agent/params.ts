@@ -36,13 +36,17 @@ export const paramSchemas = {
   'pin.verify': z.object({ mediaSerial, pin }),
   // 64 KiB of data at most (87,384 base64 characters): challenges are small, and a token signs slowly.
   sign: z.object({ mediaSerial, certificateId: id, pin, dataBase64: base64(87_384) }),
-  'keygen.csr': z.object({ mediaSerial, pin, algorithm: z.enum(KEY_ALGORITHMS as [string, ...string[]]), subject }),
+  'keygen.csr': z.object({
+    mediaSerial, pin, algorithm: z.enum(KEY_ALGORITHMS as [string, ...string[]]), subject,
+    keyId: z.string().regex(/^([0-9a-f]{2}){16,32}$/, '密钥标识应为 32–64 位十六进制').optional(),
+  }),
   'cert.install': z.object({
     mediaSerial, pin, keyId: id, certificatePem: pem,
     encryptionPair: z.object({ certificatePem: pem, envelopedKeyBase64: base64(16 * 1024) }).optional(),
     replacesCertificateId: id.optional(),
   }),
   'cert.confirm': z.object({ mediaSerial, pin, certificateId: id }),
+  'key.remove': z.object({ mediaSerial, pin, keyId: id }),
   'dev.unplug': z.object({
     mediaSerial,
     at: z

@@ -5,7 +5,16 @@ import { type CertificateSubject, type CertificateUsage, type KeyAlgorithm } fro
  * docs/key-agent-protocol.md is the reference; this file is its machine-checked half. Binary values travel
  * as base64; certificates as PEM. The agent never returns or logs a PIN or a private key.
  */
-export const KEY_AGENT_PROTOCOL_VERSION = 1;
+/**
+ * Bumped when a method or a behaviour pages rely on is added. 2: `key.remove`, SM2 encryption keys imported
+ * from their envelope at `cert.install`, `features` in `agent.hello`. Pages compare it with the version they
+ * need (KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL) and tell the user to update an older agent.
+ */
+export const KEY_AGENT_PROTOCOL_VERSION = 2;
+/** What the renewal page needs: an agent older than this cannot clean up after a pulled key. */
+export const KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL = 2;
+/** Named capabilities in `agent.hello` (a page may test one rather than a version). */
+export const KEY_AGENT_FEATURES = ['key.remove', 'sm2.enveloped-key'] as const;
 export const KEY_AGENT_DEFAULT_PORT = 17321;
 
 export interface DeviceInfo {
@@ -34,7 +43,8 @@ export interface TokenCertificate {
 }
 
 export interface KeyAgentMethods {
-  'agent.hello': { params: Record<string, never>; result: { name: string; version: string; protocol: number; backends: Array<'pkcs11' | 'soft'> } };
+  /** `version` is the agent's release (package.json); `protocol` the protocol version pages check (see above). */
+  'agent.hello': { params: Record<string, never>; result: { name: string; version: string; protocol: number; features: string[]; backends: Array<'pkcs11' | 'soft'> } };
   'device.list': { params: Record<string, never>; result: { devices: DeviceInfo[] } };
   'cert.list': { params: { mediaSerial: string }; result: { certificates: TokenCertificate[] } };
   /** Checks the PIN (a wrong one costs a try, as on the token). */
@@ -46,7 +56,11 @@ export interface KeyAgentMethods {
   };
   /** Generates a key pair inside the device and returns a PKCS#10 request signed by it. */
   'keygen.csr': {
-    params: { mediaSerial: string; pin: string; algorithm: KeyAlgorithm; subject: CertificateSubject };
+    /**
+     * `keyId` (protocol 2, optional): the id the new key gets, chosen by the caller (16–32 random bytes, hex), so that
+     * a caller whose key is pulled before the answer still knows which key to `key.remove`. Taken: INVALID_PARAMS.
+     */
+    params: { mediaSerial: string; pin: string; algorithm: KeyAlgorithm; subject: CertificateSubject; keyId?: string };
     result: { keyId: string; csrPem: string };
   };
   /**
@@ -65,6 +79,12 @@ export interface KeyAgentMethods {
   };
   /** Makes an installed certificate final and removes the one it replaced (with its key). Idempotent. */
   'cert.confirm': { params: { mediaSerial: string; pin: string; certificateId: string }; result: { certificateId: string; removedCertificateId?: string } };
+  /**
+   * Removes a key pair (PKCS#11: the objects with that CKA_ID; soft: the key record) left by a keygen.csr whose
+   * renewal was abandoned. Refused with KEY_IN_USE when any certificate on the device uses the key. A key that is
+   * not there (already removed) answers `removed: false`: retries are safe. Since protocol 2.
+   */
+  'key.remove': { params: { mediaSerial: string; pin: string; keyId: string }; result: { keyId: string; removed: boolean } };
 }
 
 export type KeyAgentMethod = keyof KeyAgentMethods;
@@ -79,6 +99,8 @@ export const KeyAgentErrorCode = {
   ORIGIN_REFUSED: -32006,
   UNSUPPORTED_ALGORITHM: -32007,
   KEY_NOT_FOUND: -32008,
+  /** key.remove: a certificate on the device uses this key. */
+  KEY_IN_USE: -32009,
   INVALID_PARAMS: -32602,
   METHOD_NOT_FOUND: -32601,
   INTERNAL: -32603,
@@ -96,8 +118,8 @@ export interface PinIncorrectData { triesLeft: number | null }
 export type KeyAgentErrorName = keyof typeof KeyAgentErrorCode;
 
 /** The methods that act on a device (they carry `mediaSerial`); a fault can be injected before, during or after them. */
-export type DeviceMethod = 'cert.list' | 'pin.verify' | 'sign' | 'keygen.csr' | 'cert.install' | 'cert.confirm';
-export const DEVICE_METHODS: readonly DeviceMethod[] = ['cert.list', 'pin.verify', 'sign', 'keygen.csr', 'cert.install', 'cert.confirm'];
+export type DeviceMethod = 'cert.list' | 'pin.verify' | 'sign' | 'keygen.csr' | 'cert.install' | 'cert.confirm' | 'key.remove';
+export const DEVICE_METHODS: readonly DeviceMethod[] = ['cert.list', 'pin.verify', 'sign', 'keygen.csr', 'cert.install', 'cert.confirm', 'key.remove'];
 
 /**
  * When a soft token's simulated removal takes effect:

@@ -82,11 +82,14 @@ export class Pkcs11Backend implements TokenBackend {
     });
   }
 
-  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject): Promise<{ keyId: string; csrPem: string }> {
+  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject, chosenKeyId?: string): Promise<{ keyId: string; csrPem: string }> {
     return this.withSession(mediaSerial, 'keygen.csr', true, async (session, login) => {
       if (algorithm === 'SM2') throw agentErrors.unsupportedAlgorithm(algorithm, 'PKCS#11 has no standard SM2 mechanism; SM2 tokens need the SKF adapter');
       login(pin);
-      const id = randomBytes(16);
+      const id = chosenKeyId ? Buffer.from(chosenKeyId, 'hex') : randomBytes(16);
+      if (chosenKeyId && (findKey(session, ObjectClass.PRIVATE_KEY, chosenKeyId) || findKey(session, ObjectClass.PUBLIC_KEY, chosenKeyId))) {
+        throw agentErrors.invalidParams('密钥标识已被使用', `CKA_ID ${chosenKeyId} exists`);
+      }
       const label = subject.commonName ?? APPLICATION;
       // Token objects; the private key is sensitive and never extractable: it is born and dies on the token.
       const common = { token: true, id, label };
@@ -177,6 +180,24 @@ export class Pkcs11Backend implements TokenBackend {
         for (const o of entry.objects) session.destroy(o);
       }
       return record.replaces ? { certificateId, removedCertificateId: record.replaces.certificateId } : { certificateId };
+    });
+  }
+
+  removeKey(mediaSerial: string, pin: string, keyId: string): Promise<boolean> {
+    return this.withSession(mediaSerial, 'key.remove', true, async (session, login) => {
+      if (!/^([0-9a-f]{2})+$/i.test(keyId)) throw agentErrors.keyNotFound(keyId);
+      const idHex = keyId.toLowerCase();
+      // Certificates are public objects: the check costs no PIN try.
+      if (readCertificates(session).some((c) => c.idHex === idHex)) throw agentErrors.keyInUse(keyId, `a certificate object has CKA_ID ${idHex}`);
+      login(pin);
+      let removed = false;
+      for (const cls of [ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY]) {
+        for (let k = findKey(session, cls, idHex); k; k = findKey(session, cls, idHex)) {
+          session.destroy(k);
+          removed = true;
+        }
+      }
+      return removed;
     });
   }
 

@@ -28,7 +28,10 @@ export interface SoftKeyRecord {
 
 export interface SoftCertificateRecord {
   certificateId: string;
-  /** The signing key; null for an SM2 encryption certificate, whose key stays enveloped. */
+  /**
+   * The certificate's key: the signing key, or for an SM2 encryption certificate the key imported from its
+   * envelope at install (null in tokens written before protocol 2, which kept only the envelope).
+   */
   keyId: string | null;
   pem: string;
   fingerprintSha256: string;
@@ -38,7 +41,7 @@ export interface SoftCertificateRecord {
   replaces?: string;
   /** An SM2 encryption certificate installed with a signing certificate: confirmed and removed with it. */
   companionOf?: string;
-  /** SM2 encryption pairs: the enveloped private key as the CA sent it (only the holder of the sign key opens it). */
+  /** SM2 encryption pairs: the envelope as the CA sent it (kept for the record; the key itself is in `keys`). */
   envelopedKeyBase64?: string;
   installedAt: string;
 }

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { parseCertificate } from '../../lib/pki/certificate';
 import { buildCsr } from '../../lib/pki/csr';
 import { generateSoftKeyPair, signWithSoftKey } from '../../lib/pki/soft-keys';
+import { decodeSm2Pkcs8, encodeSm2Pkcs8, encodeSm2Spki } from '../../lib/pki/sm2';
+import { openSm2EnvelopedKey } from '../../lib/pki/sm2-envelope';
 import { type CertificateSubject, KEY_ALGORITHMS, type KeyAlgorithm, type ParsedCertificate } from '../../lib/pki/types';
 import { type InstallRequest, type TokenBackend } from '../backend';
 import { agentErrors } from '../errors';
 import { type DeviceInfo, type DeviceMethod, type TokenCertificate, type UnplugAt } from '../protocol';
-import { openKey, sealKey, type SoftCertificateRecord, type SoftTokenRecord, type SoftTokenStore, softTokenStoreFor } from './soft-token-store';
+import { openKey, sealKey, type SoftCertificateRecord, type SoftKeyRecord, type SoftTokenRecord, type SoftTokenStore, softTokenStoreFor } from './soft-token-store';
 
 /**
  * Soft tokens as a backend, with the fault switch: `unplug` simulates the user pulling the key out at a
@@ -83,6 +85,8 @@ export class SoftTokenBackend implements TokenBackend {
       const record = await this.mustRead(mediaSerial);
       const certificate = record.certificates.find((c) => c.certificateId === certificateId);
       if (!certificate) throw agentErrors.certNotFound(certificateId);
+      // An SM2 encryption key decrypts; it never signs (a signature must come from the signing key the CA certified).
+      if (certificate.usage === 'encrypt') throw agentErrors.invalidParams('加密证书不能用于签名', `certificate ${certificateId} is an encryption certificate`);
       const key = certificate.keyId === null ? undefined : record.keys.find((k) => k.keyId === certificate.keyId);
       if (!key) throw agentErrors.keyNotFound(certificate.keyId ?? `(encryption certificate ${certificateId})`);
       const kek = await this.store.unlock(mediaSerial, pin);
@@ -91,15 +95,17 @@ export class SoftTokenBackend implements TokenBackend {
     });
   }
 
-  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject): Promise<{ keyId: string; csrPem: string }> {
+  keygenCsr(mediaSerial: string, pin: string, algorithm: KeyAlgorithm, subject: CertificateSubject, chosenKeyId?: string): Promise<{ keyId: string; csrPem: string }> {
     return this.step(mediaSerial, 'keygen.csr', async () => {
-      await this.mustRead(mediaSerial);
+      const record = await this.mustRead(mediaSerial);
+      if (chosenKeyId && record.keys.some((k) => k.keyId === chosenKeyId)) throw agentErrors.invalidParams('密钥标识已被使用', `key id ${chosenKeyId} exists on ${mediaSerial}`);
       const kek = await this.store.unlock(mediaSerial, pin);
       const pair = await generateSoftKeyPair(algorithm);
-      const keyId = randomBytes(8).toString('hex');
+      const keyId = chosenKeyId ?? randomBytes(8).toString('hex');
       const csrPem = await buildCsr({ subject, spkiDer: pair.spkiDer, sign: async (tbs: Uint8Array) => signWithSoftKey(algorithm, pair.privateKeyPkcs8Der, tbs) });
       // The key is kept only once its CSR exists: a failed CSR leaves no orphan key behind.
       await this.store.update(mediaSerial, (record) => {
+        if (record.keys.some((k) => k.keyId === keyId)) throw agentErrors.invalidParams('密钥标识已被使用', `key id ${keyId} exists on ${mediaSerial}`);
         record.keys.push({
           keyId,
           algorithm,
@@ -126,7 +132,12 @@ export class SoftTokenBackend implements TokenBackend {
       if (!already && install.replacesCertificateId && !record.certificates.some((c) => c.certificateId === install.replacesCertificateId)) {
         throw agentErrors.certNotFound(install.replacesCertificateId);
       }
-      await this.store.unlock(mediaSerial, pin);
+      const kek = await this.store.unlock(mediaSerial, pin);
+      // The SM2 encryption key pair comes enveloped to the new signing key: open it with that key now (a wrong
+      // envelope fails here, before anything is written), and keep it sealed under the PIN like any key.
+      const encryptionKey = !already && encryption && install.encryptionPair
+        ? importEnvelopedKey(kek, mediaSerial, key, openKey(kek, mediaSerial, key), install.encryptionPair.envelopedKeyBase64, encryption)
+        : undefined;
       return this.store.update(mediaSerial, (fresh) => {
         // Installing the same certificate again (a retry after a pulled key) answers what the first one did.
         const existing = fresh.certificates.find((c) => c.fingerprintSha256 === parsed.fingerprintSha256);
@@ -137,9 +148,10 @@ export class SoftTokenBackend implements TokenBackend {
           certificateId, keyId: install.keyId, pem: parsed.pem, fingerprintSha256: parsed.fingerprintSha256,
           usage: parsed.usage, state: 'pending', replaces: install.replacesCertificateId, installedAt: now,
         });
-        if (encryption && install.encryptionPair) {
+        if (encryption && install.encryptionPair && encryptionKey) {
+          fresh.keys.push(encryptionKey);
           fresh.certificates.push({
-            certificateId: randomBytes(8).toString('hex'), keyId: null, pem: encryption.pem, fingerprintSha256: encryption.fingerprintSha256,
+            certificateId: randomBytes(8).toString('hex'), keyId: encryptionKey.keyId, pem: encryption.pem, fingerprintSha256: encryption.fingerprintSha256,
             usage: 'encrypt', state: 'pending', companionOf: certificateId, envelopedKeyBase64: install.encryptionPair.envelopedKeyBase64, installedAt: now,
           });
         }
@@ -166,6 +178,21 @@ export class SoftTokenBackend implements TokenBackend {
           fresh.keys = fresh.keys.filter((k) => !orphanKeys.has(k.keyId));
         }
         return old ? { certificateId, removedCertificateId: old } : { certificateId };
+      });
+    });
+  }
+
+  removeKey(mediaSerial: string, pin: string, keyId: string): Promise<boolean> {
+    return this.step(mediaSerial, 'key.remove', async () => {
+      const record = await this.mustRead(mediaSerial);
+      if (record.certificates.some((c) => c.keyId === keyId)) throw agentErrors.keyInUse(keyId, `soft token ${mediaSerial}: a certificate uses key ${keyId}`);
+      await this.store.unlock(mediaSerial, pin);
+      return this.store.update(mediaSerial, (fresh) => {
+        // Checked again inside the write: an install for this key may have landed since.
+        if (fresh.certificates.some((c) => c.keyId === keyId)) throw agentErrors.keyInUse(keyId, `soft token ${mediaSerial}: a certificate uses key ${keyId}`);
+        const before = fresh.keys.length;
+        fresh.keys = fresh.keys.filter((k) => k.keyId !== keyId);
+        return fresh.keys.length < before;
       });
     });
   }
@@ -200,6 +227,33 @@ export class SoftTokenBackend implements TokenBackend {
       this.unplugged.add(mediaSerial);
     }
   }
+}
+
+/**
+ * The SM2 encryption key pair of an SM2EnvelopedKey (GM/T 0009 §7.4), opened with the signing key it was wrapped
+ * to, checked against the encryption certificate's public key, sealed as a key record of its own. What a real
+ * token does in SKF_ImportECCKeyPair with the same envelope as an ENVELOPEDKEYBLOB (GM/T 0016).
+ */
+function importEnvelopedKey(
+  kek: Buffer, mediaSerial: string, signingKey: SoftKeyRecord, signingPkcs8: Uint8Array, envelopedKeyBase64: string, encryptionCertificate: ParsedCertificate,
+): SoftKeyRecord {
+  if (signingKey.algorithm !== 'SM2' || encryptionCertificate.algorithm !== 'SM2') {
+    throw agentErrors.invalidParams('只有 SM2 证书带有加密密钥', `encryption pair with a ${signingKey.algorithm} signing key / ${encryptionCertificate.algorithm} certificate`);
+  }
+  let pair: ReturnType<typeof openSm2EnvelopedKey>;
+  try {
+    pair = openSm2EnvelopedKey(new Uint8Array(Buffer.from(envelopedKeyBase64, 'base64')), decodeSm2Pkcs8(signingPkcs8).privateKey);
+  } catch (err) {
+    throw agentErrors.invalidParams('加密密钥无法导入（密钥信封与签名密钥不匹配）', `SM2EnvelopedKey for key ${signingKey.keyId}: ${(err as Error).message}`);
+  }
+  const spkiDer = encodeSm2Spki(pair.publicKey);
+  if (!Buffer.from(spkiDer).equals(Buffer.from(encryptionCertificate.spkiDer))) {
+    throw agentErrors.invalidParams('加密证书与密钥信封中的公钥不匹配', `encryption certificate ${encryptionCertificate.serialHex} does not carry the enveloped public key`);
+  }
+  const keyId = randomBytes(8).toString('hex');
+  const pkcs8 = encodeSm2Pkcs8(pair);
+  pair.privateKey.fill(0);
+  return { keyId, algorithm: 'SM2', spkiDerBase64: Buffer.from(spkiDer).toString('base64'), sealed: sealKey(kek, mediaSerial, keyId, pkcs8), createdAt: new Date().toISOString() };
 }
 
 function parseCertificateParam(pem: string, field: string): ParsedCertificate {

@@ -117,6 +117,26 @@ describeWithSoftHsm('PKCS#11 backend on SoftHSM2', () => {
     expect(err.codeName).toBe('KEY_NOT_FOUND');
   });
 
+  it('When keygen.csr is given the key id, then the key pair gets that CKA_ID and the same id again is refused', async () => {
+    const keyId = '5c'.repeat(16);
+    expect((await call('keygen.csr', { mediaSerial: serial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId })).keyId).toBe(keyId);
+    expect(privateKeyAttributes(keyId)).toMatchObject({ token: true, sensitive: true });
+    expect((await rejection(call('keygen.csr', { mediaSerial: serial, pin: PIN, algorithm: 'RSA-2048', subject: SUBJECT, keyId }))).codeName).toBe('INVALID_PARAMS');
+    expect(await call('key.remove', { mediaSerial: serial, pin: PIN, keyId })).toEqual({ keyId, removed: true });
+  });
+
+  it.each<KeyAlgorithm>(['RSA-2048', 'ECDSA-P256'])('When key.remove names the orphan %s key pair of an abandoned keygen.csr, then both its objects go, again answers removed: false, and a key with a certificate is KEY_IN_USE', async (algorithm) => {
+    const { keyId } = await call('keygen.csr', { mediaSerial: serial, pin: PIN, algorithm, subject: SUBJECT });
+    const installed = await renew(algorithm);
+    expect(await call('key.remove', { mediaSerial: serial, pin: PIN, keyId })).toEqual({ keyId, removed: true });
+    expect(await call('key.remove', { mediaSerial: serial, pin: PIN, keyId })).toEqual({ keyId, removed: false });
+    // The orphan's key is gone: no certificate can be installed for it any more.
+    const elsewhere = await ca.issueFor(generateSoftKeyPair(algorithm).spkiDer);
+    expect((await rejection(call('cert.install', { mediaSerial: serial, pin: PIN, keyId, certificatePem: elsewhere }))).codeName).toBe('KEY_NOT_FOUND');
+    expect((await rejection(call('key.remove', { mediaSerial: serial, pin: PIN, keyId: installed.keyId }))).codeName).toBe('KEY_IN_USE');
+    await expect(call('sign', { mediaSerial: serial, certificateId: installed.certificateId, pin: PIN, dataBase64: 'AA==' })).resolves.toBeDefined();
+  });
+
   it('When the certificate does not carry the key, or the device is unknown, then INVALID_PARAMS / DEVICE_NOT_FOUND', async () => {
     const { keyId } = await call('keygen.csr', { mediaSerial: serial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT });
     const elsewhere = await ca.issueFor(generateSoftKeyPair('ECDSA-P256').spkiDer);

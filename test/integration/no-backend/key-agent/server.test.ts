@@ -48,7 +48,7 @@ describe('key agent over HTTP: who may call', () => {
     const res = await raw('POST', { ...json, Origin: SITE }, rpc('agent.hello'));
     expect(res.status).toBe(200);
     expect(res.headers['access-control-allow-origin']).toBe(SITE);
-    expect(JSON.parse(res.body).result).toMatchObject({ name: 'shuan-ca-key-agent', protocol: 1, backends: ['soft'] });
+    expect(JSON.parse(res.body).result).toMatchObject({ name: 'shuan-ca-key-agent', protocol: 2, backends: ['soft'] });
   });
 
   it.each(['https://evil.example', 'null', 'http://localhost:3000.evil.example'])('When a page from origin %s calls, then HTTP 403 ORIGIN_REFUSED and no CORS header', async (origin) => {

@@ -8,6 +8,9 @@ import { createKeyAgent, type KeyAgent } from '../../../../src/key-agent/create-
 import { KeyAgentError } from '../../../../src/key-agent/errors';
 import { DEVICE_METHODS, type DeviceInfo, type DeviceMethod, type TokenCertificate } from '../../../../src/key-agent/protocol';
 import { createSoftToken, importKeyAndCertificate, openSoftTokenStore, unblockSoftToken } from '../../../../src/key-agent/soft-token-admin';
+import { openKey } from '../../../../src/key-agent/backends/soft-token-store';
+import { decodeSm2Pkcs8, decodeSm2Spki, encodeSm2Spki, generateSm2KeyPair } from '../../../../src/lib/pki/sm2';
+import { buildSm2EnvelopedKey, sm2Decrypt, sm2Encrypt } from '../../../../src/lib/pki/sm2-envelope';
 import { quietLogger, softKeyWithCertificate, SUBJECT, tempDir, TestCa } from './fixtures';
 
 const PIN = '123456';
@@ -137,6 +140,104 @@ describe('soft tokens: renewal (keygen.csr, cert.install, cert.confirm)', () => 
   });
 });
 
+describe('soft tokens: renewal of every key family, orphans and SM2 encryption keys (protocol 2)', () => {
+  it('When agent.hello is asked, then it names protocol 2 and the key.remove and SM2 envelope features the renewal page checks', async () => {
+    const hello = await call('agent.hello');
+    expect([hello.protocol, hello.features]).toEqual([2, ['key.remove', 'sm2.enveloped-key']]);
+  });
+
+  it.each<KeyAlgorithm>(['RSA-2048', 'ECDSA-P256', 'SM2'])('When a %s certificate is renewed with a key of the same family, then the new certificate replaces the old one on confirm', async (algorithm) => {
+    const old = await tokenWithCertificate(algorithm);
+    const { keyId, csrPem } = await call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm, subject: SUBJECT });
+    expect(parseCsr(csrPem).algorithm).toBe(algorithm);
+    const { certificateId } = await call('cert.install', { mediaSerial: old.mediaSerial, pin: PIN, keyId, certificatePem: await ca.issueFromCsr(csrPem), replacesCertificateId: old.certificateId });
+    await call('cert.confirm', { mediaSerial: old.mediaSerial, pin: PIN, certificateId });
+    const { certificates } = await call('cert.list', { mediaSerial: old.mediaSerial });
+    expect(certificates.map((c: TokenCertificate) => [c.certificateId, c.algorithm, c.pending])).toEqual([[certificateId, algorithm, false]]);
+  });
+
+  it('When key.remove names the orphan of an abandoned keygen.csr, then only that key goes; again it answers removed: false; a key with a certificate is refused with KEY_IN_USE', async () => {
+    const old = await tokenWithCertificate('ECDSA-P256');
+    const { keyId } = await call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT });
+    const store = openSoftTokenStore(tmp.dir);
+    const keysBefore = (await store.read(old.mediaSerial))!.keys.map((k) => k.keyId);
+    expect(keysBefore).toContain(keyId);
+    const inUse = keysBefore.find((k) => k !== keyId)!;
+
+    expect((await rejection(call('key.remove', { mediaSerial: old.mediaSerial, pin: '000000', keyId }))).codeName).toBe('PIN_INCORRECT');
+    expect(await call('key.remove', { mediaSerial: old.mediaSerial, pin: PIN, keyId })).toEqual({ keyId, removed: true });
+    expect(await call('key.remove', { mediaSerial: old.mediaSerial, pin: PIN, keyId })).toEqual({ keyId, removed: false });
+    const err = await rejection(call('key.remove', { mediaSerial: old.mediaSerial, pin: PIN, keyId: inUse }));
+    expect([err.codeName, err.message]).toEqual(['KEY_IN_USE', '该密钥已有证书在使用，不能删除']);
+    expect((await store.read(old.mediaSerial))!.keys.map((k) => k.keyId)).toEqual([inUse]);
+    // The old certificate still signs.
+    await expect(call('sign', { mediaSerial: old.mediaSerial, certificateId: old.certificateId, pin: PIN, dataBase64: 'AA==' })).resolves.toBeDefined();
+  });
+
+  it('When keygen.csr is given the key id and the key is pulled while the key is made, then the caller still removes that key; a taken id is refused', async () => {
+    const old = await tokenWithCertificate('ECDSA-P256');
+    const keyId = 'a1'.repeat(16);
+    agent.softTokens!.unplug(old.mediaSerial, { during: 'keygen.csr' });
+    expect((await rejection(call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId }))).codeName).toBe('DEVICE_REMOVED');
+    agent.softTokens!.plug(old.mediaSerial);
+    expect((await openSoftTokenStore(tmp.dir).read(old.mediaSerial))!.keys.map((k) => k.keyId)).toContain(keyId);
+    expect((await rejection(call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId }))).codeName).toBe('INVALID_PARAMS');
+    expect((await rejection(call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'ECDSA-P256', subject: SUBJECT, keyId: 'xyz' }))).codeName).toBe('INVALID_PARAMS');
+    expect(await call('key.remove', { mediaSerial: old.mediaSerial, pin: PIN, keyId })).toEqual({ keyId, removed: true });
+    expect((await openSoftTokenStore(tmp.dir).read(old.mediaSerial))!.keys).toHaveLength(1);
+  });
+
+  /** An SM2 renewal as the CA answers it: a signing certificate for the CSR, an encryption pair from the KMC enveloped to the CSR's key. */
+  async function sm2DualRenewal() {
+    const old = await tokenWithCertificate('SM2');
+    const { keyId, csrPem } = await call('keygen.csr', { mediaSerial: old.mediaSerial, pin: PIN, algorithm: 'SM2', subject: SUBJECT });
+    const encryptionPair = generateSm2KeyPair();
+    const envelopedKeyBase64 = Buffer.from(buildSm2EnvelopedKey(encryptionPair, decodeSm2Spki(parseCsr(csrPem).spkiDer))).toString('base64');
+    const encryptionCertificatePem = await ca.issueFor(encodeSm2Spki(encryptionPair.publicKey));
+    return { old, keyId, certificatePem: await ca.issueFromCsr(csrPem), encryptionCertificatePem, envelopedKeyBase64 };
+  }
+
+  it('When an SM2 pair is installed with its enveloped encryption key, then the token imports the key and decrypts what was encrypted to the new encryption certificate', async () => {
+    const r = await sm2DualRenewal();
+    const { mediaSerial } = r.old;
+    const installed = await call('cert.install', {
+      mediaSerial, pin: PIN, keyId: r.keyId, certificatePem: r.certificatePem, replacesCertificateId: r.old.certificateId,
+      encryptionPair: { certificatePem: r.encryptionCertificatePem, envelopedKeyBase64: r.envelopedKeyBase64 },
+    });
+    await call('cert.confirm', { mediaSerial, pin: PIN, certificateId: installed.certificateId });
+    const { certificates } = await call('cert.list', { mediaSerial });
+    expect(certificates.map((c: TokenCertificate) => [c.usage, c.pending])).toEqual([['sign', false], ['encrypt', false]]);
+
+    // Someone encrypts to the encryption certificate; the token's imported key (opened with the PIN) decrypts it.
+    const secret = Buffer.from('续期后的加密证书可以解密');
+    const cipher = sm2Encrypt(decodeSm2Spki(parseCertificate(r.encryptionCertificatePem).spkiDer), secret);
+    const store = openSoftTokenStore(tmp.dir);
+    const record = (await store.read(mediaSerial))!;
+    const encryptionRecord = record.certificates.find((c) => c.usage === 'encrypt')!;
+    const key = record.keys.find((k) => k.keyId === encryptionRecord.keyId)!;
+    expect(key).toBeDefined();
+    const kek = await store.unlock(mediaSerial, PIN);
+    expect(Buffer.from(sm2Decrypt(decodeSm2Pkcs8(openKey(kek, mediaSerial, key)).privateKey, cipher))).toEqual(secret);
+    // It is a decryption key only.
+    expect((await rejection(call('sign', { mediaSerial, certificateId: certificates[1].certificateId, pin: PIN, dataBase64: 'AA==' }))).codeName).toBe('INVALID_PARAMS');
+    // The signing key and the encryption key are the only keys left: the old ones went with the old certificate.
+    expect(record.keys.map((k) => k.keyId).sort()).toEqual([r.keyId, encryptionRecord.keyId].sort());
+  });
+
+  it('When the envelope is wrapped to another key, then cert.install refuses it and writes nothing', async () => {
+    const r = await sm2DualRenewal();
+    const { mediaSerial } = r.old;
+    const foreign = Buffer.from(buildSm2EnvelopedKey(generateSm2KeyPair(), generateSm2KeyPair().publicKey)).toString('base64');
+    const before = readFileSync(openSoftTokenStore(tmp.dir).fileOf(mediaSerial), 'utf8');
+    const err = await rejection(call('cert.install', {
+      mediaSerial, pin: PIN, keyId: r.keyId, certificatePem: r.certificatePem,
+      encryptionPair: { certificatePem: r.encryptionCertificatePem, envelopedKeyBase64: foreign },
+    }));
+    expect(err.codeName).toBe('INVALID_PARAMS');
+    expect(readFileSync(openSoftTokenStore(tmp.dir).fileOf(mediaSerial), 'utf8')).toBe(before);
+  });
+});
+
 describe('soft tokens: the fault switch (key pulled out)', () => {
   it('When a token is unplugged now, then it is absent from device.list and every call answers DEVICE_REMOVED until it is plugged back', async () => {
     const { mediaSerial, certificateId } = await tokenWithCertificate();
@@ -160,7 +261,7 @@ describe('soft tokens: the fault switch (key pulled out)', () => {
     const params: Record<DeviceMethod, Record<string, unknown>> = {
       'cert.list': {}, 'pin.verify': { pin: PIN }, sign: { certificateId: old.certificateId, pin: PIN, dataBase64: 'AA==' },
       'keygen.csr': { pin: PIN, algorithm: 'RSA-2048', subject: SUBJECT }, 'cert.install': { pin: PIN, keyId, certificatePem },
-      'cert.confirm': { pin: PIN, certificateId: old.certificateId },
+      'cert.confirm': { pin: PIN, certificateId: old.certificateId }, 'key.remove': { pin: PIN, keyId },
     };
     const file = openSoftTokenStore(tmp.dir).fileOf(old.mediaSerial);
     const before = readFileSync(file, 'utf8');

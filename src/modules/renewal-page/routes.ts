@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Router from '@koa/router';
+import type Koa from 'koa';
+import QRCode from 'qrcode';
+import { type Deps } from '../../deps';
+import { KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL } from '../../key-agent/protocol';
+import { ValidationError } from '../../lib/errors';
+import { pagePolicy } from '../../lib/http/security-headers';
+import { projectRoot } from '../../lib/paths';
+import { type RenderPage } from '../../lib/views';
+import { QR_OPTIONS } from '../capc/service';
+import { ensurePcSession } from '../renewals/pc-session';
+
+/**
+ * The PC renewal page, `GET /gdca-page/redirect?busyType=8`: the address the 续期 reply, the H5 home and the 支付成功
+ * page send people to (GDCA's own address for the business, kept as is). Other busyType values are businesses we do
+ * not run: a page says so, with the hotline. The page drives the key agent and the renewal API (src/modules/renewals,
+ * docs/renewal.md) from public/gdca/renew.js; this module only serves it, its assets and the payment QR code.
+ */
+export const RENEWAL_BUSY_TYPE = '8';
+export const RENEWAL_PAGE_PATH = '/gdca-page/redirect';
+/** Where GDCA's client (which carries the key agent) is downloaded; the same as /capc/'s guidance. */
+const CLIENT_DOWNLOAD_URL = 'https://www.gdca.com.cn/customer_service/download/client/GDCA4.3.3/';
+const ASSETS = { 'renew.js': 'application/javascript; charset=utf-8', 'renew.css': 'text/css; charset=utf-8' } as const;
+/** Phones and WeChat's in-app browser: the page needs a U-KEY plugged into a PC (as /capc/). */
+const PHONE_BROWSER = /Mobile|Android|iPhone|iPad|HarmonyOS|MicroMessenger/i;
+const QR_URL_MAX = 512;
+
+/** public/gdca/*: served before the session middleware (no state), versioned by content; re-read in development. */
+export function renewalPageAssets(deps: Pick<Deps, 'config'>): { middleware: Koa.Middleware; version: string } {
+  const dir = join(projectRoot(), 'public', 'gdca');
+  const read = () => Object.fromEntries(Object.keys(ASSETS).map((name) => [name, readFileSync(join(dir, name))])) as Record<keyof typeof ASSETS, Buffer>;
+  let files = read();
+  const version = createHash('sha256').update(files['renew.js']).update(files['renew.css']).digest('hex').slice(0, 10);
+  const middleware: Koa.Middleware = async (ctx, next) => {
+    const name = ctx.path.startsWith('/static/gdca/') ? ctx.path.slice('/static/gdca/'.length) : '';
+    if (!(name in ASSETS) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    if (deps.config.env === 'development') files = read();
+    ctx.type = ASSETS[name as keyof typeof ASSETS];
+    ctx.set('Cache-Control', ctx.query.v ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
+    ctx.body = files[name as keyof typeof ASSETS];
+  };
+  return { middleware, version };
+}
+
+/** `capcVersion`: the version of /capc/'s stylesheet, which this page's layout (capc/layout.njk) links. */
+export function renewalPageRoutes(deps: Deps, render: RenderPage, versions: { capc: string; gdca: string }): Router {
+  const router = new Router();
+  const { config } = deps;
+  const siteOrigin = new URL(config.publicBaseUrl).origin;
+  const renewUrl = `${config.publicBaseUrl}${RENEWAL_PAGE_PATH}?busyType=${RENEWAL_BUSY_TYPE}`;
+  const common = { sandbox: config.sandbox, siteOrigin, renewUrl, assetVersion: versions.capc, gdcaVersion: versions.gdca };
+  // As /capc/: the site's policy plus connections to the key agent; no style attributes on the page.
+  const policy = pagePolicy({ connect: [new URL(config.certificates.keyAgentUrl).origin], styleAttributes: false });
+
+  router.get(RENEWAL_PAGE_PATH, policy, async (ctx) => {
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    const busyType = typeof ctx.query.busyType === 'string' ? ctx.query.busyType.trim() : '';
+    if (busyType !== RENEWAL_BUSY_TYPE) {
+      ctx.body = render('gdca/unsupported.njk', { ...common, title: '暂不支持该业务 - 数安CA管家', heading: '业务办理', busyType: busyType.slice(0, 16) });
+      return;
+    }
+    // The API's CSRF token lives in the PC session (cam.pc) the page route creates.
+    const session = await ensurePcSession(ctx, deps);
+    ctx.body = render('gdca/renew.njk', {
+      ...common, title: '数字证书在线续期 - 数安CA管家', heading: '证书续期', csrfToken: session.csrf,
+      agentUrl: config.certificates.keyAgentUrl, minProtocol: KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL, downloadUrl: CLIENT_DOWNLOAD_URL,
+      phone: PHONE_BROWSER.test(ctx.get('User-Agent')),
+    });
+  });
+
+  // The QR code of the lookup's payUrl (续期缴费 on the phone). Only this site's own addresses are drawn, so the
+  // endpoint cannot be used to make QR codes that send people elsewhere under our name.
+  router.get('/gdca-page/pay-qr.png', async (ctx) => {
+    const url = typeof ctx.query.u === 'string' ? ctx.query.u : '';
+    if (!url || url.length > QR_URL_MAX || !url.startsWith(`${config.publicBaseUrl}/`)) {
+      throw new ValidationError('二维码地址不正确', `pay-qr for ${JSON.stringify(url.slice(0, 100))} (not under ${config.publicBaseUrl})`);
+    }
+    ctx.type = 'image/png';
+    ctx.set('Cache-Control', 'private, max-age=600');
+    ctx.body = await QRCode.toBuffer(url, { ...QR_OPTIONS, scale: 5 });
+  });
+
+  return router;
+}
