@@ -197,6 +197,14 @@ describe('restore on follow', () => {
     expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid });
     expect(sandbox.state.messagesTo(u.openid).filter((m) => m.kind === 'customer_service')).toHaveLength(0);
   });
+
+  it('When the restore job runs before the subscribe has written the follower row, then the row ends with both the unionid and the scene', async () => {
+    // The subscribe handler queues the job beside its follower write: nothing orders the two.
+    const u = wechatUser({ following: true });
+    await new LegacyRestoreService(a.deps).checkAndRestore(u.openid);
+    await new FollowerRepository().apply(a.deps.db, u.openid, { kind: 'subscribe', scene: 'poster' }, new Date(), false);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid, subscribed: true, firstScene: 'poster', lastScene: 'poster' });
+  });
 });
 
 describe('restore on the first H5 visit', () => {

@@ -43,6 +43,20 @@ export function serialised<T>(db: DataSource, fn: () => Promise<T>): Promise<T> 
   return run;
 }
 
+/** Whether the caller runs inside the work that holds the SQLite connection now (never on MySQL). */
+export function holdsConnection(db: DataSource): boolean {
+  const current = holderContext.getStore();
+  return current !== undefined && current === serials.get(db)?.holder;
+}
+
+/**
+ * Runs `fn` outside whichever holder's async context the caller is in: what `fn` starts later (a timer, a
+ * batch) queues like any other caller instead of slipping into that holder's transaction.
+ */
+export function detachedFromHolder<T>(fn: () => T): T {
+  return holderContext.exit(fn);
+}
+
 /**
  * TypeORM gives better-sqlite3 ONE query runner for the whole process: without this, a write made outside
  * `inTransaction` while another caller's transaction is open joins that transaction (and is rolled back with

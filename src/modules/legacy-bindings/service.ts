@@ -26,7 +26,8 @@ export const LEGACY_NOTICE_JOB = 'legacy.restore-notice';
  */
 export function enqueueLegacyRestore(jobs: JobQueue, openid: string, reason: 'subscribe' | 'visit', eventId?: string): Promise<void> {
   const jobId = reason === 'visit' ? `${LEGACY_RESTORE_JOB}:visit:${openid}` : `${LEGACY_RESTORE_JOB}:${openid}:${eventId ?? Date.now()}`;
-  return jobs.enqueue(LEGACY_RESTORE_JOB, { openid, reason }, { jobId });
+  // A subscribe's id is its event: a restore that already ran for it need not run again (WeChat's retry).
+  return jobs.enqueue(LEGACY_RESTORE_JOB, { openid, reason }, { jobId, oncePerId: reason === 'subscribe' && eventId !== undefined });
 }
 
 export interface RestoreOutcome {

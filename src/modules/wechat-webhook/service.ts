@@ -44,9 +44,14 @@ export class WebhookService {
       'event:subscribe': async ({ xml, openid }) => {
         // A parametric QR code's scene arrives as qrscene_<scene> on a first follow.
         const key = text(xml, 'EventKey') ?? '';
-        await followers.record(openid, { kind: 'subscribe', scene: key.startsWith('qrscene_') ? key.slice(8).slice(0, 64) : null });
-        // Returning users (seed 二): their unionid needs a WeChat call, so the restore runs as a job, never in the 5 s path.
-        await enqueueLegacyRestore(deps.jobs, openid, 'subscribe', text(xml, 'CreateTime'));
+        // Returning users (seed 二): their unionid needs a WeChat call, so the restore runs as a job, never in the 5 s
+        // path. Both are durable before the reply; queued side by side (one round trip less on a burst's path), since
+        // the job does not need the row first (saveUnionid inserts it when missing, and the upsert below keeps the
+        // unionid), and a retry after a failure finds the job already queued or already run for this event.
+        await Promise.all([
+          followers.record(openid, { kind: 'subscribe', scene: key.startsWith('qrscene_') ? key.slice(8).slice(0, 64) : null }),
+          enqueueLegacyRestore(deps.jobs, openid, 'subscribe', text(xml, 'CreateTime')),
+        ]);
         return welcomeText(links);
       },
       'event:scan': async ({ xml, openid }) => {
@@ -79,8 +84,16 @@ export class WebhookService {
     return INTERACTIONS[msg.type] ?? (USER_MESSAGES.has(msg.type) ? 'message' : null);
   }
 
+  /**
+   * Whether the message does anything at all (a handler, or a customer-service window). One that does not (a
+   * TEMPLATESENDJOBFINISH with no handler yet, an unknown type) needs no claim: acting on it twice is nothing twice.
+   */
+  hasEffect(msg: InboundMessage): boolean {
+    return Object.hasOwn(this.handlers, msg.type) || this.interactionOf(msg) !== null;
+  }
+
   async handle(msg: InboundMessage): Promise<Reply | null> {
-    const handler = this.handlers[msg.type];
-    return handler ? handler(msg) : null;
+    // Own keys only: a MsgType such as "constructor" must not reach Object.prototype.
+    return Object.hasOwn(this.handlers, msg.type) ? this.handlers[msg.type](msg) : null;
   }
 }
