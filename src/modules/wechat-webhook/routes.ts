@@ -40,12 +40,18 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
   const replyCrypto = config.wechat.encodingAesKey ? new WechatMessageCrypto(config.wechat.token, config.wechat.encodingAesKey, config.wechat.appId) : undefined;
   const router = new Router();
 
-  /** The message's effects: its handler and the customer-service window it opens. */
-  const process = async (msg: InboundMessage): Promise<Reply | null> => {
+  /**
+   * Claims the message (replay + dedupe keys) and, in the same round trip, records the customer-service window it
+   * opens: like the handler's effects, the window counts once per message, and a failed handler does not undo it
+   * (the user did write). Returns null when claimed, else the value of the key that was there.
+   */
+  const claim = (msg: InboundMessage, keys: string[]) => {
     const interaction = service.interactionOf(msg);
-    const [reply] = await Promise.all([service.handle(msg), interaction ? service.csWindow.recordInteraction(msg.openid, interaction) : undefined]);
-    return reply;
+    const window = interaction ? service.csWindow.interactionWrite(msg.openid, interaction) : null;
+    return store.acquireAll(keys, 'processing', LEASE_MS, window ?? undefined);
   };
+  /** The message's effects (its window was recorded with the claim). */
+  const process = (msg: InboundMessage): Promise<Reply | null> => service.handle(msg);
   // A late answer cannot hand the message over: the customer-service message says how to reach a person.
   const queueReply = (msg: InboundMessage, reply: Reply, dedupe: string) =>
     deps.jobs.enqueue(DEFERRED_REPLY_JOB, { openid: msg.openid, text: typeof reply === 'string' ? reply : reply.fallbackText }, { jobId: dedupe });
@@ -73,7 +79,7 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
   deps.jobs.register(DEFERRED_MESSAGE_JOB, async (payload) => {
     const msg = payload.message as InboundMessage;
     const key = dedupeKey(msg);
-    const prior = await store.acquireAll([key], 'processing', LEASE_MS);
+    const prior = await claim(msg, [key]);
     if (prior === 'done') return;
     if (prior !== null) throw new Error('message still being handled; retried later');
     const reply = await runClaimed(store, clock, [key], () => process(msg));
@@ -137,7 +143,7 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
       ctx.body = 'success';
       return;
     }
-    const prior = await store.acquireAll(keys, 'processing', LEASE_MS);
+    const prior = await claim(msg, keys);
     if (prior !== null) {
       // A retry or a replay: acknowledged like WeChat expects, acted on once.
       metrics.webhookOutcomes.inc({ outcome: 'duplicate' });
