@@ -21,6 +21,7 @@ import { BRAND } from '../../config/brand';
 import { NoticeOutbox } from '../notices/outbox';
 import { orderPaidNotice } from './paid-notice';
 import { RefundRepository } from '../refunds/repository';
+import { WechatPayAttemptRepository } from '../payments/attempts';
 
 /** The refund of a whole order: one per order, so a repeated request is the same refund at WeChat Pay. */
 export const orderRefundNo = (orderNo: string): string => `RO${orderNo}`;
@@ -84,6 +85,7 @@ export class OrderService {
   private readonly certificates = new CertificateRepository();
   private readonly handlers = new HandlerRepository();
   private readonly refunds = new RefundRepository();
+  private readonly attempts = new WechatPayAttemptRepository();
   private readonly authorisation: HandlerAuthorisationService;
 
   constructor(private readonly deps: OrderDeps) {
@@ -230,8 +232,12 @@ export class OrderService {
   startRefund(orderNo: string, at: Date, reason = '订单退款'): Promise<TransitionResult> {
     return this.move(orderNo, 'PAID', 'REFUNDING', { refundingAt: at }, at, false, async (tx, order) => {
       const amountFen = order.paidAmountFen ?? order.totalFen;
+      // The money sits on the out_trade_no that was paid: an attempt's own (`<order>-n`) once the first was
+      // closed. A paid attempt is never closed (closedAt means WeChat Pay could no longer take money on it), and
+      // at most one is open, so it is the open one; an order prepaid before attempts were recorded used its number.
+      const paidAttempt = order.paymentMethod === 'wechatpay' ? await this.attempts.open(tx, orderNo) : null;
       await this.refunds.record(tx, {
-        orderNo, outTradeNo: orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
+        orderNo, outTradeNo: paidAttempt?.outTradeNo ?? orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
         reason, state: order.paymentMethod === 'wechatpay' ? 'REQUESTED' : 'MANUAL',
       }, at);
     });
