@@ -1,7 +1,9 @@
 import http from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import Koa from 'koa';
 import mount from 'koa-mount';
+import getRawBody from 'raw-body';
 import { createApp } from '../src/app';
 import { closeDeps, openDeps } from '../src/composition';
 import { buildConfig } from '../src/config';
@@ -67,15 +69,23 @@ const wechatCalls: Record<string, number> = {};
 /**
  * (w): the sandbox WeChat API (WeChat's JSON and errcodes, tokens checked), standing in for api.weixin.qq.com so
  * (c)'s jobs call an API that answers, as in production. Each bench follower is a real follower on WeChat's side
- * (it just followed), so user/info answers subscribe 1 with a unionid, as WeChat would.
+ * (it just followed), so user/info and user/info/batchget answer subscribe 1 with a unionid, as WeChat would.
  */
 function wechatApiStub(): Koa {
   const state = new SandboxWechatState(WECHAT_ENV.WECHAT_APPID, WECHAT_ENV.WECHAT_APPSECRET);
   const app = new Koa();
   app.use(async (ctx, next) => {
     wechatCalls[ctx.path] = (wechatCalls[ctx.path] ?? 0) + 1;
-    const openid = ctx.query.openid;
-    if (ctx.path.endsWith('/cgi-bin/user/info') && typeof openid === 'string' && !state.users.get(openid)?.subscribed) state.recordInteraction(openid, 'subscribe', 'bench');
+    const follows = (openid: unknown) => {
+      if (typeof openid === 'string' && !state.users.get(openid)?.subscribed) state.recordInteraction(openid, 'subscribe', 'bench');
+    };
+    if (ctx.path.endsWith('/cgi-bin/user/info')) follows(ctx.query.openid);
+    if (ctx.path.endsWith('/cgi-bin/user/info/batchget')) {
+      // The openids are in the body: read it, make them followers, and hand the same bytes on to the sandbox.
+      const raw = await getRawBody(ctx.req, { limit: '64kb' });
+      for (const u of (JSON.parse(raw.toString('utf-8')) as { user_list?: Array<{ openid?: unknown }> }).user_list ?? []) follows(u.openid);
+      ctx.req = Object.assign(Readable.from([raw]), { headers: ctx.req.headers, method: ctx.req.method, url: ctx.req.url }) as unknown as http.IncomingMessage;
+    }
     await next();
   });
   app.use(mount(createSandboxWechatApiApp(state, createLogger('silent'))));

@@ -5,6 +5,7 @@ import { closeDeps, openDeps } from './composition';
 import { certificateServiceFor } from './modules/certificates/service';
 import { recordSandboxServer } from './config/sandbox-server';
 import { scheduleOrderSweep } from './modules/payments/jobs';
+import { scheduleRestoreOwedPass } from './modules/legacy-bindings/owed';
 import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { loadConfig } from './config/load';
 import { SettingsError } from './config/settings';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
   await deps.jobs.start();
   const stopSweep = scheduleOrderSweep(deps);
   const stopPurge = scheduleHandlerPurge(deps);
+  const stopRestoreOwed = scheduleRestoreOwedPass(deps);
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
     stopSweep();
     stopCertRefresh();
     stopPurge();
+    stopRestoreOwed();
     const force = setTimeout(() => server.closeAllConnections(), 10_000);
     // Keep-alive sockets become idle once their last response is sent: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 200);

@@ -3,6 +3,7 @@ import { isUniqueViolation } from '../../lib/db/sql';
 import { type JobQueue } from '../../lib/jobs/types';
 import { openidTail } from '../../lib/logger';
 import { WechatApiError } from '../../providers/wechat-api/errors';
+import { type WechatUserInfo } from '../../providers/wechat-api/types';
 import { BindingRepository } from '../binding/repository';
 import { LegacyBindingRepository } from './repository';
 
@@ -113,7 +114,11 @@ export class LegacyRestoreService {
    * old mini program; without one there is nothing to match, and that is remembered too.
    */
   async checkAndRestore(openid: string): Promise<CheckOutcome> {
-    const info = await this.deps.wechatApi.getUserInfo(openid);
+    return this.restoreWithUserInfo(openid, await this.deps.wechatApi.getUserInfo(openid));
+  }
+
+  /** checkAndRestore with WeChat's answer already at hand (the owed-restore pass asks for 100 users at once). */
+  async restoreWithUserInfo(openid: string, info: WechatUserInfo): Promise<CheckOutcome> {
     if (!info.unionid) {
       await this.deps.store.set(this.checkedKey(openid), 'none', { ttlMs: CHECKED_TTL_MS });
       return { unionid: null, created: 0, pending: 0 };

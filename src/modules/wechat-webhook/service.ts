@@ -1,7 +1,7 @@
 import { type Deps } from '../../deps';
 import { CustomerServiceWindow, type InteractionKind } from '../../providers/wechat-api/cs-window';
 import { FollowerService } from '../followers/service';
-import { enqueueLegacyRestore } from '../legacy-bindings/service';
+import { RestoreKick } from '../legacy-bindings/owed';
 import { contactSupportText, helpText, keywordText, matchKeyword, type Reply, replyLinks, transferToCustomerService, welcomeBackText, welcomeText } from './replies';
 import { text, type WechatXml } from './xml';
 
@@ -39,19 +39,16 @@ export class WebhookService {
     const links = replyLinks(deps.config.publicBaseUrl);
     const csStaffed = deps.config.wechat.customerServiceStaffed === true;
     this.csWindow = new CustomerServiceWindow(deps.store, deps.clock);
+    const restoreKick = new RestoreKick(deps.jobs, deps.logger);
 
     this.handlers = {
       'event:subscribe': async ({ xml, openid }) => {
         // A parametric QR code's scene arrives as qrscene_<scene> on a first follow.
         const key = text(xml, 'EventKey') ?? '';
-        // Returning users (seed 二): their unionid needs a WeChat call, so the restore runs as a job, never in the 5 s
-        // path. Both are durable before the reply; queued side by side (one round trip less on a burst's path), since
-        // the job does not need the row first (saveUnionid inserts it when missing, and the upsert below keeps the
-        // unionid), and a retry after a failure finds the job already queued or already run for this event.
-        await Promise.all([
-          followers.record(openid, { kind: 'subscribe', scene: key.startsWith('qrscene_') ? key.slice(8).slice(0, 64) : null }),
-          enqueueLegacyRestore(deps.jobs, openid, 'subscribe', text(xml, 'CreateTime')),
-        ]);
+        // Returning users (seed 二): their unionid needs a WeChat call, never in the 5 s path. The follower upsert
+        // marks the restore owed (durable before the reply, in the same statement); the owed-restore pass does it.
+        await followers.record(openid, { kind: 'subscribe', scene: key.startsWith('qrscene_') ? key.slice(8).slice(0, 64) : null });
+        restoreKick.kick();
         return welcomeText(links);
       },
       'event:scan': async ({ xml, openid }) => {

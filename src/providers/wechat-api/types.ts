@@ -39,6 +39,8 @@ export interface WechatApi {
   /** A valid access_token, cached in the shared store and refreshed by one instance at a time. */
   getAccessToken(): Promise<string>;
   getUserInfo(openid: string): Promise<WechatUserInfo>;
+  /** user/info/batchget: up to 100 users in one call (an openid WeChat does not know fails the whole call: 40003). */
+  getUserInfoBatch(openids: string[]): Promise<WechatUserInfo[]>;
   createMenu(menu: unknown): Promise<void>;
   createQrCode(scene: string, opts?: { permanent?: boolean; expireSeconds?: number }): Promise<QrCodeTicket>;
   sendCustomerServiceText(openid: string, text: string): Promise<void>;
