@@ -233,6 +233,21 @@ describe('owed restores', () => {
     expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBe(0);
   });
 
+  it('When a pass is asked for while another instance runs one, then it leaves the work to that one (no second batchget of the same page)', async () => {
+    const u = wechatUser({ following: true });
+    await new FollowerRepository().apply(a.deps.db, u.openid, { kind: 'subscribe', scene: null }, new Date(), false);
+    const before = sandbox.state.callsTo('cgi-bin/user/info/batchget').length;
+    // Another instance holds the pass.
+    await a.deps.store.set('lock:legacy-owed-pass', 'another-instance', { ttlMs: 60_000 });
+    expect(await new RestoreOwedPass(a.deps).runExclusive()).toEqual({ users: 0, created: 0 });
+    expect(sandbox.state.callsTo('cgi-bin/user/info/batchget').length).toBe(before);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ restoreOwed: true });
+    // It ends; the next pass does the work.
+    await a.deps.store.del('lock:legacy-owed-pass');
+    expect((await new RestoreOwedPass(a.deps).runExclusive()).users).toBeGreaterThanOrEqual(1);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid, restoreOwed: false });
+  });
+
   it('When a page names an openid WeChat does not know (40003 for the whole batch), then each is asked alone and the others are still restored', async () => {
     const u = wechatUser({ following: true });
     const cert = await certificate();

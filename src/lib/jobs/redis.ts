@@ -42,7 +42,7 @@ export class RedisJobQueue implements JobQueue {
   async enqueue(name: string, payload: Record<string, unknown>, opts: EnqueueOptions = {}) {
     // BullMQ refuses ':' in custom ids.
     const jobId = opts.jobId?.replace(/:/g, '_');
-    if (jobId && !opts.oncePerId) {
+    if (jobId) {
       // BullMQ ignores an id it still remembers, including finished jobs kept for inspection; our contract
       // dedupes only against waiting or running jobs, so a finished one must not block new work for its id.
       const previous = await this.queue.getJob(jobId);

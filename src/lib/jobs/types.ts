@@ -4,12 +4,6 @@ export type JobHandler = (payload: Record<string, unknown>, meta: { attempt: num
 export interface EnqueueOptions {
   /** A job with the same id that is still waiting or running is not added again. */
   jobId?: string;
-  /**
-   * The id names one event (e.g. a webhook event's identity): a job that already ran under it, while the queue
-   * still remembers it, is not run again either. Saves the lookup that lets a finished id run again (one Redis
-   * round trip on the webhook's path).
-   */
-  oncePerId?: boolean;
   delayMs?: number;
   attempts?: number;
 }

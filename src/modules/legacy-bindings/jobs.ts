@@ -36,7 +36,7 @@ export function registerLegacyJobs(deps: Deps): void {
 
   const owedPass = new RestoreOwedPass(deps);
   deps.jobs.register(LEGACY_RESTORE_OWED_JOB, async () => {
-    const { users, created } = await owedPass.run();
+    const { users, created } = await owedPass.runExclusive();
     if (users) logger.info({ users, created }, 'owed legacy restores done');
   });
 

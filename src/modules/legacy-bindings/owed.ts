@@ -1,5 +1,6 @@
 import { type Deps } from '../../deps';
 import { type JobQueue } from '../../lib/jobs/types';
+import { withLock } from '../../lib/store/lock';
 import { type Logger, openidTail } from '../../lib/logger';
 import { WechatApiError } from '../../providers/wechat-api/errors';
 import { USER_INFO_BATCH } from '../../providers/wechat-api/real';
@@ -18,6 +19,11 @@ import { LEGACY_NOTICE_JOB, LegacyRestoreService } from './service';
 export const LEGACY_RESTORE_OWED_JOB = 'legacy.restore-owed';
 /** Pages one pass takes before it yields to a fresh run (the kick or the minute queues the next). */
 const PAGES_PER_PASS = 50;
+const PASS_LOCK = 'legacy-owed-pass';
+/** Longer than a pass takes (50 pages of 100 users); past it a second pass may overlap, which is only wasteful. */
+const PASS_LOCK_TTL_MS = 120_000;
+/** "A pass was asked for while one ran": the running pass goes round again. */
+const PASS_AGAIN = 'legacy:owed-pass:again';
 
 export interface OwedPassOutcome {
   users: number;
@@ -32,14 +38,35 @@ export class RestoreOwedPass {
     this.service = new LegacyRestoreService(deps);
   }
 
+  /**
+   * One pass at a time across instances (passes that overlap would take the same oldest page and do its work
+   * twice). A pass queued while another runs leaves a note instead, and the running one goes round again before
+   * it lets go, so no follow it has not seen is left to the minute's pass.
+   */
+  async runExclusive(): Promise<OwedPassOutcome> {
+    const total: OwedPassOutcome = { users: 0, created: 0 };
+    const ran = await withLock(this.deps.store, PASS_LOCK, { ttlMs: PASS_LOCK_TTL_MS }, async () => {
+      do {
+        await this.deps.store.del(PASS_AGAIN);
+        const { users, created } = await this.run();
+        total.users += users;
+        total.created += created;
+      } while ((await this.deps.store.get(PASS_AGAIN)) !== null);
+    });
+    if (!ran) await this.deps.store.set(PASS_AGAIN, '1', { ttlMs: PASS_LOCK_TTL_MS });
+    return total;
+  }
+
   /** Restores every follower marked as owed (up to PAGES_PER_PASS pages); the restore notices are queued before the marks go. */
   async run(): Promise<OwedPassOutcome> {
     const outcome: OwedPassOutcome = { users: 0, created: 0 };
     for (let page = 0; page < PAGES_PER_PASS; page++) {
       const openids = await this.followers.owedRestores(this.deps.db.manager, USER_INFO_BATCH);
       if (!openids.length) break;
-      for (const [openid, info] of await this.userInfos(openids)) {
-        const { created } = await this.service.restoreWithUserInfo(openid, info);
+      const infos = await this.userInfos(openids);
+      const withRows = await this.service.unionidsWithRows([...infos.values()].flatMap((i) => (i.unionid ? [i.unionid] : [])));
+      for (const [openid, info] of infos) {
+        const { created } = await this.service.restoreWithUserInfo(openid, info, withRows);
         if (created > 0) await this.deps.jobs.enqueue(LEGACY_NOTICE_JOB, { openid, count: created });
         outcome.created += created;
       }

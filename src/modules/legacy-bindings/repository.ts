@@ -59,6 +59,16 @@ export class LegacyBindingRepository {
     return em.find(LegacyBindingEntity, { where: { unionid } });
   }
 
+  /** Which of these unionids have legacy rows (one statement for a page of the owed-restore pass; most have none). */
+  async unionidsWithRows(em: EntityManager, unionids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < unionids.length; i += CHUNK) {
+      const rows = await em.find(LegacyBindingEntity, { select: { unionid: true }, where: { unionid: In(unionids.slice(i, i + CHUNK)) } });
+      for (const r of rows) out.add(r.unionid);
+    }
+    return out;
+  }
+
   /** True when any legacy row exists at all: without one, the batch has nothing to look for. */
   async any(em: EntityManager): Promise<boolean> {
     return (await em.count(LegacyBindingEntity, { take: 1 })) > 0;

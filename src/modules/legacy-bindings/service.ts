@@ -22,13 +22,11 @@ export const LEGACY_RESTORE_JOB = 'legacy.restore';
 export const LEGACY_NOTICE_JOB = 'legacy.restore-notice';
 
 /**
- * Queues the restore for one openid. `eventId` (the subscribe event's CreateTime) makes WeChat's retries of one
- * event one job; visits share one id per openid, so reloading the page does not queue more.
+ * Queues the restore for one openid whose first H5 visit WeChat did not answer in time: one id per openid, so
+ * reloading the page does not queue more. (Follows are restored by the owed-restore pass: owed.ts.)
  */
-export function enqueueLegacyRestore(jobs: JobQueue, openid: string, reason: 'subscribe' | 'visit', eventId?: string): Promise<void> {
-  const jobId = reason === 'visit' ? `${LEGACY_RESTORE_JOB}:visit:${openid}` : `${LEGACY_RESTORE_JOB}:${openid}:${eventId ?? Date.now()}`;
-  // A subscribe's id is its event: a restore that already ran for it need not run again (WeChat's retry).
-  return jobs.enqueue(LEGACY_RESTORE_JOB, { openid, reason }, { jobId, oncePerId: reason === 'subscribe' && eventId !== undefined });
+export function enqueueLegacyRestore(jobs: JobQueue, openid: string): Promise<void> {
+  return jobs.enqueue(LEGACY_RESTORE_JOB, { openid, reason: 'visit' }, { jobId: `${LEGACY_RESTORE_JOB}:visit:${openid}` });
 }
 
 export interface RestoreOutcome {
@@ -76,9 +74,10 @@ export class LegacyRestoreService {
     return (await this.restore(openid, unionid)).created;
   }
 
-  async restore(openid: string, unionid: string): Promise<RestoreOutcome> {
+  /** `hasRows: false` when the caller already knows the unionid has no legacy rows (saves the lookup). */
+  async restore(openid: string, unionid: string, hasRows = true): Promise<RestoreOutcome> {
     const em = this.deps.db.manager;
-    const rows = await this.repo.findByUnionid(em, unionid);
+    const rows = hasRows ? await this.repo.findByUnionid(em, unionid) : [];
     let created = 0;
     let pending = 0;
     if (rows.length) {
@@ -118,14 +117,19 @@ export class LegacyRestoreService {
   }
 
   /** checkAndRestore with WeChat's answer already at hand (the owed-restore pass asks for 100 users at once). */
-  async restoreWithUserInfo(openid: string, info: WechatUserInfo): Promise<CheckOutcome> {
+  async restoreWithUserInfo(openid: string, info: WechatUserInfo, unionidsWithRows?: Set<string>): Promise<CheckOutcome> {
     if (!info.unionid) {
       await this.deps.store.set(this.checkedKey(openid), 'none', { ttlMs: CHECKED_TTL_MS });
       return { unionid: null, created: 0, pending: 0 };
     }
     const subscribedAt = info.subscribe_time ? new Date(info.subscribe_time * 1000) : null;
     await this.repo.saveUnionid(this.deps.db.manager, openid, info.unionid, { subscribed: info.subscribe === 1, subscribedAt }, this.now(), this.sandbox);
-    return { unionid: info.unionid, ...await this.restore(openid, info.unionid) };
+    return { unionid: info.unionid, ...await this.restore(openid, info.unionid, unionidsWithRows?.has(info.unionid) ?? true) };
+  }
+
+  /** Which of these unionids have legacy rows at all (the owed-restore pass asks once per page). */
+  unionidsWithRows(unionids: string[]): Promise<Set<string>> {
+    return this.repo.unionidsWithRows(this.deps.db.manager, unionids);
   }
 
   /**
@@ -182,7 +186,7 @@ export class LegacyRestoreService {
     } finally {
       clearTimeout(timer);
     }
-    await enqueueLegacyRestore(this.deps.jobs, openid, 'visit');
+    await enqueueLegacyRestore(this.deps.jobs, openid);
   }
 
   /**
