@@ -36,8 +36,10 @@ export function registerLegacyJobs(deps: Deps): void {
 
   const owedPass = new RestoreOwedPass(deps);
   deps.jobs.register(LEGACY_RESTORE_OWED_JOB, async () => {
-    const { users, created } = await owedPass.runExclusive();
-    if (users) logger.info({ users, created }, 'owed legacy restores done');
+    const { users, created, more } = await owedPass.runExclusive();
+    if (users) logger.info({ users, created, more }, 'owed legacy restores done');
+    // A burst's backlog: the next pass is a job of its own (the lock is free again once this one returns).
+    if (more) await deps.jobs.enqueue(LEGACY_RESTORE_OWED_JOB, {});
   });
 
   deps.jobs.register(LEGACY_NOTICE_JOB, async (payload) => {

@@ -18,9 +18,9 @@ import { LEGACY_NOTICE_JOB, LegacyRestoreService } from './service';
  */
 export const LEGACY_RESTORE_OWED_JOB = 'legacy.restore-owed';
 /** Pages one pass takes before it yields to a fresh run (the kick or the minute queues the next). */
-const PAGES_PER_PASS = 50;
+const PAGES_PER_PASS = 20;
 const PASS_LOCK = 'legacy-owed-pass';
-/** Longer than a pass takes (50 pages of 100 users); past it a second pass may overlap, which is only wasteful. */
+/** Longer than a pass takes (20 pages of 100 users); past it a second pass may overlap, which is only wasteful. */
 const PASS_LOCK_TTL_MS = 120_000;
 /** "A pass was asked for while one ran": the running pass goes round again. */
 const PASS_AGAIN = 'legacy:owed-pass:again';
@@ -28,6 +28,8 @@ const PASS_AGAIN = 'legacy:owed-pass:again';
 export interface OwedPassOutcome {
   users: number;
   created: number;
+  /** The pass stopped at its page limit with follows still owed: a fresh pass is queued for them. */
+  more?: boolean;
 }
 
 export class RestoreOwedPass {
@@ -48,9 +50,10 @@ export class RestoreOwedPass {
     const ran = await withLock(this.deps.store, PASS_LOCK, { ttlMs: PASS_LOCK_TTL_MS }, async () => {
       do {
         await this.deps.store.del(PASS_AGAIN);
-        const { users, created } = await this.run();
+        const { users, created, more } = await this.run();
         total.users += users;
         total.created += created;
+        total.more = more;
       } while ((await this.deps.store.get(PASS_AGAIN)) !== null);
     });
     if (!ran) await this.deps.store.set(PASS_AGAIN, '1', { ttlMs: PASS_LOCK_TTL_MS });
@@ -63,15 +66,13 @@ export class RestoreOwedPass {
     for (let page = 0; page < PAGES_PER_PASS; page++) {
       const openids = await this.followers.owedRestores(this.deps.db.manager, USER_INFO_BATCH);
       if (!openids.length) break;
-      const infos = await this.userInfos(openids);
-      const withRows = await this.service.unionidsWithRows([...infos.values()].flatMap((i) => (i.unionid ? [i.unionid] : [])));
-      for (const [openid, info] of infos) {
-        const { created } = await this.service.restoreWithUserInfo(openid, info, withRows);
-        if (created > 0) await this.deps.jobs.enqueue(LEGACY_NOTICE_JOB, { openid, count: created });
+      for (const [openid, created] of await this.service.restorePage(await this.userInfos(openids))) {
+        await this.deps.jobs.enqueue(LEGACY_NOTICE_JOB, { openid, count: created });
         outcome.created += created;
       }
       await this.followers.clearOwedRestores(this.deps.db.manager, openids);
       outcome.users += openids.length;
+      if (page === PAGES_PER_PASS - 1) outcome.more = true;
     }
     return outcome;
   }

@@ -74,10 +74,9 @@ export class LegacyRestoreService {
     return (await this.restore(openid, unionid)).created;
   }
 
-  /** `hasRows: false` when the caller already knows the unionid has no legacy rows (saves the lookup). */
-  async restore(openid: string, unionid: string, hasRows = true): Promise<RestoreOutcome> {
+  async restore(openid: string, unionid: string): Promise<RestoreOutcome> {
     const em = this.deps.db.manager;
-    const rows = hasRows ? await this.repo.findByUnionid(em, unionid) : [];
+    const rows = await this.repo.findByUnionid(em, unionid);
     let created = 0;
     let pending = 0;
     if (rows.length) {
@@ -117,19 +116,34 @@ export class LegacyRestoreService {
   }
 
   /** checkAndRestore with WeChat's answer already at hand (the owed-restore pass asks for 100 users at once). */
-  async restoreWithUserInfo(openid: string, info: WechatUserInfo, unionidsWithRows?: Set<string>): Promise<CheckOutcome> {
+  async restoreWithUserInfo(openid: string, info: WechatUserInfo): Promise<CheckOutcome> {
     if (!info.unionid) {
       await this.deps.store.set(this.checkedKey(openid), 'none', { ttlMs: CHECKED_TTL_MS });
       return { unionid: null, created: 0, pending: 0 };
     }
     const subscribedAt = info.subscribe_time ? new Date(info.subscribe_time * 1000) : null;
     await this.repo.saveUnionid(this.deps.db.manager, openid, info.unionid, { subscribed: info.subscribe === 1, subscribedAt }, this.now(), this.sandbox);
-    return { unionid: info.unionid, ...await this.restore(openid, info.unionid, unionidsWithRows?.has(info.unionid) ?? true) };
+    return { unionid: info.unionid, ...await this.restore(openid, info.unionid) };
   }
 
-  /** Which of these unionids have legacy rows at all (the owed-restore pass asks once per page). */
-  unionidsWithRows(unionids: string[]): Promise<Set<string>> {
-    return this.repo.unionidsWithRows(this.deps.db.manager, unionids);
+  /**
+   * A page of the owed-restore pass, with WeChat's answers at hand: the unionids saved in one statement, the
+   * legacy rows looked up in one, and only users that have rows restored one by one; the "checked" marks (what
+   * the H5 visit reads) written side by side. Returns the new bindings by openid (only those with some).
+   */
+  async restorePage(infos: Map<string, WechatUserInfo>): Promise<Map<string, number>> {
+    const em = this.deps.db.manager;
+    const known = [...infos].flatMap(([openid, info]) => (info.unionid ? [{ openid, unionid: info.unionid }] : []));
+    await this.repo.saveUnionids(em, known, this.now());
+    const withRows = await this.repo.unionidsWithRows(em, known.map((k) => k.unionid));
+    const created = new Map<string, number>();
+    for (const { openid, unionid } of known.filter((k) => withRows.has(k.unionid))) {
+      const outcome = await this.restore(openid, unionid);
+      if (outcome.created) created.set(openid, outcome.created);
+    }
+    const checked = [...infos].flatMap(([openid, info]) => (!info.unionid ? [[openid, 'none']] : withRows.has(info.unionid) ? [] : [[openid, `done:${info.unionid}`]]));
+    await Promise.all(checked.map(([openid, value]) => this.deps.store.set(this.checkedKey(openid), value, { ttlMs: CHECKED_TTL_MS })));
+    return created;
   }
 
   /**
