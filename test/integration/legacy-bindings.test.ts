@@ -248,6 +248,17 @@ describe('owed restores', () => {
     expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid, restoreOwed: false });
   });
 
+  it('When a pass reaches its page limit with follows still owed, then it says so (the job then queues the next) and the next pass finishes them', async () => {
+    const users = Array.from({ length: 120 }, () => wechatUser({ following: true }));
+    await new FollowerRepository().applyMany(a.deps.db, users.map((u) => ({ openid: u.openid, change: { kind: 'subscribe' as const, scene: null }, at: new Date() })), false);
+    const first = await new RestoreOwedPass(a.deps, 1).run();
+    expect(first).toMatchObject({ users: 100, more: true });
+    expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBe(20);
+    expect(await new RestoreOwedPass(a.deps, 1).run()).toMatchObject({ users: 20, more: true });
+    expect(await new RestoreOwedPass(a.deps, 1).run()).toEqual({ users: 0, created: 0 });
+    expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBe(0);
+  });
+
   it('When a page names an openid WeChat does not know (40003 for the whole batch), then each is asked alone and the others are still restored', async () => {
     const u = wechatUser({ following: true });
     const cert = await certificate();

@@ -36,7 +36,7 @@ export class RestoreOwedPass {
   private readonly followers = new FollowerRepository();
   private readonly service: LegacyRestoreService;
 
-  constructor(private readonly deps: Pick<Deps, 'config' | 'db' | 'store' | 'clock' | 'logger' | 'wechatApi' | 'jobs'>) {
+  constructor(private readonly deps: Pick<Deps, 'config' | 'db' | 'store' | 'clock' | 'logger' | 'wechatApi' | 'jobs'>, private readonly pagesPerPass = PAGES_PER_PASS) {
     this.service = new LegacyRestoreService(deps);
   }
 
@@ -63,7 +63,7 @@ export class RestoreOwedPass {
   /** Restores every follower marked as owed (up to PAGES_PER_PASS pages); the restore notices are queued before the marks go. */
   async run(): Promise<OwedPassOutcome> {
     const outcome: OwedPassOutcome = { users: 0, created: 0 };
-    for (let page = 0; page < PAGES_PER_PASS; page++) {
+    for (let page = 0; page < this.pagesPerPass; page++) {
       const openids = await this.followers.owedRestores(this.deps.db.manager, USER_INFO_BATCH);
       if (!openids.length) break;
       for (const [openid, created] of await this.service.restorePage(await this.userInfos(openids))) {
@@ -72,7 +72,7 @@ export class RestoreOwedPass {
       }
       await this.followers.clearOwedRestores(this.deps.db.manager, openids);
       outcome.users += openids.length;
-      if (page === PAGES_PER_PASS - 1) outcome.more = true;
+      if (page === this.pagesPerPass - 1) outcome.more = true;
     }
     return outcome;
   }
