@@ -16,6 +16,8 @@ export interface BenchBackend {
   /** The settings (c) runs with (APP_ENV=test, every WeChat check on, MySQL + Redis). */
   env: Record<string, string>;
   counts(): Promise<{ followers: number }>;
+  /** Followers whose legacy-binding restore is still owed (the owed-restore pass clears the mark). */
+  owedRestores(): Promise<number>;
   followerOpenids(): Promise<Set<string>>;
   /** Global MariaDB statement counters (a shared server: other clients count too). */
   counters(): Promise<Record<string, number>>;
@@ -57,6 +59,15 @@ export async function createBenchBackend(): Promise<BenchBackend> {
       try {
         const [[f]] = await conn.query<import('mysql2').RowDataPacket[]>('SELECT COUNT(*) AS n FROM followers');
         return { followers: Number(f.n) };
+      } finally {
+        await conn.end();
+      }
+    },
+    async owedRestores() {
+      const conn = await createConnection(schemaUrl(schema));
+      try {
+        const [[f]] = await conn.query<import('mysql2').RowDataPacket[]>('SELECT COUNT(*) AS n FROM followers WHERE restore_owed = 1');
+        return Number(f.n);
       } finally {
         await conn.end();
       }

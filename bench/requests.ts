@@ -7,8 +7,7 @@ export const WECHAT_ENV = {
   WECHAT_APPSECRET: 'abcdefghijklmnopqrstuvwxyz012345',
   WECHAT_TOKEN: 'testtoken123',
   WECHAT_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-  // Never contacted on the subscribe path: a deferred reply would be the only caller, and port 9 refuses.
-  WECHAT_API_BASE: 'http://127.0.0.1:9',
+  // WECHAT_API_BASE: the (w) child's address, set by the bench once it listens.
 } as const;
 
 export const IDENTITY: WebhookIdentity = {

@@ -1,21 +1,27 @@
 import http from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import Koa from 'koa';
 import mount from 'koa-mount';
+import getRawBody from 'raw-body';
 import { createApp } from '../src/app';
 import { closeDeps, openDeps } from '../src/composition';
 import { buildConfig } from '../src/config';
 import { generateSandboxSecrets } from '../src/config/sandbox-secrets';
 import { parseSettings } from '../src/config/settings';
 import { type Deps } from '../src/deps';
-import { IDENTITY } from './requests';
+import { createLogger } from '../src/lib/logger';
+import { createSandboxWechatApiApp } from '../src/providers/wechat-api/sandbox';
+import { SandboxWechatState } from '../src/providers/wechat-api/sandbox-state';
+import { type ClientCounts, clientCounts, countClientCommands, RunProfiler } from './counters';
+import { IDENTITY, WECHAT_ENV } from './requests';
 
 /**
  * The three servers under test, each run in its own child process (`tsx bench/webhook.ts --serve a|b|c`).
  * The child talks to the parent over IPC only: `ready` (with the port), `stats` (RSS, event-loop lag,
  * webhook outcomes) and `stop` (graceful close, so `--cpu-prof` can write its profile on exit).
  */
-export type ServerKind = 'a' | 'b' | 'c';
+export type ServerKind = 'a' | 'b' | 'c' | 'w';
 
 export interface ChildStats {
   rss: number;
@@ -24,12 +30,16 @@ export interface ChildStats {
   cpuUs: number;
   /** For (c): wechat_webhook_requests_total by outcome (handled, duplicate, deferred, failed, forged, …). */
   outcomes?: Record<string, number>;
-  /** For (c): commands the app's own Redis client sent, by name (BullMQ's connections not included). */
-  redisCommands?: Record<string, number>;
+  /** For (c): Redis commands of every connection and SQL statements of every connection (bench/counters.ts). */
+  clients?: ClientCounts;
+  /** For (c): jobs run, by `name.result` (ok, retry, failed). */
+  jobs?: Record<string, number>;
+  /** For (w): WeChat API calls answered, by path. */
+  wechatCalls?: Record<string, number>;
 }
 
-export type ParentMessage = { type: 'stats' } | { type: 'stop' };
-export type ChildMessage = { type: 'ready'; port: number } | { type: 'stats'; stats: ChildStats } | { type: 'fatal'; error: string };
+export type ParentMessage = { type: 'stats' } | { type: 'stop' } | { type: 'profile-start' } | { type: 'profile-stop'; file: string };
+export type ChildMessage = { type: 'ready'; port: number } | { type: 'stats'; stats: ChildStats } | { type: 'fatal'; error: string } | { type: 'profiled' };
 
 interface CoWechatFactory {
   (config: { token: string; appid: string; encodingAESKey: string }): {
@@ -54,6 +64,34 @@ function coWechatApp(): Koa {
   return app;
 }
 
+const wechatCalls: Record<string, number> = {};
+
+/**
+ * (w): the sandbox WeChat API (WeChat's JSON and errcodes, tokens checked), standing in for api.weixin.qq.com so
+ * (c)'s jobs call an API that answers, as in production. Each bench follower is a real follower on WeChat's side
+ * (it just followed), so user/info and user/info/batchget answer subscribe 1 with a unionid, as WeChat would.
+ */
+function wechatApiStub(): Koa {
+  const state = new SandboxWechatState(WECHAT_ENV.WECHAT_APPID, WECHAT_ENV.WECHAT_APPSECRET);
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    wechatCalls[ctx.path] = (wechatCalls[ctx.path] ?? 0) + 1;
+    const follows = (openid: unknown) => {
+      if (typeof openid === 'string' && !state.users.get(openid)?.subscribed) state.recordInteraction(openid, 'subscribe', 'bench');
+    };
+    if (ctx.path.endsWith('/cgi-bin/user/info')) follows(ctx.query.openid);
+    if (ctx.path.endsWith('/cgi-bin/user/info/batchget')) {
+      // The openids are in the body: read it, make them followers, and hand the same bytes on to the sandbox.
+      const raw = await getRawBody(ctx.req, { limit: '64kb' });
+      for (const u of (JSON.parse(raw.toString('utf-8')) as { user_list?: Array<{ openid?: unknown }> }).user_list ?? []) follows(u.openid);
+      ctx.req = Object.assign(Readable.from([raw]), { headers: ctx.req.headers, method: ctx.req.method, url: ctx.req.url }) as unknown as http.IncomingMessage;
+    }
+    await next();
+  });
+  app.use(mount(createSandboxWechatApiApp(state, createLogger('silent'))));
+  return app;
+}
+
 /** (c): the production composition, configured only through the settings the parent put in the environment. */
 async function realApp(): Promise<{ app: Koa; deps: Deps }> {
   const settings = parseSettings(process.env);
@@ -61,30 +99,25 @@ async function realApp(): Promise<{ app: Koa; deps: Deps }> {
   if (config.wechat.mode !== 'real' || !config.wechat.encodingAesKey || config.database.kind !== 'mysql' || config.cache.kind !== 'redis') {
     throw new Error('bench (c) must run in real WeChat safe mode on MySQL + Redis');
   }
+  let storeClient: unknown;
+  countClientCommands(() => storeClient);
   const deps = await openDeps(config);
-  countRedisCommands(deps);
+  storeClient = (deps.store as { client?: unknown }).client;
   const app = createApp(deps);
   await deps.jobs.start();
   return { app, deps };
-}
-
-const redisCommands: Record<string, number> = {};
-
-/** Counts what the store's ioredis client sends: the server-wide INFO counters also see other clients. */
-function countRedisCommands(deps: Deps) {
-  const client = (deps.store as { client?: { sendCommand(cmd: { name: string }, ...rest: unknown[]): unknown } }).client;
-  if (!client) return;
-  const send = client.sendCommand.bind(client);
-  client.sendCommand = (cmd, ...rest) => {
-    redisCommands[cmd.name] = (redisCommands[cmd.name] ?? 0) + 1;
-    return send(cmd, ...rest);
-  };
 }
 
 async function webhookOutcomes(deps: Deps): Promise<Record<string, number>> {
   const metric = await deps.metrics.webhookOutcomes.get();
   const out: Record<string, number> = {};
   for (const v of metric.values) out[String(v.labels.outcome)] = v.value;
+  return out;
+}
+
+async function jobResults(deps: Deps): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await deps.metrics.jobs.get()).values) out[`${String(v.labels.name)}.${String(v.labels.result)}`] = v.value;
   return out;
 }
 
@@ -95,12 +128,14 @@ export async function serveChild(kind: ServerKind, port: number): Promise<void> 
   try {
     if (kind === 'a') app = bareKoa();
     else if (kind === 'b') app = coWechatApp();
+    else if (kind === 'w') app = wechatApiStub();
     else ({ app, deps } = await realApp());
   } catch (err) {
     send({ type: 'fatal', error: (err as Error).stack ?? String(err) });
     process.exit(1);
   }
 
+  const profiler = new RunProfiler();
   const server = http.createServer(app.callback());
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, '127.0.0.1', ok));
 
@@ -110,9 +145,14 @@ export async function serveChild(kind: ServerKind, port: number): Promise<void> 
         const mem = process.memoryUsage();
         const cpu = process.cpuUsage();
         const stats: ChildStats = { rss: mem.rss, heapUsed: mem.heapUsed, cpuUs: cpu.user + cpu.system };
-        if (deps) Object.assign(stats, { outcomes: await webhookOutcomes(deps), redisCommands: { ...redisCommands } });
+        if (deps) Object.assign(stats, { outcomes: await webhookOutcomes(deps), clients: clientCounts(), jobs: await jobResults(deps) });
+        if (kind === 'w') stats.wechatCalls = { ...wechatCalls };
         send({ type: 'stats', stats });
       })();
+    } else if (msg.type === 'profile-start') {
+      void profiler.start().then(() => send({ type: 'profiled' }));
+    } else if (msg.type === 'profile-stop') {
+      void profiler.stop(msg.file).then(() => send({ type: 'profiled' }));
     } else if (msg.type === 'stop') {
       server.closeAllConnections();
       server.close();

@@ -11,6 +11,7 @@ import { OrderNotices1765000000000 } from './1765000000000-OrderNotices';
 import { NoticeOutbox1765100000000 } from './1765100000000-NoticeOutbox';
 import { Refunds1765150000000 } from './1765150000000-Refunds';
 import { WechatPayAttempts1765200000000 } from './1765200000000-WechatPayAttempts';
+import { FollowerRestoreOwed1765300000000 } from './1765300000000-FollowerRestoreOwed';
 import { SandboxCaCrls1765500000000 } from './1765500000000-SandboxCaCrls';
 import { WechatPayBills1765800000000 } from './1765800000000-WechatPayBills';
 import { Invoices1765600000000 } from './1765600000000-Invoices';
@@ -20,5 +21,5 @@ import { Renewals1765700000000 } from './1765700000000-Renewals';
 export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certificates1764300000000, Orders1764400000000, Transfers1764500000000, Handlers1764600000000,
   HandlerAuthorisation1764700000000, HandlerDocuments1764800000000, WechatPayCertificates1764900000000, OrderNotices1765000000000,
   NoticeOutbox1765100000000, Refunds1765150000000,
-  WechatPayAttempts1765200000000, SandboxCaCrls1765500000000,
+  WechatPayAttempts1765200000000, FollowerRestoreOwed1765300000000, SandboxCaCrls1765500000000,
   Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000];

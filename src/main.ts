@@ -6,6 +6,7 @@ import { certificateServiceFor } from './modules/certificates/service';
 import { recordSandboxServer } from './config/sandbox-server';
 import { scheduleOrderSweep } from './modules/payments/jobs';
 import { scheduleInvoiceSweep } from './modules/invoices/jobs';
+import { scheduleRestoreOwedPass } from './modules/legacy-bindings/owed';
 import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { scheduleBillChecks } from './modules/wechatpay-bills/jobs';
 import { scheduleRenewalJobs } from './modules/renewals/jobs';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
   const stopPurge = scheduleHandlerPurge(deps);
   const stopBillChecks = scheduleBillChecks(deps);
   const stopRenewalJobs = scheduleRenewalJobs(deps);
+  const stopRestoreOwed = scheduleRestoreOwedPass(deps);
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
     stopPurge();
     stopBillChecks();
     stopRenewalJobs();
+    stopRestoreOwed();
     const force = setTimeout(() => server.closeAllConnections(), 10_000);
     // Keep-alive sockets become idle once their last response is sent: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 200);

@@ -11,7 +11,8 @@ import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { FollowerEntity } from '../../src/modules/followers/entities';
 import { FollowerRepository } from '../../src/modules/followers/repository';
 import { LegacyBindingEntity } from '../../src/modules/legacy-bindings/entities';
-import { LEGACY_NOTICE_JOB, LEGACY_RESTORE_JOB, LegacyRestoreService } from '../../src/modules/legacy-bindings/service';
+import { LEGACY_RESTORE_OWED_JOB, RestoreOwedPass } from '../../src/modules/legacy-bindings/owed';
+import { LEGACY_NOTICE_JOB, LegacyRestoreService } from '../../src/modules/legacy-bindings/service';
 import { createTestBackend, type SandboxWechatServer, startInstance, startSandboxWechat, TEST_WECHAT, type TestBackendHandle, type TestInstance } from '../helpers/harness';
 import { issueCertificate } from '../helpers/pki-fixtures';
 import { eventXml, now, sendToWebhook, uniqueOpenid } from '../helpers/webhook';
@@ -86,6 +87,7 @@ async function until(check: () => Promise<boolean> | boolean, what: string, ms =
   }
 }
 
+const batchgetsNaming = (openid: string) => sandbox.state.callsTo('cgi-bin/user/info/batchget').filter((c) => JSON.stringify(c.request).includes(`"${openid}"`));
 const bindingsOf = (openid: string) => a.deps.db.manager.find(CertificateBindingEntity, { where: { openid }, order: { certificateId: 'ASC' } });
 const legacyRows = () => a.deps.db.manager.count(LegacyBindingEntity);
 const restoreMessages = (openid: string) => sandbox.state.messagesTo(openid).filter((m) => JSON.stringify(m.body).includes('已为您恢复'));
@@ -147,7 +149,7 @@ describe('import:legacy', () => {
 });
 
 describe('restore on follow', () => {
-  it('When a returning user follows, then the job binds every known certificate and WeChat records one customer-service message with the count', async () => {
+  it('When a returning user follows, then the owed-restore pass binds every known certificate and WeChat records one customer-service message with the count', async () => {
     const u = wechatUser();
     const [bySerial, byMedia] = [await certificate(), await certificate()];
     await importLegacy(io(), [csv([`${u.unionid},${bySerial.serialHex},`, `${u.unionid},,${byMedia.mediaSerial}`, `${u.unionid},0bad0bad,`])]);
@@ -160,7 +162,9 @@ describe('restore on follow', () => {
     expect(Date.now() - started).toBeLessThan(60_000); // inside the window a follow opens
     expect((await bindingsOf(u.openid)).map((b) => [b.certificateId, b.source, b.active])).toEqual([[bySerial.id, 'legacy', true], [byMedia.id, 'legacy', true]]);
     expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid, subscribed: true });
-    expect(sandbox.state.callsTo('cgi-bin/user/info').filter((c) => (c.request as { openid?: string }).openid === u.openid)).toHaveLength(1);
+    // Asked once, in a batch (user/info/batchget), and the follower row no longer owes the restore.
+    expect(batchgetsNaming(u.openid)).toHaveLength(1);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ restoreOwed: false });
     expect(await new LegacyRestoreService(a.deps).noticeFor(u.openid)).toEqual({ restoredCount: 2 });
   });
 
@@ -174,12 +178,12 @@ describe('restore on follow', () => {
     // The user unbinds one certificate on purpose.
     await new BindingRepository().unbind(a.deps.db.manager, c2.id, u.openid, new Date());
 
-    const done = await jobsDone(LEGACY_RESTORE_JOB);
+    const done = await jobsDone(LEGACY_RESTORE_OWED_JOB);
     const enqueued = jest.spyOn(a.deps.jobs, 'enqueue');
     await sendToWebhook(a.app, eventXml(u.openid, 'unsubscribe', {}, t0 + 1));
     sandbox.state.recordInteraction(u.openid, 'unsubscribe');
     await follow(u.openid, t0 + 2);
-    await until(async () => (await jobsDone(LEGACY_RESTORE_JOB)) > done, 'the second restore job');
+    await until(async () => (await jobsDone(LEGACY_RESTORE_OWED_JOB)) > done, 'the second restore job');
     // The restore job queues the message itself (LEGACY_NOTICE_JOB) before it ends: none was queued this time.
     expect(enqueued.mock.calls.map(([name]) => name)).not.toContain(LEGACY_NOTICE_JOB);
     enqueued.mockRestore();
@@ -191,11 +195,85 @@ describe('restore on follow', () => {
 
   it('When a follower has no legacy bindings, then the job stores the unionid and sends nothing', async () => {
     const u = wechatUser();
-    const done = await jobsDone(LEGACY_RESTORE_JOB);
+    const done = await jobsDone(LEGACY_RESTORE_OWED_JOB);
     await follow(u.openid);
-    await until(async () => (await jobsDone(LEGACY_RESTORE_JOB)) > done, 'the restore job');
+    await until(async () => (await jobsDone(LEGACY_RESTORE_OWED_JOB)) > done, 'the restore job');
     expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid });
     expect(sandbox.state.messagesTo(u.openid).filter((m) => m.kind === 'customer_service')).toHaveLength(0);
+  });
+
+  it('When the restore job runs before the subscribe has written the follower row, then the row ends with both the unionid and the scene', async () => {
+    // The subscribe handler queues the job beside its follower write: nothing orders the two.
+    const u = wechatUser({ following: true });
+    await new LegacyRestoreService(a.deps).checkAndRestore(u.openid);
+    await new FollowerRepository().apply(a.deps.db, u.openid, { kind: 'subscribe', scene: 'poster' }, new Date(), false);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid, subscribed: true, firstScene: 'poster', lastScene: 'poster' });
+  });
+});
+
+describe('owed restores', () => {
+  it('When 150 users follow in a burst, then their rows owe the restore, and one pass asks WeChat in two batchgets, binds the returning one and clears every mark', async () => {
+    const users = Array.from({ length: 150 }, () => wechatUser());
+    const cert = await certificate();
+    await importLegacy(io(), [csv([`${users[77].unionid},${cert.serialHex},`])]);
+    const before = sandbox.state.callsTo('cgi-bin/user/info/batchget').length;
+    const owed = new FollowerRepository();
+    const at = new Date();
+    // The webhook's own path is tested above; here the marks come straight from the follower upsert, no job yet.
+    for (const u of users) sandbox.state.recordInteraction(u.openid, 'subscribe');
+    await owed.applyMany(a.deps.db, users.map((u) => ({ openid: u.openid, change: { kind: 'subscribe' as const, scene: null }, at })), false);
+    expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBeGreaterThanOrEqual(150);
+
+    const outcome = await new RestoreOwedPass(a.deps).run();
+    expect(outcome.users).toBeGreaterThanOrEqual(150);
+    expect(outcome.created).toBe(1);
+    expect(sandbox.state.callsTo('cgi-bin/user/info/batchget').length - before).toBe(2);
+    expect((await bindingsOf(users[77].openid)).map((b) => [b.certificateId, b.source])).toEqual([[cert.id, 'legacy']]);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: users[5].openid } })).toMatchObject({ unionid: users[5].unionid, restoreOwed: false });
+    expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBe(0);
+  });
+
+  it('When a pass is asked for while another instance runs one, then it leaves the work to that one (no second batchget of the same page)', async () => {
+    const u = wechatUser({ following: true });
+    await new FollowerRepository().apply(a.deps.db, u.openid, { kind: 'subscribe', scene: null }, new Date(), false);
+    const before = sandbox.state.callsTo('cgi-bin/user/info/batchget').length;
+    // Another instance holds the pass.
+    await a.deps.store.set('lock:legacy-owed-pass', 'another-instance', { ttlMs: 60_000 });
+    expect(await new RestoreOwedPass(a.deps).runExclusive()).toEqual({ users: 0, created: 0 });
+    expect(sandbox.state.callsTo('cgi-bin/user/info/batchget').length).toBe(before);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ restoreOwed: true });
+    // It ends; the next pass does the work.
+    await a.deps.store.del('lock:legacy-owed-pass');
+    expect((await new RestoreOwedPass(a.deps).runExclusive()).users).toBeGreaterThanOrEqual(1);
+    expect(await a.deps.db.manager.findOne(FollowerEntity, { where: { openid: u.openid } })).toMatchObject({ unionid: u.unionid, restoreOwed: false });
+  });
+
+  it('When a pass reaches its page limit with follows still owed, then it says so (the job then queues the next) and the next pass finishes them', async () => {
+    const users = Array.from({ length: 120 }, () => wechatUser({ following: true }));
+    await new FollowerRepository().applyMany(a.deps.db, users.map((u) => ({ openid: u.openid, change: { kind: 'subscribe' as const, scene: null }, at: new Date() })), false);
+    const first = await new RestoreOwedPass(a.deps, 1).run();
+    expect(first).toMatchObject({ users: 100, more: true });
+    expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBe(20);
+    expect(await new RestoreOwedPass(a.deps, 1).run()).toMatchObject({ users: 20, more: true });
+    expect(await new RestoreOwedPass(a.deps, 1).run()).toEqual({ users: 0, created: 0 });
+    expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBe(0);
+  });
+
+  it('When a page names an openid WeChat does not know (40003 for the whole batch), then each is asked alone and the others are still restored', async () => {
+    const u = wechatUser({ following: true });
+    const cert = await certificate();
+    await importLegacy(io(), [csv([`${u.unionid},${cert.serialHex},`])]);
+    const stranger = `oStranger${Date.now().toString(36)}`.padEnd(28, 'x');
+    const followers = new FollowerRepository();
+    await followers.apply(a.deps.db, u.openid, { kind: 'subscribe', scene: null }, new Date(), false);
+    await followers.apply(a.deps.db, stranger, { kind: 'subscribe', scene: null }, new Date(), false);
+
+    await new RestoreOwedPass(a.deps).run();
+    expect((await bindingsOf(u.openid)).map((b) => b.certificateId)).toEqual([cert.id]);
+    expect(sandbox.state.callsTo('cgi-bin/user/info').filter((c) => (c.request as { openid?: string }).openid === u.openid)).toHaveLength(1);
+    expect(await a.deps.db.manager.count(FollowerEntity, { where: { restoreOwed: true } })).toBe(0);
+    // Not a follower WeChat knows: later tests' batch command must not meet it.
+    await followers.apply(a.deps.db, stranger, { kind: 'unsubscribe' }, new Date(), false);
   });
 });
 

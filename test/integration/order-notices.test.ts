@@ -85,7 +85,7 @@ describe(`undelivered order notices (${backend})`, () => {
     expect((await agent.get('/h5/orders')).text).not.toContain('data-undelivered');
   });
 
-  it('When a transfer is turned down and the followers table says the user left, then WeChat is not asked and the order page shows 汇款未通过 with the reason while the order is open', async () => {
+  it('When a transfer is turned down and the followers table says the user left, then WeChat is not asked and the order page shows 汇款未通过 once, with the reason, while the order is open', async () => {
     const openid = 'oNoticeLeft';
     await new FollowerRepository().apply(t.instance.deps.db, openid, { kind: 'unsubscribe' }, new Date(), false);
     const order = await transferOrder(openid);
@@ -97,8 +97,11 @@ describe(`undelivered order notices (${backend})`, () => {
     const agent = await phone(openid);
     for (let visit = 0; visit < 2; visit++) {
       const page = await agent.get(`/h5/orders/${order.orderNo}`);
-      expect(page.text).toContain('data-undelivered="transfer-rejected"');
-      expect(page.text).toMatch(/汇款未通过[\s\S]*原因<\/label><span class="weui-form-preview__value">汇款金额与订单金额不符/);
+      // Said once, in the page's own section, with the reason and why no message came.
+      expect(page.text.match(/汇款未通过/g)).toHaveLength(1);
+      expect(page.text).not.toContain('data-undelivered');
+      expect(page.text).toMatch(/data-transfer-rejected[\s\S]*原因：<span data-reason>汇款金额与订单金额不符/);
+      expect(page.text).toContain('您目前未关注「GDCA 数安时代」公众号，此通知未能通过微信送达');
     }
     await new OrderService(t.instance.deps).cancel(order.orderNo, openid, new Date());
     expect((await agent.get(`/h5/orders/${order.orderNo}`)).text).not.toContain('data-undelivered');
@@ -151,6 +154,32 @@ describe(`undelivered order notices (${backend})`, () => {
       await expect(tab.locator('[data-undelivered="paid"]').isVisible()).resolves.toBe(true);
       expect(await horizontalOverflow(tab)).toBe(0);
       await screenshot(tab, `order-undelivered-notice-${backend}`);
+    } finally {
+      await browser?.close();
+    }
+  });
+
+  it('When the 汇款未通过 order page of a user who left is opened on a 375 px phone, then it says it once and fits without horizontal scrolling', async () => {
+    const openid = 'oNoticeRejectedShot';
+    await new FollowerRepository().apply(t.instance.deps.db, openid, { kind: 'unsubscribe' }, new Date(), false);
+    const order = await transferOrder(openid);
+    await importLine(order, order.totalFen - 1);
+    await noticeOf(order.orderNo);
+    const agent = await phone(openid);
+    let browser: Browser | undefined;
+    try {
+      browser = await launchChromium();
+      const context = await phoneContext(browser);
+      await context.route('http://h5.test/**', async (route) => {
+        const res = await agent.get(new URL(route.request().url()).pathname).buffer(true);
+        await route.fulfill({ status: res.status, headers: { 'content-type': String(res.headers['content-type'] ?? 'text/html') }, body: res.body instanceof Buffer ? res.body : Buffer.from(res.text ?? '') });
+      });
+      const tab = await context.newPage();
+      await tab.goto(`http://h5.test/h5/orders/${order.orderNo}`);
+      await expect(tab.locator('[data-rejection-undelivered]').isVisible()).resolves.toBe(true);
+      await expect(tab.getByText('汇款未通过').count()).resolves.toBe(1);
+      expect(await horizontalOverflow(tab)).toBe(0);
+      await screenshot(tab, `order-transfer-rejected-unfollowed-${backend}`);
     } finally {
       await browser?.close();
     }

@@ -23,6 +23,21 @@ describe(`shared store (${backend})`, () => {
     expect(await store.acquireAll(['a1'], 'processing', 5000)).toBe('done');
   });
 
+  it('When acquireAll is given one more write, then it is made only when the keys were acquired, NX respected', async () => {
+    expect(await store.acquireAll(['b1', 'b2'], 'processing', 5000, { key: 'bWin', value: 'first', ttlMs: 5000 })).toBeNull();
+    expect(await store.get('bWin')).toBe('first');
+    expect(await store.ttlMs('bWin')).toBeGreaterThan(4000);
+    // Not acquired: the extra write is not made.
+    expect(await store.acquireAll(['b2'], 'processing', 5000, { key: 'bWin', value: 'second', ttlMs: 5000 })).toBe('processing');
+    expect(await store.get('bWin')).toBe('first');
+    // Acquired, but the extra write is only-if-absent and the key exists: kept.
+    expect(await store.acquireAll(['b3'], 'processing', 5000, { key: 'bWin', value: 'third', ttlMs: 5000, onlyIfAbsent: true })).toBeNull();
+    expect(await store.get('bWin')).toBe('first');
+    // Acquired and overwriting.
+    expect(await store.acquireAll(['b4'], 'processing', 5000, { key: 'bWin', value: 'fourth', ttlMs: 5000 })).toBeNull();
+    expect(await store.get('bWin')).toBe('fourth');
+  });
+
   it('When 50 callers race for one key, then exactly one acquires it', async () => {
     const results = await Promise.all(Array.from({ length: 50 }, () => store.acquireAll(['race'], 'processing', 5000)));
     expect(results.filter((r) => r === null)).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { LegacyBindingEntity } from '../../src/modules/legacy-bindings/entities';
 import { OrderService } from '../../src/modules/orders/service';
-import { inTransaction } from '../../src/lib/db/transaction';
+import { inTransaction, onWaitForConnection } from '../../src/lib/db/transaction';
 import { backend } from '../helpers/harness';
 import { verifyHandler } from '../helpers/handlers';
 import { boundCertificate } from '../helpers/pki-fixtures';
@@ -13,23 +13,34 @@ const row = (n: number) => ({ unionid: `uTx${n}`, keyKind: 'serial' as const, ke
 
 /**
  * A transaction held open until the test lets it roll back; `opened` resolves once its first row is written.
- * What runs beside it gets up to 200 ms to finish before the rollback: on a connection shared with the open
- * transaction it finishes at once (and is then undone with it); serialised, it waits for the rollback.
+ * `rollBackAfter` starts work beside it and rolls back once every piece of that work has either finished or queued
+ * behind the open transaction (the serialised executor reports each wait): on a connection shared with the open
+ * transaction the work finishes at once (and is then undone with it); serialised, it waits for the rollback.
  */
 function transactionThatRollsBack(n: number) {
   let rollBack!: () => void;
   const gate = new Promise<void>((resolve) => (rollBack = resolve));
   let opened!: () => void;
   const written = new Promise<void>((resolve) => (opened = resolve));
-  const done = inTransaction(t.instance.deps.db, async (em) => {
+  const { db } = t.instance.deps;
+  const done = inTransaction(db, async (em) => {
     await em.insert(LegacyBindingEntity, row(n));
     opened();
     await gate;
     throw new Error(`rollback ${n}`);
   });
-  return { written, done, rollBackAfter: async (work: Promise<unknown>) => {
-    await Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+  return { written, done, rollBackAfter: async <T>(...starts: (() => Promise<T>)[]): Promise<Promise<T>[]> => {
+    let settledOrQueued = 0;
+    let allThere!: () => void;
+    const there = new Promise<void>((resolve) => (allThere = resolve));
+    const count = () => { if (++settledOrQueued === starts.length) allThere(); };
+    const unsubscribe = onWaitForConnection(db, count);
+    const works = starts.map((start) => start());
+    works.forEach((w) => w.then(count, count));
+    await there;
+    unsubscribe();
     rollBack();
+    return works;
   } };
 }
 
@@ -61,8 +72,7 @@ describe(`transactions (${backend})`, () => {
 
     const other = transactionThatRollsBack(300);
     await other.written;
-    const credit = orders.markPaid(order.orderNo, { method: 'wechatpay', amountFen: order.totalFen, transactionId: 'TX-CREDIT-1', paidAt: new Date() });
-    await other.rollBackAfter(credit);
+    const [credit] = await other.rollBackAfter(() => orders.markPaid(order.orderNo, { method: 'wechatpay', amountFen: order.totalFen, transactionId: 'TX-CREDIT-1', paidAt: new Date() }));
     await expect(other.done).rejects.toThrow('rollback 300');
     expect((await credit).outcome).toBe('paid');
     expect((await orders.getOrder(order.orderNo))!).toMatchObject({ state: 'PAID', transactionId: 'TX-CREDIT-1' });
@@ -72,9 +82,7 @@ describe(`transactions (${backend})`, () => {
     const repo = t.instance.deps.db.getRepository(LegacyBindingEntity);
     const other = transactionThatRollsBack(400);
     await other.written;
-    const read = repo.findOne({ where: { unionid: 'uTx400' } });
-    const write = repo.insert(row(401));
-    await other.rollBackAfter(Promise.all([read, write]));
+    const [read, write] = await other.rollBackAfter<unknown>(() => repo.findOne({ where: { unionid: 'uTx400' } }), () => repo.insert(row(401)));
     await expect(other.done).rejects.toThrow('rollback 400');
     expect(await read).toBeNull();
     await write;

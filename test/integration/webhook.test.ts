@@ -74,6 +74,30 @@ describe(`WeChat webhook end to end (${backend})`, () => {
     expect(replyText(r2.res.text)).toContain('关键词');
   });
 
+  it('When two template-finish events for one user arrive in the same second, then both are acted on (MsgID tells them apart)', async () => {
+    const openid = uniqueOpenid();
+    const second = Math.floor(Date.now() / 1000);
+    const before = await handledBy(a);
+    const first = await sendToWebhook(a.app, eventXml(openid, 'TEMPLATESENDJOBFINISH', { MsgID: '3000000000000000001', Status: 'success' }, second));
+    const other = await sendToWebhook(a.app, eventXml(openid, 'TEMPLATESENDJOBFINISH', { MsgID: '3000000000000000002', Status: 'failed:user block' }, second));
+    expect([first.res.text, other.res.text]).toEqual(['success', 'success']);
+    expect((await handledBy(a)) - before).toBe(2);
+  });
+
+  it('When a template-finish report (no handler yet) arrives, then it is acknowledged without a claim in the store', async () => {
+    const openid = uniqueOpenid();
+    const xml = eventXml(openid, 'TEMPLATESENDJOBFINISH', { MsgID: '3000000000000000003', Status: 'success' });
+    const { res } = await sendToWebhook(a.app, xml);
+    expect(res.text).toBe('success');
+    expect(await a.deps.store.get(dedupeKey({ xml: parseWechatXml(xml), openid, type: 'event:templatesendjobfinish' }))).toBeNull();
+  });
+
+  it('When a message claims the type "constructor", then it is acknowledged like any unknown type', async () => {
+    const { res } = await sendToWebhook(a.app, textXml(uniqueOpenid(), 'x').replace('<MsgType><![CDATA[text]]></MsgType>', '<MsgType><![CDATA[constructor]]></MsgType>'));
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('success');
+  });
+
   it('When a user unfollows and scans later, then the follower row tracks it and unfollow gets success', async () => {
     const openid = uniqueOpenid();
     await sendToWebhook(a.app, eventXml(openid, 'subscribe', { EventKey: 'qrscene_a' }));

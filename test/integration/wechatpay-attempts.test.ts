@@ -1,6 +1,7 @@
 import { OrderService } from '../../src/modules/orders/service';
 import { WechatPayAttemptRepository } from '../../src/modules/payments/attempts';
 import { PaymentService } from '../../src/modules/payments/service';
+import { RefundService } from '../../src/modules/refunds/service';
 import { TransferService } from '../../src/modules/transfers/service';
 import { backend, createTestBackend, TestClock, type TestBackendHandle } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
@@ -105,6 +106,20 @@ describe(`WeChat Pay attempts keep time_expire (${backend})`, () => {
     // A tap after payment does not start another attempt.
     await expect(payments.jsapiParams(order.orderNo, 'oAttempt2')).rejects.toThrow();
     expect(await new WechatPayAttemptRepository().ofOrder(app.deps.db.manager, order.orderNo)).toHaveLength(2);
+  });
+
+  it('When an order paid on its second attempt is refunded as a whole, then the refund is asked on that attempt\'s out_trade_no and WeChat Pay takes it', async () => {
+    const order = await orderFor('oAttemptRefund');
+    clock.advance(90 * MIN);
+    await payments.jsapiParams(order.orderNo, 'oAttemptRefund');
+    await new TransferService(app.deps).codeFor(order.orderNo, 'oAttemptRefund', now());
+    clock.advance(HOUR);
+    const tx = await pay(prepayIdOf(await payments.jsapiParams(order.orderNo, 'oAttemptRefund')));
+    expect(tx.outTradeNo).toBe(`${order.orderNo}-2`);
+
+    const refund = await new RefundService(app.deps).refundOrder(order.orderNo, '用户申请退款');
+    expect(refund).toMatchObject({ outTradeNo: `${order.orderNo}-2`, outRefundNo: `RO${order.orderNo}`, state: 'PROCESSING' });
+    expect(sandboxPay().refunds.get(`RO${order.orderNo}`)).toMatchObject({ outTradeNo: `${order.orderNo}-2`, refundFen: order.totalFen });
   });
 
   it('When the transfer arrives and the handler also pays the new attempt, then the second payment is refunded on that attempt\'s own out_trade_no and credited nothing', async () => {

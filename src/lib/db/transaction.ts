@@ -16,8 +16,13 @@ export function inTransaction<T>(db: DataSource, work: (em: EntityManager) => Pr
 }
 
 /** Who holds a SQLite connection now (the async context of the holder), and the queue behind it. */
-interface Serial { tail: Promise<unknown>; holder: object | null }
+interface Serial { tail: Promise<unknown>; holder: object | null; waitListeners: Set<() => void> }
 const serials = new WeakMap<DataSource, Serial>();
+function serialOf(db: DataSource): Serial {
+  let serial = serials.get(db);
+  if (!serial) serials.set(db, (serial = { tail: Promise.resolve(), holder: null, waitListeners: new Set() }));
+  return serial;
+}
 const holderContext = new AsyncLocalStorage<object>();
 
 /**
@@ -27,11 +32,10 @@ const holderContext = new AsyncLocalStorage<object>();
  */
 export function serialised<T>(db: DataSource, fn: () => Promise<T>): Promise<T> {
   if (dialectOf(db) === 'mysql') return fn();
-  let serial = serials.get(db);
-  if (!serial) serials.set(db, (serial = { tail: Promise.resolve(), holder: null }));
+  const s = serialOf(db);
   const current = holderContext.getStore();
-  if (current && current === serial.holder) return fn();
-  const s = serial;
+  if (current && current === s.holder) return fn();
+  if (s.holder) for (const listener of s.waitListeners) listener();
   const token = {};
   const run = s.tail.then(() => {
     s.holder = token;
@@ -41,6 +45,31 @@ export function serialised<T>(db: DataSource, fn: () => Promise<T>): Promise<T> 
   });
   s.tail = run.catch(() => undefined);
   return run;
+}
+
+/**
+ * Calls `listener` each time a call has to wait because another caller holds the SQLite connection (never on
+ * MySQL). Tests wait for this event instead of a timer to know that work queued behind an open transaction.
+ * Returns the unsubscribe.
+ */
+export function onWaitForConnection(db: DataSource, listener: () => void): () => void {
+  const { waitListeners } = serialOf(db);
+  waitListeners.add(listener);
+  return () => waitListeners.delete(listener);
+}
+
+/** Whether the caller runs inside the work that holds the SQLite connection now (never on MySQL). */
+export function holdsConnection(db: DataSource): boolean {
+  const current = holderContext.getStore();
+  return current !== undefined && current === serials.get(db)?.holder;
+}
+
+/**
+ * Runs `fn` outside whichever holder's async context the caller is in: what `fn` starts later (a timer, a
+ * batch) queues like any other caller instead of slipping into that holder's transaction.
+ */
+export function detachedFromHolder<T>(fn: () => T): T {
+  return holderContext.exit(fn);
 }
 
 /**

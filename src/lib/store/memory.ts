@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock';
-import { type KeyValueStore } from './types';
+import { type KeyValueStore, type StoreWrite } from './types';
 
 interface Entry {
   value: string;
@@ -62,12 +62,13 @@ export class MemoryStore implements KeyValueStore {
     return next;
   }
 
-  async acquireAll(keys: string[], value: string, ttlMs: number) {
+  async acquireAll(keys: string[], value: string, ttlMs: number, also?: StoreWrite) {
     for (const key of keys) {
       const entry = this.live(key);
       if (entry) return entry.value;
     }
     for (const key of keys) this.put(key, value, ttlMs);
+    if (also && !(also.onlyIfAbsent && this.live(also.key))) this.put(also.key, also.value, also.ttlMs);
     return null;
   }
 

@@ -1,17 +1,22 @@
 import Redis from 'ioredis';
-import { type KeyValueStore } from './types';
+import { type KeyValueStore, type StoreWrite } from './types';
 
 const COMPARE_AND_DELETE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 const INCR_WITH_TTL = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n`;
 // One round trip for the webhook's replay + dedupe claim: either all keys are set, or the first existing value is returned.
 const ACQUIRE_ALL = `for i, k in ipairs(KEYS) do local v = redis.call('GET', k) if v then return v end end
 for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end return false`;
+// The same, and when acquired one more SET (KEYS[#KEYS]; ARGV[3..5]: value, TTL, "NX" or ""): claim + window.
+const ACQUIRE_ALL_AND_SET = `local n = #KEYS - 1 for i = 1, n do local v = redis.call('GET', KEYS[i]) if v then return v end end
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
+if ARGV[5] == 'NX' then redis.call('SET', KEYS[#KEYS], ARGV[3], 'PX', ARGV[4], 'NX') else redis.call('SET', KEYS[#KEYS], ARGV[3], 'PX', ARGV[4]) end return false`;
 const SET_ALL = `for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end return 1`;
 
 type ScriptedRedis = Redis & {
   camCompareAndDelete(key: string, expected: string): Promise<number>;
   camIncrWithTtl(key: string, ttlMs: number): Promise<number>;
   camAcquireAll(...args: (string | number)[]): Promise<string | null>;
+  camAcquireAllAndSet(...args: (string | number)[]): Promise<string | null>;
   camSetAll(...args: (string | number)[]): Promise<number>;
 };
 
@@ -36,6 +41,7 @@ export class RedisStore implements KeyValueStore {
     redis.defineCommand('camCompareAndDelete', { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
     redis.defineCommand('camIncrWithTtl', { numberOfKeys: 1, lua: INCR_WITH_TTL });
     redis.defineCommand('camAcquireAll', { lua: ACQUIRE_ALL });
+    redis.defineCommand('camAcquireAllAndSet', { lua: ACQUIRE_ALL_AND_SET });
     redis.defineCommand('camSetAll', { lua: SET_ALL });
     this.redis = redis as ScriptedRedis;
   }
@@ -74,7 +80,8 @@ export class RedisStore implements KeyValueStore {
     return this.redis.camIncrWithTtl(this.k(key), ttlMs);
   }
 
-  acquireAll(keys: string[], value: string, ttlMs: number) {
+  acquireAll(keys: string[], value: string, ttlMs: number, also?: StoreWrite) {
+    if (also) return this.redis.camAcquireAllAndSet(keys.length + 1, ...keys.map((k) => this.k(k)), this.k(also.key), value, ttlMs, also.value, also.ttlMs, also.onlyIfAbsent ? 'NX' : '');
     return this.redis.camAcquireAll(keys.length, ...keys.map((k) => this.k(k)), value, ttlMs);
   }
 

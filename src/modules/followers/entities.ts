@@ -11,6 +11,8 @@ export interface Follower {
   subscribedAt: Date | null;
   unsubscribedAt: Date | null;
   sandbox: boolean;
+  /** A subscribe owes a legacy-binding restore (the restore pass clears it). */
+  restoreOwed: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -29,8 +31,10 @@ export const FollowerEntity = new EntitySchema<Follower>({
     subscribedAt: { name: 'subscribed_at', type: Date, nullable: true },
     unsubscribedAt: { name: 'unsubscribed_at', type: Date, nullable: true },
     sandbox: { type: Boolean },
+    restoreOwed: { name: 'restore_owed', type: Boolean, default: false },
     createdAt: { name: 'created_at', type: Date },
     updatedAt: { name: 'updated_at', type: Date },
   },
   uniques: [{ name: 'uq_followers_openid', columns: ['openid'] }],
+  indices: [{ name: 'ix_followers_restore_owed', columns: ['restoreOwed', 'updatedAt'] }],
 });

@@ -1,5 +1,5 @@
 import { type EntityManager, In, MoreThan, MoreThanOrEqual, IsNull, Not } from 'typeorm';
-import { isUniqueViolation } from '../../lib/db/sql';
+import { isUniqueViolation, utcDatetime } from '../../lib/db/sql';
 import { CertificateBindingEntity } from '../binding/entities';
 import { type Certificate, CertificateEntity } from '../certificates/entities';
 import { type Follower, FollowerEntity } from '../followers/entities';
@@ -57,6 +57,27 @@ export class LegacyBindingRepository {
 
   findByUnionid(em: EntityManager, unionid: string): Promise<LegacyBinding[]> {
     return em.find(LegacyBindingEntity, { where: { unionid } });
+  }
+
+  /** The unionids WeChat gave for followers that have a row (the owed-restore pass): one statement per page. */
+  async saveUnionids(em: EntityManager, pairs: Array<{ openid: string; unionid: string }>, at: Date): Promise<void> {
+    for (let i = 0; i < pairs.length; i += CHUNK) {
+      const chunk = pairs.slice(i, i + CHUNK);
+      await em.query(
+        `UPDATE followers SET unionid = CASE openid ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END, updated_at = ? WHERE openid IN (${chunk.map(() => '?').join(', ')})`,
+        [...chunk.flatMap((p) => [p.openid, p.unionid]), utcDatetime(at), ...chunk.map((p) => p.openid)],
+      );
+    }
+  }
+
+  /** Which of these unionids have legacy rows (one statement for a page of the owed-restore pass; most have none). */
+  async unionidsWithRows(em: EntityManager, unionids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < unionids.length; i += CHUNK) {
+      const rows = await em.find(LegacyBindingEntity, { select: { unionid: true }, where: { unionid: In(unionids.slice(i, i + CHUNK)) } });
+      for (const r of rows) out.add(r.unionid);
+    }
+    return out;
   }
 
   /** True when any legacy row exists at all: without one, the batch has nothing to look for. */

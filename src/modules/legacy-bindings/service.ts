@@ -3,6 +3,7 @@ import { isUniqueViolation } from '../../lib/db/sql';
 import { type JobQueue } from '../../lib/jobs/types';
 import { openidTail } from '../../lib/logger';
 import { WechatApiError } from '../../providers/wechat-api/errors';
+import { type WechatUserInfo } from '../../providers/wechat-api/types';
 import { BindingRepository } from '../binding/repository';
 import { LegacyBindingRepository } from './repository';
 
@@ -21,12 +22,11 @@ export const LEGACY_RESTORE_JOB = 'legacy.restore';
 export const LEGACY_NOTICE_JOB = 'legacy.restore-notice';
 
 /**
- * Queues the restore for one openid. `eventId` (the subscribe event's CreateTime) makes WeChat's retries of one
- * event one job; visits share one id per openid, so reloading the page does not queue more.
+ * Queues the restore for one openid whose first H5 visit WeChat did not answer in time: one id per openid, so
+ * reloading the page does not queue more. (Follows are restored by the owed-restore pass: owed.ts.)
  */
-export function enqueueLegacyRestore(jobs: JobQueue, openid: string, reason: 'subscribe' | 'visit', eventId?: string): Promise<void> {
-  const jobId = reason === 'visit' ? `${LEGACY_RESTORE_JOB}:visit:${openid}` : `${LEGACY_RESTORE_JOB}:${openid}:${eventId ?? Date.now()}`;
-  return jobs.enqueue(LEGACY_RESTORE_JOB, { openid, reason }, { jobId });
+export function enqueueLegacyRestore(jobs: JobQueue, openid: string): Promise<void> {
+  return jobs.enqueue(LEGACY_RESTORE_JOB, { openid, reason: 'visit' }, { jobId: `${LEGACY_RESTORE_JOB}:visit:${openid}` });
 }
 
 export interface RestoreOutcome {
@@ -112,7 +112,11 @@ export class LegacyRestoreService {
    * old mini program; without one there is nothing to match, and that is remembered too.
    */
   async checkAndRestore(openid: string): Promise<CheckOutcome> {
-    const info = await this.deps.wechatApi.getUserInfo(openid);
+    return this.restoreWithUserInfo(openid, await this.deps.wechatApi.getUserInfo(openid));
+  }
+
+  /** checkAndRestore with WeChat's answer already at hand (the owed-restore pass asks for 100 users at once). */
+  async restoreWithUserInfo(openid: string, info: WechatUserInfo): Promise<CheckOutcome> {
     if (!info.unionid) {
       await this.deps.store.set(this.checkedKey(openid), 'none', { ttlMs: CHECKED_TTL_MS });
       return { unionid: null, created: 0, pending: 0 };
@@ -120,6 +124,26 @@ export class LegacyRestoreService {
     const subscribedAt = info.subscribe_time ? new Date(info.subscribe_time * 1000) : null;
     await this.repo.saveUnionid(this.deps.db.manager, openid, info.unionid, { subscribed: info.subscribe === 1, subscribedAt }, this.now(), this.sandbox);
     return { unionid: info.unionid, ...await this.restore(openid, info.unionid) };
+  }
+
+  /**
+   * A page of the owed-restore pass, with WeChat's answers at hand: the unionids saved in one statement, the
+   * legacy rows looked up in one, and only users that have rows restored one by one; the "checked" marks (what
+   * the H5 visit reads) written side by side. Returns the new bindings by openid (only those with some).
+   */
+  async restorePage(infos: Map<string, WechatUserInfo>): Promise<Map<string, number>> {
+    const em = this.deps.db.manager;
+    const known = [...infos].flatMap(([openid, info]) => (info.unionid ? [{ openid, unionid: info.unionid }] : []));
+    await this.repo.saveUnionids(em, known, this.now());
+    const withRows = await this.repo.unionidsWithRows(em, known.map((k) => k.unionid));
+    const created = new Map<string, number>();
+    for (const { openid, unionid } of known.filter((k) => withRows.has(k.unionid))) {
+      const outcome = await this.restore(openid, unionid);
+      if (outcome.created) created.set(openid, outcome.created);
+    }
+    const checked = [...infos].flatMap(([openid, info]) => (!info.unionid ? [[openid, 'none']] : withRows.has(info.unionid) ? [] : [[openid, `done:${info.unionid}`]]));
+    await Promise.all(checked.map(([openid, value]) => this.deps.store.set(this.checkedKey(openid), value, { ttlMs: CHECKED_TTL_MS })));
+    return created;
   }
 
   /**
@@ -176,7 +200,7 @@ export class LegacyRestoreService {
     } finally {
       clearTimeout(timer);
     }
-    await enqueueLegacyRestore(this.deps.jobs, openid, 'visit');
+    await enqueueLegacyRestore(this.deps.jobs, openid);
   }
 
   /**

@@ -22,6 +22,7 @@ import { NoticeOutbox } from '../notices/outbox';
 import { orderPaidNotice } from './paid-notice';
 import { RefundRepository } from '../refunds/repository';
 import { assertNoStandingInvoice } from '../invoices/refund-guard';
+import { WechatPayAttemptRepository } from '../payments/attempts';
 
 /** The refund of a whole order: one per order, so a repeated request is the same refund at WeChat Pay. */
 export const orderRefundNo = (orderNo: string): string => `RO${orderNo}`;
@@ -85,6 +86,7 @@ export class OrderService {
   private readonly certificates = new CertificateRepository();
   private readonly handlers = new HandlerRepository();
   private readonly refunds = new RefundRepository();
+  private readonly attempts = new WechatPayAttemptRepository();
   private readonly authorisation: HandlerAuthorisationService;
 
   constructor(private readonly deps: OrderDeps) {
@@ -233,8 +235,12 @@ export class OrderService {
       // An invoiced order is refunded only after its red-letter invoice (issue 11); throwing rolls the move back.
       await assertNoStandingInvoice(tx, orderNo);
       const amountFen = order.paidAmountFen ?? order.totalFen;
+      // The money sits on the out_trade_no that was paid: an attempt's own (`<order>-n`) once the first was
+      // closed. A paid attempt is never closed (closedAt means WeChat Pay could no longer take money on it), and
+      // at most one is open, so it is the open one; an order prepaid before attempts were recorded used its number.
+      const paidAttempt = order.paymentMethod === 'wechatpay' ? await this.attempts.open(tx, orderNo) : null;
       await this.refunds.record(tx, {
-        orderNo, outTradeNo: orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
+        orderNo, outTradeNo: paidAttempt?.outTradeNo ?? orderNo, outRefundNo: orderRefundNo(orderNo), transactionId: order.transactionId ?? `ORDER-${orderNo}`, kind: 'order', amountFen, totalFen: amountFen,
         reason, state: order.paymentMethod === 'wechatpay' ? 'REQUESTED' : 'MANUAL',
       }, at);
     });

@@ -108,7 +108,11 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
     const shown = await notices.visibleFor(order.orderNo, order.openid, order.state === 'PENDING_PAYMENT');
     // 对公汇款 chosen: the page shows the code, the payee and any transfer turned down (汇款未通过), not the choice again.
     const transfer = order.paymentMethod === 'transfer' ? await orderTransferOf(deps.db, order.orderNo) : null;
+    // The page's own 汇款未通过 section says what the undelivered message would have: shown once, not twice.
+    const rejectionShown = !!transfer?.rejection && order.state !== 'PAID' && order.state !== 'FULFILLED';
+    const undeliveredRejection = rejectionShown && shown.some((n) => n.kind === 'transfer-rejected');
     page(ctx, 'h5/order.njk', {
+      rejectionShown, undeliveredRejection,
       payee: deps.config.transfer,
       transfer: transfer && {
         ...transfer,
@@ -118,7 +122,7 @@ export function renewalOrderRoutes(deps: Deps, render: RenderPage): Router {
       renewalUrl: renewalAddress(deps.config.publicBaseUrl),
       // The query survives reloads and the back button: say only what is still true.
       flash: ctx.query.created === '1' && order.state === 'PENDING_PAYMENT' ? '订单已创建，请选择支付方式' : ctx.query.cancelled === '1' && order.state === 'CLOSED' ? '订单已取消' : undefined,
-      notices: shown.map(toNoticeView),
+      notices: shown.filter((n) => !(rejectionShown && n.kind === 'transfer-rejected')).map(toNoticeView),
     });
     await notices.markSeen(shown.filter((n) => !n.seenAt).map((n) => n.id), now());
   });

@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import getRawBody from 'raw-body';
@@ -6,25 +6,19 @@ import { type Deps } from '../../deps';
 import { nowSeconds } from '../../lib/clock';
 import { openidTail } from '../../lib/logger';
 import { WechatApiError } from '../../providers/wechat-api/errors';
+import { dedupeKey, LEASE_MS, runClaimed, WORK_LIMIT_MS } from './claim';
 import { WechatMessageCrypto } from './crypto';
 import { WebhookGuard, WebhookRefusal } from './guard';
 import { type InboundMessage, messageType, WebhookService } from './service';
 import { type Reply } from './replies';
 import { encryptedReplyXml, text, textReplyXml, transferReplyXml } from './xml';
 
-export const DEFERRED_REPLY_JOB = 'wechat.deferred-reply';
-const BODY_LIMIT = 64 * 1024;
-/** How long a "processing" claim lives without a heartbeat: a crashed instance's claim expires this fast. */
-const LEASE_MS = 6_000;
-/** Done keys outlive the ±300 s timestamp window, so a replay inside the window is always recognised. */
-const DONE_TTL_MS = 660_000;
+export { dedupeKey } from './claim';
 
-/** WeChat retries a message with the same MsgId (or, for events, the same sender, time, event and key). */
-export function dedupeKey(msg: InboundMessage): string {
-  const msgId = text(msg.xml, 'MsgId');
-  const identity = msgId ? `m\n${msgId}` : `e\n${text(msg.xml, 'CreateTime')}\n${text(msg.xml, 'Event')}\n${text(msg.xml, 'EventKey') ?? ''}`;
-  return `wx:dedupe:${createHash('sha1').update(`${msg.openid}\n${identity}`).digest('hex')}`;
-}
+export const DEFERRED_REPLY_JOB = 'wechat.deferred-reply';
+/** Handles a message again after the answer went out as `success`: WeChat will not retry it (see below). */
+export const DEFERRED_MESSAGE_JOB = 'wechat.deferred-message';
+const BODY_LIMIT = 64 * 1024;
 
 async function readBody(ctx: Koa.Context): Promise<string> {
   try {
@@ -46,6 +40,22 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
   const replyCrypto = config.wechat.encodingAesKey ? new WechatMessageCrypto(config.wechat.token, config.wechat.encodingAesKey, config.wechat.appId) : undefined;
   const router = new Router();
 
+  /**
+   * Claims the message (replay + dedupe keys) and, in the same round trip, records the customer-service window it
+   * opens: like the handler's effects, the window counts once per message, and a failed handler does not undo it
+   * (the user did write). Returns null when claimed, else the value of the key that was there.
+   */
+  const claim = (msg: InboundMessage, keys: string[]) => {
+    const interaction = service.interactionOf(msg);
+    const window = interaction ? service.csWindow.interactionWrite(msg.openid, interaction) : null;
+    return store.acquireAll(keys, 'processing', LEASE_MS, window ?? undefined);
+  };
+  /** The message's effects (its window was recorded with the claim). */
+  const process = (msg: InboundMessage): Promise<Reply | null> => service.handle(msg);
+  // A late answer cannot hand the message over: the customer-service message says how to reach a person.
+  const queueReply = (msg: InboundMessage, reply: Reply, dedupe: string) =>
+    deps.jobs.enqueue(DEFERRED_REPLY_JOB, { openid: msg.openid, text: typeof reply === 'string' ? reply : reply.fallbackText }, { jobId: dedupe });
+
   deps.jobs.register(DEFERRED_REPLY_JOB, async (payload) => {
     const openid = String(payload.openid);
     if (!(await service.csWindow.tryConsume(openid))) {
@@ -63,6 +73,23 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
       throw err;
     }
   });
+
+  // Once WeChat has been answered `success` it never sends the message again, so work that failed, was
+  // abandoned or died with its process after that answer is redone here, under the same dedupe claim.
+  deps.jobs.register(DEFERRED_MESSAGE_JOB, async (payload) => {
+    const msg = payload.message as InboundMessage;
+    const key = dedupeKey(msg);
+    const prior = await claim(msg, [key]);
+    if (prior === 'done') return;
+    if (prior !== null) throw new Error('message still being handled; retried later');
+    const reply = await runClaimed(store, clock, [key], () => process(msg));
+    logger.info({ openid: openidTail(msg.openid), type: msg.type }, 'deferred message handled by its retry');
+    if (reply) await queueReply(msg, reply, key);
+  });
+  const redoLater = (msg: InboundMessage, dedupe: string, suffix: string, delayMs = 0) =>
+    deps.jobs.enqueue(DEFERRED_MESSAGE_JOB, { message: msg }, { jobId: `${dedupe}:${suffix}`, delayMs, attempts: 5 }).catch((err: unknown) => {
+      logger.error({ err, openid: openidTail(msg.openid), type: msg.type }, 'could not queue the retry of a deferred message');
+    });
 
   const refuse = (ctx: Koa.Context, err: WebhookRefusal) => {
     metrics.webhookOutcomes.inc({ outcome: err.outcome });
@@ -110,7 +137,13 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
     }
 
     ctx.type = 'text/plain';
-    const prior = await store.acquireAll(keys, 'processing', LEASE_MS);
+    if (!service.hasEffect(msg)) {
+      // Bursts of template-send reports come this way: no store, no database, just the acknowledgement.
+      metrics.webhookOutcomes.inc({ outcome: 'handled' });
+      ctx.body = 'success';
+      return;
+    }
+    const prior = await claim(msg, keys);
     if (prior !== null) {
       // A retry or a replay: acknowledged like WeChat expects, acted on once.
       metrics.webhookOutcomes.inc({ outcome: 'duplicate' });
@@ -118,28 +151,26 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
       return;
     }
 
-    const heartbeat = setInterval(() => void store.setAll(keys, 'processing', LEASE_MS).catch(() => undefined), LEASE_MS / 3);
-    const work = (async () => {
-      const interaction = service.interactionOf(msg);
-      const [reply] = await Promise.all([service.handle(msg), interaction ? service.csWindow.recordInteraction(msg.openid, interaction) : undefined]);
-      clearInterval(heartbeat);
-      await store.setAll(keys, 'done', DONE_TTL_MS);
-      return reply;
-    })();
-    work.catch(async (err) => {
-      clearInterval(heartbeat);
-      // Release the claim so WeChat's retry is processed rather than dropped.
-      await Promise.all(keys.map((k) => store.del(k))).catch(() => undefined);
-      logger.error({ err, requestId: ctx.state.requestId, type: msg.type }, 'webhook handling failed');
+    let deferred = false;
+    const work = runClaimed(store, clock, keys, () => process(msg));
+    work.catch((err: unknown) => {
+      metrics.webhookOutcomes.inc({ outcome: 'failed' });
+      logger.error({ err, requestId: ctx.state.requestId, type: msg.type, deferred }, 'webhook handling failed');
+      if (deferred) void redoLater(msg, keys[1], 'retry');
     });
 
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), config.wechat.replyDeadlineMs); });
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => {
+        // Set here, not after the race: a failure from this moment on happens after WeChat's answer.
+        deferred = true;
+        resolve('deadline');
+      }, config.wechat.replyDeadlineMs);
+    });
     let outcome: Reply | null | 'deadline';
     try {
       outcome = await Promise.race([work, deadline]);
     } catch {
-      metrics.webhookOutcomes.inc({ outcome: 'failed' });
       ctx.status = 500;
       ctx.body = 'error';
       return;
@@ -149,11 +180,15 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
 
     if (outcome === 'deadline') {
       metrics.webhookOutcomes.inc({ outcome: 'deferred' });
+      // Durable before the answer: should this process die, the job redoes the work after the limit.
+      await redoLater(msg, keys[1], 'late', WORK_LIMIT_MS + LEASE_MS);
       ctx.body = 'success';
-      work
-        // A late answer cannot hand the message over: the customer-service message says how to reach a person.
-        .then((reply) => (reply ? deps.jobs.enqueue(DEFERRED_REPLY_JOB, { openid: msg.openid, text: typeof reply === 'string' ? reply : reply.fallbackText }, { jobId: keys[1] }) : undefined))
-        .catch(() => undefined);
+      work.then(
+        (reply) => {
+          if (reply) queueReply(msg, reply, keys[1]).catch((err: unknown) => logger.error({ err, openid: openidTail(msg.openid) }, 'could not queue the deferred reply'));
+        },
+        () => undefined, // logged and redone above
+      );
       return;
     }
     metrics.webhookOutcomes.inc({ outcome: 'handled' });

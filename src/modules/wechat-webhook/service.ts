@@ -1,7 +1,7 @@
 import { type Deps } from '../../deps';
 import { CustomerServiceWindow, type InteractionKind } from '../../providers/wechat-api/cs-window';
 import { FollowerService } from '../followers/service';
-import { enqueueLegacyRestore } from '../legacy-bindings/service';
+import { RestoreKick } from '../legacy-bindings/owed';
 import { contactSupportText, helpText, keywordText, matchKeyword, type Reply, replyLinks, transferToCustomerService, welcomeBackText, welcomeText } from './replies';
 import { text, type WechatXml } from './xml';
 
@@ -39,14 +39,16 @@ export class WebhookService {
     const links = replyLinks(deps.config.publicBaseUrl);
     const csStaffed = deps.config.wechat.customerServiceStaffed === true;
     this.csWindow = new CustomerServiceWindow(deps.store, deps.clock);
+    const restoreKick = new RestoreKick(deps.jobs, deps.logger);
 
     this.handlers = {
       'event:subscribe': async ({ xml, openid }) => {
         // A parametric QR code's scene arrives as qrscene_<scene> on a first follow.
         const key = text(xml, 'EventKey') ?? '';
+        // Returning users (seed 二): their unionid needs a WeChat call, never in the 5 s path. The follower upsert
+        // marks the restore owed (durable before the reply, in the same statement); the owed-restore pass does it.
         await followers.record(openid, { kind: 'subscribe', scene: key.startsWith('qrscene_') ? key.slice(8).slice(0, 64) : null });
-        // Returning users (seed 二): their unionid needs a WeChat call, so the restore runs as a job, never in the 5 s path.
-        await enqueueLegacyRestore(deps.jobs, openid, 'subscribe', text(xml, 'CreateTime'));
+        restoreKick.kick();
         return welcomeText(links);
       },
       'event:scan': async ({ xml, openid }) => {
@@ -79,8 +81,16 @@ export class WebhookService {
     return INTERACTIONS[msg.type] ?? (USER_MESSAGES.has(msg.type) ? 'message' : null);
   }
 
+  /**
+   * Whether the message does anything at all (a handler, or a customer-service window). One that does not (a
+   * TEMPLATESENDJOBFINISH with no handler yet, an unknown type) needs no claim: acting on it twice is nothing twice.
+   */
+  hasEffect(msg: InboundMessage): boolean {
+    return Object.hasOwn(this.handlers, msg.type) || this.interactionOf(msg) !== null;
+  }
+
   async handle(msg: InboundMessage): Promise<Reply | null> {
-    const handler = this.handlers[msg.type];
-    return handler ? handler(msg) : null;
+    // Own keys only: a MsgType such as "constructor" must not reach Object.prototype.
+    return Object.hasOwn(this.handlers, msg.type) ? this.handlers[msg.type](msg) : null;
   }
 }

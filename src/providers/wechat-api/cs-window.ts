@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../../lib/clock';
-import { type KeyValueStore } from '../../lib/store/types';
+import { type KeyValueStore, type StoreWrite } from '../../lib/store/types';
 
 /**
  * WeChat lets an account send customer-service messages only inside a window opened by the user:
@@ -29,11 +29,16 @@ export class CustomerServiceWindow {
    * CLICK opens a short one only when none is open, so it never cuts short a 48 h window.
    */
   async recordInteraction(openid: string, kind: InteractionKind): Promise<void> {
+    const write = this.interactionWrite(openid, kind);
+    if (write) await this.store.set(write.key, write.value, { ttlMs: write.ttlMs, onlyIfAbsent: write.onlyIfAbsent });
+  }
+
+  /** The store write that records the interaction (null for none), for a caller that makes it with others at once. */
+  interactionWrite(openid: string, kind: InteractionKind): StoreWrite | null {
     const window = WINDOWS[kind];
-    if (!window) return;
+    if (!window) return null;
     // The value names the window (quota and start), so its message counter starts at zero without a delete.
-    const value = `${window.quota}:${this.clock.nowMs()}`;
-    await this.store.set(this.key(openid), value, { ttlMs: window.ttlMs, onlyIfAbsent: kind !== 'message' });
+    return { key: this.key(openid), value: `${window.quota}:${this.clock.nowMs()}`, ttlMs: window.ttlMs, onlyIfAbsent: kind !== 'message' };
   }
 
   /** Takes one message from the open window; false when WeChat would refuse it. */

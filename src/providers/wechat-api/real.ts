@@ -90,6 +90,15 @@ export function createWechatApiClient(opts: WechatApiClientOptions): WechatApi {
       return toUserInfo(body, openid);
     },
 
+    async getUserInfoBatch(openids: string[]): Promise<WechatUserInfo[]> {
+      openids.forEach(requireOpenid);
+      if (!openids.length) return [];
+      if (openids.length > USER_INFO_BATCH) throw new ValidationError('微信用户过多', `user/info/batchget takes at most ${USER_INFO_BATCH} openids, got ${openids.length}`);
+      const body = await authed('cgi-bin/user/info/batchget', { method: 'POST', body: { user_list: openids.map((openid) => ({ openid, lang: 'zh_CN' })) } });
+      const list = Array.isArray(body.user_info_list) ? (body.user_info_list as WechatJson[]) : [];
+      return list.filter((u) => u && typeof u === 'object').map((u) => toUserInfo(u, ''));
+    },
+
     async createMenu(menu: unknown): Promise<void> {
       await authed('cgi-bin/menu/create', { method: 'POST', body: menu });
     },
@@ -137,6 +146,9 @@ export function createWechatApiClient(opts: WechatApiClientOptions): WechatApi {
     },
   };
 }
+
+/** WeChat's limit for user/info/batchget. */
+export const USER_INFO_BATCH = 100;
 
 function requireOpenid(openid: string) {
   if (!/^[\w-]{1,64}$/.test(openid)) throw new ValidationError('微信用户无效', `not an openid: ${JSON.stringify(openid).slice(0, 80)}`);

@@ -133,8 +133,8 @@ export function createSandboxWechatApiApp(state: SandboxWechatState, logger: Log
 
   const userOf = (openid: unknown) => state.users.get(str(openid)) ?? refuse(40003);
 
-  endpoint('get', 'cgi-bin/user/info', true, ({ query }) => {
-    const user = userOf(query.openid);
+  const userInfoOf = (openid: unknown) => {
+    const user = userOf(openid);
     // A user who does not follow is not an error: WeChat answers subscribe 0 and nothing else.
     if (!user.subscribed) return { subscribe: 0, openid: user.openid, tagid_list: [] };
     return {
@@ -150,6 +150,15 @@ export function createSandboxWechatApiApp(state: SandboxWechatState, logger: Log
       qr_scene: 0,
       qr_scene_str: user.qrScene ?? '',
     };
+  };
+
+  endpoint('get', 'cgi-bin/user/info', true, ({ query }) => userInfoOf(query.openid));
+
+  // 批量获取用户基本信息: {"user_list": [{"openid": …, "lang": …}]}, at most 100; one unknown openid fails the call.
+  endpoint('post', 'cgi-bin/user/info/batchget', true, ({ body }) => {
+    const list = body.user_list;
+    if (!Array.isArray(list) || list.length === 0 || list.length > 100) refuse(40097);
+    return { user_info_list: (list as Array<{ openid?: unknown }>).map((u) => userInfoOf(u?.openid)) };
   });
 
   endpoint('post', 'cgi-bin/menu/create', true, ({ body }) => {

@@ -41,6 +41,8 @@ export interface WechatApi {
   /** The JS-SDK's jsapi_ticket (for wx.config signatures), cached and refreshed like the access_token. */
   getJsapiTicket(): Promise<string>;
   getUserInfo(openid: string): Promise<WechatUserInfo>;
+  /** user/info/batchget: up to 100 users in one call (an openid WeChat does not know fails the whole call: 40003). */
+  getUserInfoBatch(openids: string[]): Promise<WechatUserInfo[]>;
   createMenu(menu: unknown): Promise<void>;
   createQrCode(scene: string, opts?: { permanent?: boolean; expireSeconds?: number }): Promise<QrCodeTicket>;
   sendCustomerServiceText(openid: string, text: string): Promise<void>;
