@@ -478,7 +478,10 @@
     var held = null;
     try { held = JSON.parse(sessionStorage.getItem(CHALLENGE)); } catch (e) { /* none */ }
     if (held && held.pem === entry.cert.pem && Date.parse(held.answer.expiresAt) - Date.now() > 15000) return Promise.resolve(held.answer);
-    return api('renewals', { certificatePem: entry.cert.pem, mediaSerial: entry.device.mediaSerial }).then(function (answer) {
+    var body = { certificatePem: entry.cert.pem, mediaSerial: entry.device.mediaSerial };
+    // Shown to renew this tab's own lease at once (another tab, without it, is told the renewal is running).
+    if (held && held.pem === entry.cert.pem) body.resumeChallenge = held.answer.challengeBase64;
+    return api('renewals', body).then(function (answer) {
       try { sessionStorage.setItem(CHALLENGE, JSON.stringify({ pem: entry.cert.pem, answer: answer })); } catch (e) { /* private mode */ }
       return answer;
     });

@@ -66,6 +66,8 @@ export function withPcSessionRoute(app: Koa, deps: Deps): void {
 
 export interface PcPage {
   post(path: string, body: unknown): request.Test;
+  /** The unused challenge this tab holds (the page keeps it in sessionStorage, per tab). */
+  held?: string;
 }
 
 /** A browser tab of the PC page: its own cookie jar, the CSRF token on every API call. */
@@ -79,7 +81,7 @@ export async function pcPage(app: Koa): Promise<PcPage> {
 
 /** A second tab of the same browser (same cookie, same CSRF token). */
 export function sameBrowser(page: PcPage): PcPage {
-  return page;
+  return { post: page.post };
 }
 
 /**
@@ -87,9 +89,10 @@ export function sameBrowser(page: PcPage): PcPage {
  * OLD certificate's key on the token, csr. Returns the server's answers and the new key's id.
  */
 export async function renewUpToIssued(page: PcPage, f: RenewalFixture) {
-  const started = await page.post('/renewals', { certificatePem: f.token.certificatePem, mediaSerial: f.token.mediaSerial });
+  const started = await page.post('/renewals', { certificatePem: f.token.certificatePem, mediaSerial: f.token.mediaSerial, ...(page.held ? { resumeChallenge: page.held } : {}) });
   if (started.status !== 200) return { started, issued: undefined, keyId: undefined };
   const { renewalId, keyAlgorithm, subject, challengeBase64 } = started.body;
+  page.held = challengeBase64;
   const { keyId, csrPem } = await f.backend.keygenCsr(f.token.mediaSerial, f.token.pin, keyAlgorithm, subject);
   const message = await page.post(`/renewals/${renewalId}/pop-message`, { csrPem });
   const { signature } = await f.backend.sign(f.token.mediaSerial, f.token.pin, f.token.certificateId, Buffer.from(message.body.messageBase64, 'base64'));

@@ -8,7 +8,11 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const csrPem = z.string().trim().max(12_000, '证书请求过长').regex(PEM_CSR, '证书请求格式不正确（需 PEM 格式）');
 
 export const lookupInput = z.object({ certificatePem }).strict();
-export const startInput = z.object({ certificatePem, mediaSerial }).strict();
+/**
+ * resumeChallenge: the unused challenge this tab already holds (the page keeps it per tab): with it, the same tab may
+ * renew its own lease at once; without it, a second tab of the same browser is told the renewal is running.
+ */
+export const startInput = z.object({ certificatePem, mediaSerial, resumeChallenge: z.string().regex(/^[A-Za-z0-9+/]{43}=$/).optional() }).strict();
 export const popMessageInput = z.object({ csrPem }).strict();
 export const csrInput = z.object({
   csrPem,

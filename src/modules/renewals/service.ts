@@ -109,7 +109,7 @@ export class RenewalService {
   }
 
   /** Starts or resumes: the renewal row for the paid line, a fresh challenge bound to this PC session (the lease). */
-  async start(session: PcSession, input: { certificatePem: string; mediaSerial: string }, at: Date) {
+  async start(session: PcSession, input: { certificatePem: string; mediaSerial: string; resumeChallenge?: string }, at: Date) {
     const { parsed, row } = await this.known(input.certificatePem);
     const e = await this.entitlement(row, at);
     if (e.kind !== 'entitled') this.refuse(e, row.id);
@@ -120,9 +120,11 @@ export class RenewalService {
     const expiresAt = new Date(at.getTime() + CHALLENGE_TTL_MS);
     const acquired = await this.deps.db.createQueryBuilder().update(RenewalEntity)
       .set({ leaseToken: `ch:${challengeBase64}`, leaseUntil: expiresAt, challengeSession: session.binding, state: renewal.state === 'ENTITLED' ? 'CHALLENGED' : renewal.state, updatedAt: at })
-      // Free, expired, or a challenge this PC session holds (a reload after the key was pulled starts over at once);
-      // never while a CSR is being issued (`csr:` token).
-      .where("id = :id AND state <> :installed AND (lease_until IS NULL OR lease_until < :at OR (lease_token LIKE 'ch:%' AND challenge_session = :session))", { id: renewal.id, installed: 'INSTALLED', at, session: session.binding })
+      // Free, expired, or the challenge this very tab holds (it shows it: a retry after the key was pulled starts over
+      // at once); another tab, even of the same browser, is told it is running; never while a CSR is being issued.
+      .where('id = :id AND state <> :installed AND (lease_until IS NULL OR lease_until < :at OR (lease_token = :held AND challenge_session = :session))', {
+        id: renewal.id, installed: 'INSTALLED', at, session: session.binding, held: input.resumeChallenge ? `ch:${input.resumeChallenge}` : '-',
+      })
       .execute();
     if (!acquired.affected) throw new RenewalError('RENEWAL_RUNNING', '该证书正在另一个页面中续期，请在原页面完成，或约 2 分钟后刷新本页重试', `renewal ${renewal.id} is leased until ${renewal.leaseUntil?.toISOString() ?? '?'}`);
     await this.audit.record({ renewalId: renewal.id, step: 'challenge', detail: { mediaSerial: input.mediaSerial, oldSerial: parsed.serialHex, expiresAt: expiresAt.toISOString() } });
