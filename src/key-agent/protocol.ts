@@ -5,14 +5,7 @@ import { type CertificateSubject, type CertificateUsage, type KeyAlgorithm } fro
  * docs/key-agent-protocol.md is the reference; this file is its machine-checked half. Binary values travel
  * as base64; certificates as PEM. The agent never returns or logs a PIN or a private key.
  */
-/**
- * Bumped when a method or a behaviour pages rely on is added. 2: `key.remove`, SM2 encryption keys imported
- * from their envelope at `cert.install`, `features` in `agent.hello`. Pages compare it with the version they
- * need (KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL) and tell the user to update an older agent.
- */
-export const KEY_AGENT_PROTOCOL_VERSION = 2;
-/** What the renewal page needs: an agent older than this cannot clean up after a pulled key. */
-export const KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL = 2;
+export { KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL, KEY_AGENT_PROTOCOL_VERSION } from '../lib/key-agent-versions';
 /** Named capabilities in `agent.hello` (a page may test one rather than a version). */
 export const KEY_AGENT_FEATURES = ['key.remove', 'sm2.enveloped-key'] as const;
 export const KEY_AGENT_DEFAULT_PORT = 17321;

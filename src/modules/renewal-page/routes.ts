@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import QRCode from 'qrcode';
 import { type Deps } from '../../deps';
-import { KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL } from '../../key-agent/protocol';
+import { KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL } from '../../lib/key-agent-versions';
 import { ValidationError } from '../../lib/errors';
 import { pagePolicy } from '../../lib/http/security-headers';
 import { projectRoot } from '../../lib/paths';
