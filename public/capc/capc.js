@@ -25,16 +25,7 @@
   var countdownTimer = null;
   var busy = false;
 
-  function show(name) {
-    PANELS.forEach(function (p) { $('panel-' + p).hidden = p !== name; });
-    var step = STEP_OF[name];
-    Array.prototype.forEach.call(root.querySelectorAll('.capc-steps li'), function (li) {
-      var n = Number(li.getAttribute('data-step'));
-      li.classList.toggle('is-active', n === step);
-      li.classList.toggle('is-done', n < step);
-    });
-    root.setAttribute('data-state', name);
-  }
+  var show = KA.panels(root, PANELS, STEP_OF);
 
   function ServerError(message, status) { this.name = 'ServerError'; this.message = message; this.status = status; }
 
@@ -51,59 +42,42 @@
     }, function () { throw new ServerError('网络连接失败，请检查网络后重试', 0); });
   }
 
-  function showBlocked(originRefused) {
-    KA.fillBlockedPanel(originRefused, '检测到证书助手正在运行，但它只接受官方绑定网址发出的请求，拒绝了当前网址。请按以下步骤处理：');
-    show('blocked');
-  }
-
   function detect() {
     clearTimeout(pollTimer);
     show('detect');
     KA.lnaState().then(function (state) { $('lna-hint').hidden = state !== 'prompt'; });
     return rpc('agent.hello', {}, 60000).then(loadDevices).catch(function (err) {
-      return agent.diagnose(err).then(function (why) {
-        if (why === 'no-agent') show('no-agent');
-        else showBlocked(why === 'origin-refused');
-      });
+      return agent.explainFailure(err, show, '检测到证书助手正在运行，但它只接受官方绑定网址发出的请求，拒绝了当前网址。请按以下步骤处理：');
     });
   }
 
   function loadDevices() {
-    return rpc('device.list', {}, 20000).then(function (r) {
-      var devices = (r && r.devices) || [];
-      if (!devices.length) {
+    return agent.readKeys({
+      pinLocked: function (serial) { return 'U-KEY（介质编号 ' + serial + '）的证书密码（PIN 码）已锁定，请联系客服 ' + HOTLINE + ' 解锁。'; },
+      noCertificate: function (serial) { return 'U-KEY（介质编号 ' + serial + '）中没有可用于签名的证书。'; },
+    }).then(function (read) {
+      if (!read) {
         show('no-key');
         pollTimer = setTimeout(detect, 3000); // the user is about to plug the key in
         return;
       }
-      return Promise.all(devices.map(function (d) {
-        if (d.pinLocked) return Promise.resolve({ device: d, certs: [] });
-        return rpc('cert.list', { mediaSerial: d.mediaSerial }, 20000).then(function (c) { return { device: d, certs: c.certificates || [] }; });
-      })).then(function (perDevice) {
-        entries = [];
-        var notes = [];
-        perDevice.forEach(function (p) {
-          var usable = p.certs.filter(function (c) { return c.usage === 'sign' && !c.pending; });
-          if (p.device.pinLocked) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）的证书密码（PIN 码）已锁定，请联系客服 ' + HOTLINE + ' 解锁。');
-          else if (!usable.length) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）中没有可用于签名的证书。');
-          usable.forEach(function (c) { entries.push({ device: p.device, cert: c, info: null }); });
+      entries = read.entries;
+      var notes = read.notes;
+      if (!entries.length) {
+        $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
+        show('no-key');
+        return;
+      }
+      return describe().then(function () {
+        // Certificates that can be bound first, soonest to need renewal first among them.
+        var rank = { expiring: 0, 'expired-grace': 1, valid: 2, 'not-yet-valid': 3, expired: 4 };
+        entries.sort(function (a, b) {
+          var ra = a.info ? rank[a.info.state] : 2, rb = b.info ? rank[b.info.state] : 2;
+          return ra - rb || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
         });
-        if (!entries.length) {
-          $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
-          show('no-key');
-          return;
-        }
-        return describe().then(function () {
-          // Certificates that can be bound first, soonest to need renewal first among them.
-          var rank = { expiring: 0, 'expired-grace': 1, valid: 2, 'not-yet-valid': 3, expired: 4 };
-          entries.sort(function (a, b) {
-            var ra = a.info ? rank[a.info.state] : 2, rb = b.info ? rank[b.info.state] : 2;
-            return ra - rb || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
-          });
-          renderCerts(notes);
-          show('select');
-          $('pin').focus();
-        });
+        renderCerts(notes);
+        show('select');
+        $('pin').focus();
       });
     }).catch(function (err) {
       if (err instanceof AgentUnreachable) return show('no-agent');

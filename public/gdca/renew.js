@@ -42,16 +42,7 @@
   var running = null;    // the entry being renewed
   var phase = null;
 
-  function show(name) {
-    PANELS.forEach(function (p) { $('panel-' + p).hidden = p !== name; });
-    var step = STEP_OF[name];
-    Array.prototype.forEach.call(root.querySelectorAll('.capc-steps li'), function (li) {
-      var n = Number(li.getAttribute('data-step'));
-      li.classList.toggle('is-active', n === step);
-      li.classList.toggle('is-done', n < step);
-    });
-    root.setAttribute('data-state', name);
-  }
+  var show = KA.panels(root, PANELS, STEP_OF);
 
   function ServerError(code, message, status) { this.name = 'ServerError'; this.code = code; this.message = message; this.status = status; }
 
@@ -106,11 +97,6 @@
   }
 
   // --- finding the agent (as /capc/) ---
-  function showBlocked(originRefused) {
-    KA.fillBlockedPanel(originRefused, '检测到证书助手正在运行，但它只接受官方网址发出的请求，拒绝了当前网址。请按以下步骤处理：');
-    show('blocked');
-  }
-
   function detect() {
     if (busy) return;
     clearTimeout(pollTimer);
@@ -123,47 +109,35 @@
       }
       return loadDevices();
     }).catch(function (err) {
-      return agent.diagnose(err).then(function (why) {
-        if (why === 'no-agent') show('no-agent');
-        else showBlocked(why === 'origin-refused');
-      });
+      return agent.explainFailure(err, show, '检测到证书助手正在运行，但它只接受官方网址发出的请求，拒绝了当前网址。请按以下步骤处理：');
     });
   }
 
   function loadDevices() {
-    return rpc('device.list', {}, 20000).then(function (r) {
-      var devices = (r && r.devices) || [];
-      if (!devices.length) {
+    return agent.readKeys({
+      pinLocked: function (serial) { return 'U-KEY（介质编号 ' + serial + '）的证书密码（PIN 码）已锁定，无法续期。请携带 U-KEY 联系客服 ' + HOTLINE + ' 解锁。'; },
+      noCertificate: function (serial) { return 'U-KEY（介质编号 ' + serial + '）中没有可续期的证书。'; },
+    }).then(function (read) {
+      if (!read) {
         show('no-key');
         pollTimer = setTimeout(detect, 3000);
         return;
       }
-      return Promise.all(devices.map(function (d) {
-        if (d.pinLocked) return Promise.resolve({ device: d, certs: [] });
-        return rpc('cert.list', { mediaSerial: d.mediaSerial }, 20000).then(function (c) { return { device: d, certs: c.certificates || [] }; });
-      })).then(function (perDevice) {
-        entries = [];
-        var notes = [];
-        perDevice.forEach(function (p) {
-          var usable = p.certs.filter(function (c) { return c.usage === 'sign' && !c.pending; });
-          if (p.device.pinLocked) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）的证书密码（PIN 码）已锁定，无法续期。请携带 U-KEY 联系客服 ' + HOTLINE + ' 解锁。');
-          else if (!usable.length) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）中没有可续期的证书。');
-          usable.forEach(function (c) { entries.push({ device: p.device, cert: c, info: null }); });
+      entries = read.entries;
+      var notes = read.notes;
+      if (!entries.length) {
+        $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
+        show('no-key');
+        return;
+      }
+      return finishConfirmedInstall(read.perDevice).then(lookupAll).then(function () {
+        // What can be renewed now first, then what needs paying, then the rest; soonest to expire first within each.
+        var rank = { entitled: 0, unpaid: 1, 'transfer-waiting': 2, renewed: 3, 'not-renewable': 4, unknown: 5, error: 6 };
+        entries.sort(function (a, b) {
+          return (rank[a.info.kind] ?? 6) - (rank[b.info.kind] ?? 6) || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
         });
-        if (!entries.length) {
-          $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
-          show('no-key');
-          return;
-        }
-        return finishConfirmedInstall(perDevice).then(lookupAll).then(function () {
-          // What can be renewed now first, then what needs paying, then the rest; soonest to expire first within each.
-          var rank = { entitled: 0, unpaid: 1, 'transfer-waiting': 2, renewed: 3, 'not-renewable': 4, unknown: 5, error: 6 };
-          entries.sort(function (a, b) {
-            return (rank[a.info.kind] ?? 6) - (rank[b.info.kind] ?? 6) || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
-          });
-          renderCerts(notes);
-          show('select');
-        });
+        renderCerts(notes);
+        show('select');
       });
     }).catch(function (err) {
       if (err instanceof AgentUnreachable) return show('no-agent');

@@ -2,8 +2,8 @@
  * The browser side of the local key agent, shared by /capc/ (public/capc/capc.js) and the PC renewal page
  * (public/gdca/renew.js) so that both find the agent, call it and explain a refusal the same way: JSON-RPC over
  * POST {agent}/rpc, its errors, why the agent cannot be reached (Chrome's Local Network Access permission, or a
- * running agent that refuses this site), the text of the "blocked" panel, and how a certificate read off a U-KEY is
- * shown. No build step: the pages load this file before their own script (both `defer`, so in order) and use
+ * running agent that refuses this site), reading the keys and their certificates, the panels and steps bar, the
+ * text of the "blocked" panel, and how a certificate read off a U-KEY is shown. No build step: the pages load this file before their own script (both `defer`, so in order) and use
  * `window.KeyAgentClient`.
  */
 'use strict';
@@ -73,13 +73,66 @@
       return Promise.resolve(err instanceof AgentError && err.code === ERR.ORIGIN_REFUSED ? 'origin-refused' : 'no-agent');
     }
 
-    return { rpc: rpc, answers: answers, diagnose: diagnose };
+    /**
+     * The plugged-in U-KEYs and the certificates each can sign with (a key whose PIN is locked is not asked for its
+     * certificates): { perDevice: [{ device, certs }], entries: [{ device, cert, info: null }], notes }, or null
+     * when no key is plugged in. `notesFor.pinLocked` and `notesFor.noCertificate` word, from the masked media
+     * serial, the note for a key that gives nothing to choose.
+     */
+    function readKeys(notesFor) {
+      return rpc('device.list', {}, 20000).then(function (r) {
+        var devices = (r && r.devices) || [];
+        if (!devices.length) return null;
+        return Promise.all(devices.map(function (d) {
+          if (d.pinLocked) return Promise.resolve({ device: d, certs: [] });
+          return rpc('cert.list', { mediaSerial: d.mediaSerial }, 20000).then(function (c) { return { device: d, certs: c.certificates || [] }; });
+        })).then(function (perDevice) {
+          var entries = [];
+          var notes = [];
+          perDevice.forEach(function (p) {
+            var usable = p.certs.filter(function (c) { return c.usage === 'sign' && !c.pending; });
+            if (p.device.pinLocked) notes.push(notesFor.pinLocked(maskSerial(p.device.mediaSerial)));
+            else if (!usable.length) notes.push(notesFor.noCertificate(maskSerial(p.device.mediaSerial)));
+            usable.forEach(function (c) { entries.push({ device: p.device, cert: c, info: null }); });
+          });
+          return { perDevice: perDevice, entries: entries, notes: notes };
+        });
+      });
+    }
+
+    /**
+     * Shows why the first call failed: the "no-agent" panel, or the "blocked" panel filled for its cause.
+     * `refusedReason`: the page's own words for a refusing agent (which address the agent accepts).
+     */
+    function explainFailure(err, show, refusedReason) {
+      return diagnose(err).then(function (why) {
+        if (why === 'no-agent') return show('no-agent');
+        fillBlockedPanel(why === 'origin-refused', refusedReason);
+        show('blocked');
+      });
+    }
+
+    return { rpc: rpc, answers: answers, diagnose: diagnose, explainFailure: explainFailure, readKeys: readKeys };
   }
 
   /**
-   * Fills the "blocked" panel both pages carry (#blocked-title, #blocked-reason, #blocked-steps, #origin-steps).
-   * `refusedReason`: the page's own words for a refusing agent (which address the agent accepts).
+   * The page's panels (#panel-<name>, one shown at a time) and its steps bar (.capc-steps li[data-step] in `root`):
+   * returns `show(name)`, which shows that panel and marks its step (`stepOf[name]`) active and those before done.
    */
+  function panels(root, names, stepOf) {
+    return function show(name) {
+      names.forEach(function (p) { document.getElementById('panel-' + p).hidden = p !== name; });
+      var step = stepOf[name];
+      Array.prototype.forEach.call(root.querySelectorAll('.capc-steps li'), function (li) {
+        var n = Number(li.getAttribute('data-step'));
+        li.classList.toggle('is-active', n === step);
+        li.classList.toggle('is-done', n < step);
+      });
+      root.setAttribute('data-state', name);
+    };
+  }
+
+  /** Fills the "blocked" panel both pages carry (#blocked-title, #blocked-reason, #blocked-steps, #origin-steps). */
   function fillBlockedPanel(originRefused, refusedReason) {
     var $ = function (id) { return document.getElementById(id); };
     $('blocked-title').textContent = originRefused ? '证书助手拒绝了本网站的请求' : '浏览器阻止了本页访问证书助手';
@@ -110,7 +163,7 @@
 
   window.KeyAgentClient = {
     ERR: ERR, AgentUnreachable: AgentUnreachable, AgentError: AgentError, lnaState: lnaState, connect: connect,
-    fillBlockedPanel: fillBlockedPanel,
+    panels: panels,
     format: { ALGORITHM_LABEL: ALGORITHM_LABEL, maskSerial: maskSerial, dnField: dnField, day: day, el: el },
   };
 })();
