@@ -9,7 +9,7 @@ import { securityHeaders } from './lib/http/security-headers';
 import { sessionMiddleware } from './lib/http/session';
 import { createViews } from './lib/views';
 import { bindingRoutes } from './modules/binding/routes';
-import { capcAssets, capcRoutes } from './modules/capc/routes';
+import { capcAssets, capcRoutes, keyAgentClientAssets } from './modules/capc/routes';
 import { renewalPageAssets, renewalPageRoutes } from './modules/renewal-page/routes';
 import { certificateRoutes } from './modules/certificates/routes';
 import { crlRoutes } from './modules/crl/routes';
@@ -71,6 +71,8 @@ export function createApp(deps: Deps): Koa {
   app.use(capcStatic.middleware);
   const renewalPageStatic = renewalPageAssets(deps);
   app.use(renewalPageStatic.middleware);
+  const keyAgentClientStatic = keyAgentClientAssets(deps);
+  app.use(keyAgentClientStatic.middleware);
 
   if (config.sandbox && deps.sandboxWechat) {
     app.use(mount('/sandbox/wechat-api', createSandboxWechatApiApp(deps.sandboxWechat, logger)));
@@ -86,9 +88,9 @@ export function createApp(deps: Deps): Koa {
   const pageRouters = [
     // Payment pages before the order pages: they own /h5/orders/:no/pay/wechat and /paid.
     paymentPageRoutes(deps, render),
-    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), handlerDocumentRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), invoiceRoutes(deps, render), capcRoutes(deps, render, capcStatic.version), renewalApiRoutes(deps),
+    oauthRoutes(deps, render), h5Routes(deps, render), bindingRoutes(deps, render), handlerRoutes(deps, render), handlerDocumentRoutes(deps, render), certificateRoutes(deps, render), renewalOrderRoutes(deps, render), invoiceRoutes(deps, render), capcRoutes(deps, render, capcStatic.version, keyAgentClientStatic.version), renewalApiRoutes(deps),
   ];
-  pageRouters.push(renewalPageRoutes(deps, render, { capc: capcStatic.version, gdca: renewalPageStatic.version }));
+  pageRouters.push(renewalPageRoutes(deps, render, { capc: capcStatic.version, gdca: renewalPageStatic.version, keyAgentClient: keyAgentClientStatic.version }));
   if (config.sandbox && deps.sandboxWechat) {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));
   }

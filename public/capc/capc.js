@@ -7,9 +7,13 @@
 (function () {
   var root = document.getElementById('capc');
   if (!root) return;
-  var AGENT = root.getAttribute('data-agent-url');
+  // The key agent's client and the certificate formatting shared with the renewal page (public/shared/).
+  var KA = window.KeyAgentClient;
+  var agent = KA.connect(root.getAttribute('data-agent-url'), 60000);
+  var rpc = agent.rpc;
+  var AgentUnreachable = KA.AgentUnreachable, AgentError = KA.AgentError, ERR = KA.ERR;
+  var ALGORITHM_LABEL = KA.format.ALGORITHM_LABEL, maskSerial = KA.format.maskSerial, dnField = KA.format.dnField, day = KA.format.day, el = KA.format.el;
   var HOTLINE = root.getAttribute('data-hotline');
-  var ERR = { PIN_INCORRECT: -32001, PIN_LOCKED: -32002, DEVICE_REMOVED: -32003, CERT_NOT_FOUND: -32004, DEVICE_NOT_FOUND: -32005, ORIGIN_REFUSED: -32006 };
   var PANELS = ['detect', 'no-agent', 'blocked', 'no-key', 'select', 'result'];
   var STEP_OF = { detect: 1, 'no-agent': 1, blocked: 1, 'no-key': 1, select: 2, result: 3 };
 
@@ -19,41 +23,11 @@
   var selectedKey = null;
   var pollTimer = null;
   var countdownTimer = null;
-  var rpcSeq = 0;
   var busy = false;
 
-  function show(name) {
-    PANELS.forEach(function (p) { $('panel-' + p).hidden = p !== name; });
-    var step = STEP_OF[name];
-    Array.prototype.forEach.call(root.querySelectorAll('.capc-steps li'), function (li) {
-      var n = Number(li.getAttribute('data-step'));
-      li.classList.toggle('is-active', n === step);
-      li.classList.toggle('is-done', n < step);
-    });
-    root.setAttribute('data-state', name);
-  }
+  var show = KA.panels(root, PANELS, STEP_OF);
 
-  function AgentUnreachable(cause) { this.name = 'AgentUnreachable'; this.cause = cause; this.message = '无法连接证书助手'; }
-  function AgentError(code, message, data) { this.name = 'AgentError'; this.code = code; this.message = message; this.data = data; }
   function ServerError(message, status) { this.name = 'ServerError'; this.message = message; this.status = status; }
-
-  function withTimeout(ms) {
-    if (window.AbortSignal && AbortSignal.timeout) return AbortSignal.timeout(ms);
-    return undefined;
-  }
-
-  function rpc(method, params, timeoutMs) {
-    var body = JSON.stringify({ jsonrpc: '2.0', id: ++rpcSeq, method: method, params: params || {} });
-    return fetch(AGENT + '/rpc', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: body,
-      credentials: 'omit', cache: 'no-store', signal: withTimeout(timeoutMs || 60000),
-    }).then(function (res) {
-      return res.json().catch(function () { throw new AgentError(-32603, '证书助手返回了无法识别的内容'); });
-    }, function (err) { throw new AgentUnreachable(err); }).then(function (msg) {
-      if (msg && msg.error) throw new AgentError(msg.error.code, msg.error.message, msg.error.data);
-      return msg.result;
-    });
-  }
 
   function api(path, payload) {
     return fetch(path, {
@@ -68,90 +42,42 @@
     }, function () { throw new ServerError('网络连接失败，请检查网络后重试', 0); });
   }
 
-  /** Chrome's Local Network Access permission (142+: local-network-access; 145+: loopback-network). */
-  function lnaState() {
-    if (!navigator.permissions || !navigator.permissions.query) return Promise.resolve(null);
-    var names = ['loopback-network', 'local-network-access', 'local-network'];
-    var tryName = function (i) {
-      if (i >= names.length) return Promise.resolve(null);
-      return navigator.permissions.query({ name: names[i] }).then(function (s) { return s.state; }, function () { return tryName(i + 1); });
-    };
-    return tryName(0);
-  }
-
-  /**
-   * The agent answers a refused origin without CORS headers, so the page cannot read why it failed. An opaque
-   * (no-cors) request still tells "something answered" from "nothing listens": then the agent is running but
-   * does not accept this site.
-   */
-  function agentAnswers() {
-    return fetch(AGENT + '/rpc', { mode: 'no-cors', credentials: 'omit', cache: 'no-store', signal: withTimeout(5000) })
-      .then(function () { return true; }, function () { return false; });
-  }
-
-  function showBlocked(originRefused) {
-    $('blocked-title').textContent = originRefused ? '证书助手拒绝了本网站的请求' : '浏览器阻止了本页访问证书助手';
-    $('blocked-reason').textContent = originRefused
-      ? '检测到证书助手正在运行，但它只接受官方绑定网址发出的请求，拒绝了当前网址。请按以下步骤处理：'
-      : '浏览器的“本地网络访问”权限未允许本网站连接电脑上的证书助手。请按以下步骤开启：';
-    $('blocked-steps').hidden = !!originRefused;
-    $('origin-steps').hidden = !originRefused;
-    show('blocked');
-  }
-
   function detect() {
     clearTimeout(pollTimer);
     show('detect');
-    lnaState().then(function (state) { $('lna-hint').hidden = state !== 'prompt'; });
+    KA.lnaState().then(function (state) { $('lna-hint').hidden = state !== 'prompt'; });
     return rpc('agent.hello', {}, 60000).then(loadDevices).catch(function (err) {
-      if (err instanceof AgentUnreachable) {
-        return Promise.all([lnaState(), agentAnswers()]).then(function (r) {
-          if (r[1]) showBlocked(true);
-          else if (r[0] === 'denied') showBlocked(false);
-          else show('no-agent');
-        });
-      }
-      if (err instanceof AgentError && err.code === ERR.ORIGIN_REFUSED) return showBlocked(true);
-      show('no-agent');
+      return agent.explainFailure(err, show, '检测到证书助手正在运行，但它只接受官方绑定网址发出的请求，拒绝了当前网址。请按以下步骤处理：');
     });
   }
 
   function loadDevices() {
-    return rpc('device.list', {}, 20000).then(function (r) {
-      var devices = (r && r.devices) || [];
-      if (!devices.length) {
+    return agent.readKeys({
+      pinLocked: function (serial) { return 'U-KEY（介质编号 ' + serial + '）的证书密码（PIN 码）已锁定，请联系客服 ' + HOTLINE + ' 解锁。'; },
+      noCertificate: function (serial) { return 'U-KEY（介质编号 ' + serial + '）中没有可用于签名的证书。'; },
+    }).then(function (read) {
+      if (!read) {
         show('no-key');
         pollTimer = setTimeout(detect, 3000); // the user is about to plug the key in
         return;
       }
-      return Promise.all(devices.map(function (d) {
-        if (d.pinLocked) return Promise.resolve({ device: d, certs: [] });
-        return rpc('cert.list', { mediaSerial: d.mediaSerial }, 20000).then(function (c) { return { device: d, certs: c.certificates || [] }; });
-      })).then(function (perDevice) {
-        entries = [];
-        var notes = [];
-        perDevice.forEach(function (p) {
-          var usable = p.certs.filter(function (c) { return c.usage === 'sign' && !c.pending; });
-          if (p.device.pinLocked) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）的证书密码（PIN 码）已锁定，请联系客服 ' + HOTLINE + ' 解锁。');
-          else if (!usable.length) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）中没有可用于签名的证书。');
-          usable.forEach(function (c) { entries.push({ device: p.device, cert: c, info: null }); });
+      entries = read.entries;
+      var notes = read.notes;
+      if (!entries.length) {
+        $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
+        show('no-key');
+        return;
+      }
+      return describe().then(function () {
+        // Certificates that can be bound first, soonest to need renewal first among them.
+        var rank = { expiring: 0, 'expired-grace': 1, valid: 2, 'not-yet-valid': 3, expired: 4 };
+        entries.sort(function (a, b) {
+          var ra = a.info ? rank[a.info.state] : 2, rb = b.info ? rank[b.info.state] : 2;
+          return ra - rb || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
         });
-        if (!entries.length) {
-          $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
-          show('no-key');
-          return;
-        }
-        return describe().then(function () {
-          // Certificates that can be bound first, soonest to need renewal first among them.
-          var rank = { expiring: 0, 'expired-grace': 1, valid: 2, 'not-yet-valid': 3, expired: 4 };
-          entries.sort(function (a, b) {
-            var ra = a.info ? rank[a.info.state] : 2, rb = b.info ? rank[b.info.state] : 2;
-            return ra - rb || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
-          });
-          renderCerts(notes);
-          show('select');
-          $('pin').focus();
-        });
+        renderCerts(notes);
+        show('select');
+        $('pin').focus();
       });
     }).catch(function (err) {
       if (err instanceof AgentUnreachable) return show('no-agent');
@@ -165,28 +91,6 @@
     return api('/capc/api/describe', { certificates: entries.map(function (e) { return e.cert.pem; }) }).then(function (r) {
       entries.forEach(function (e, i) { e.info = r.certificates[i]; });
     }, function () { /* the list still shows what the agent said */ });
-  }
-
-  var ALGORITHM_LABEL = { 'RSA-2048': 'RSA 2048', 'ECDSA-P256': 'ECDSA P-256', SM2: 'SM2（国密）' };
-  function maskSerial(s) {
-    s = String(s || '');
-    // The same mask as the phone pages (****1234): one look for the same U-KEY everywhere.
-    return s.length <= 4 ? s : '****' + s.slice(-4);
-  }
-  function dnField(dn, key) {
-    var m = new RegExp('(?:^|,\\s*)' + key + '=([^,]+)').exec(dn || '');
-    return m ? m[1].trim() : '';
-  }
-  function day(iso) {
-    var d = new Date(iso);
-    if (isNaN(d)) return '';
-    return d.toLocaleDateString('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).replace(/\//g, '-');
-  }
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text != null) e.textContent = text;
-    return e;
   }
 
   var STATE_TAGS = {

@@ -15,11 +15,15 @@
 (function () {
   var root = document.getElementById('renew');
   if (!root) return;
-  var AGENT = root.getAttribute('data-agent-url');
+  // The key agent's client and the certificate formatting shared with /capc/ (public/shared/).
+  var KA = window.KeyAgentClient;
+  var agent = KA.connect(root.getAttribute('data-agent-url'), 120000);
+  var rpc = agent.rpc;
+  var AgentUnreachable = KA.AgentUnreachable, AgentError = KA.AgentError, ERR = KA.ERR;
+  var ALGORITHM_LABEL = KA.format.ALGORITHM_LABEL, maskSerial = KA.format.maskSerial, dnField = KA.format.dnField, day = KA.format.day, el = KA.format.el;
   var HOTLINE = root.getAttribute('data-hotline');
   var MIN_PROTOCOL = Number(root.getAttribute('data-min-protocol')) || 2;
   var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
-  var ERR = { PIN_INCORRECT: -32001, PIN_LOCKED: -32002, DEVICE_REMOVED: -32003, CERT_NOT_FOUND: -32004, DEVICE_NOT_FOUND: -32005, ORIGIN_REFUSED: -32006, KEY_NOT_FOUND: -32008, KEY_IN_USE: -32009 };
   var PANELS = ['detect', 'no-agent', 'blocked', 'old-agent', 'no-key', 'select', 'progress', 'done'];
   var STEP_OF = { detect: 1, 'no-agent': 1, blocked: 1, 'old-agent': 1, 'no-key': 1, select: 2, progress: 3, done: 4 };
   var PHASES = ['keygen', 'submit', 'issue', 'install'];
@@ -33,41 +37,14 @@
   var selected = null;
   var selectedKey = null;
   var pollTimer = null;
-  var rpcSeq = 0;
   var busy = false;
   var runPin = null;     // the PIN while a renewal runs (see above)
   var running = null;    // the entry being renewed
   var phase = null;
 
-  function show(name) {
-    PANELS.forEach(function (p) { $('panel-' + p).hidden = p !== name; });
-    var step = STEP_OF[name];
-    Array.prototype.forEach.call(root.querySelectorAll('.capc-steps li'), function (li) {
-      var n = Number(li.getAttribute('data-step'));
-      li.classList.toggle('is-active', n === step);
-      li.classList.toggle('is-done', n < step);
-    });
-    root.setAttribute('data-state', name);
-  }
+  var show = KA.panels(root, PANELS, STEP_OF);
 
-  function AgentUnreachable(cause) { this.name = 'AgentUnreachable'; this.cause = cause; this.message = '无法连接证书助手'; }
-  function AgentError(code, message, data) { this.name = 'AgentError'; this.code = code; this.message = message; this.data = data; }
   function ServerError(code, message, status) { this.name = 'ServerError'; this.code = code; this.message = message; this.status = status; }
-
-  function withTimeout(ms) { return window.AbortSignal && AbortSignal.timeout ? AbortSignal.timeout(ms) : undefined; }
-
-  function rpc(method, params, timeoutMs) {
-    var body = JSON.stringify({ jsonrpc: '2.0', id: ++rpcSeq, method: method, params: params || {} });
-    return fetch(AGENT + '/rpc', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: body,
-      credentials: 'omit', cache: 'no-store', signal: withTimeout(timeoutMs || 120000),
-    }).then(function (res) {
-      return res.json().catch(function () { throw new AgentError(-32603, '证书助手返回了无法识别的内容'); });
-    }, function (err) { throw new AgentUnreachable(err); }).then(function (msg) {
-      if (msg && msg.error) throw new AgentError(msg.error.code, msg.error.message, msg.error.data);
-      return msg.result;
-    });
-  }
 
   function api(path, payload) {
     return fetch('/gdca-page/api/' + path, {
@@ -120,34 +97,11 @@
   }
 
   // --- finding the agent (as /capc/) ---
-  function lnaState() {
-    if (!navigator.permissions || !navigator.permissions.query) return Promise.resolve(null);
-    var names = ['loopback-network', 'local-network-access', 'local-network'];
-    var tryName = function (i) {
-      if (i >= names.length) return Promise.resolve(null);
-      return navigator.permissions.query({ name: names[i] }).then(function (s) { return s.state; }, function () { return tryName(i + 1); });
-    };
-    return tryName(0);
-  }
-  function agentAnswers() {
-    return fetch(AGENT + '/rpc', { mode: 'no-cors', credentials: 'omit', cache: 'no-store', signal: withTimeout(5000) })
-      .then(function () { return true; }, function () { return false; });
-  }
-  function showBlocked(originRefused) {
-    $('blocked-title').textContent = originRefused ? '证书助手拒绝了本网站的请求' : '浏览器阻止了本页访问证书助手';
-    $('blocked-reason').textContent = originRefused
-      ? '检测到证书助手正在运行，但它只接受官方网址发出的请求，拒绝了当前网址。请按以下步骤处理：'
-      : '浏览器的“本地网络访问”权限未允许本网站连接电脑上的证书助手。请按以下步骤开启：';
-    $('blocked-steps').hidden = !!originRefused;
-    $('origin-steps').hidden = !originRefused;
-    show('blocked');
-  }
-
   function detect() {
     if (busy) return;
     clearTimeout(pollTimer);
     show('detect');
-    lnaState().then(function (state) { $('lna-hint').hidden = state !== 'prompt'; });
+    KA.lnaState().then(function (state) { $('lna-hint').hidden = state !== 'prompt'; });
     return rpc('agent.hello', {}, 60000).then(function (hello) {
       if (!hello || !(Number(hello.protocol) >= MIN_PROTOCOL)) {
         $('agent-version').textContent = String((hello && hello.version) || '未知');
@@ -155,52 +109,35 @@
       }
       return loadDevices();
     }).catch(function (err) {
-      if (err instanceof AgentUnreachable) {
-        return Promise.all([lnaState(), agentAnswers()]).then(function (r) {
-          if (r[1]) showBlocked(true);
-          else if (r[0] === 'denied') showBlocked(false);
-          else show('no-agent');
-        });
-      }
-      if (err instanceof AgentError && err.code === ERR.ORIGIN_REFUSED) return showBlocked(true);
-      show('no-agent');
+      return agent.explainFailure(err, show, '检测到证书助手正在运行，但它只接受官方网址发出的请求，拒绝了当前网址。请按以下步骤处理：');
     });
   }
 
   function loadDevices() {
-    return rpc('device.list', {}, 20000).then(function (r) {
-      var devices = (r && r.devices) || [];
-      if (!devices.length) {
+    return agent.readKeys({
+      pinLocked: function (serial) { return 'U-KEY（介质编号 ' + serial + '）的证书密码（PIN 码）已锁定，无法续期。请携带 U-KEY 联系客服 ' + HOTLINE + ' 解锁。'; },
+      noCertificate: function (serial) { return 'U-KEY（介质编号 ' + serial + '）中没有可续期的证书。'; },
+    }).then(function (read) {
+      if (!read) {
         show('no-key');
         pollTimer = setTimeout(detect, 3000);
         return;
       }
-      return Promise.all(devices.map(function (d) {
-        if (d.pinLocked) return Promise.resolve({ device: d, certs: [] });
-        return rpc('cert.list', { mediaSerial: d.mediaSerial }, 20000).then(function (c) { return { device: d, certs: c.certificates || [] }; });
-      })).then(function (perDevice) {
-        entries = [];
-        var notes = [];
-        perDevice.forEach(function (p) {
-          var usable = p.certs.filter(function (c) { return c.usage === 'sign' && !c.pending; });
-          if (p.device.pinLocked) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）的证书密码（PIN 码）已锁定，无法续期。请携带 U-KEY 联系客服 ' + HOTLINE + ' 解锁。');
-          else if (!usable.length) notes.push('U-KEY（介质编号 ' + maskSerial(p.device.mediaSerial) + '）中没有可续期的证书。');
-          usable.forEach(function (c) { entries.push({ device: p.device, cert: c, info: null }); });
+      entries = read.entries;
+      var notes = read.notes;
+      if (!entries.length) {
+        $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
+        show('no-key');
+        return;
+      }
+      return finishConfirmedInstall(read.perDevice).then(lookupAll).then(function () {
+        // What can be renewed now first, then what needs paying, then the rest; soonest to expire first within each.
+        var rank = { entitled: 0, unpaid: 1, 'transfer-waiting': 2, renewed: 3, 'not-renewable': 4, unknown: 5, error: 6 };
+        entries.sort(function (a, b) {
+          return (rank[a.info.kind] ?? 6) - (rank[b.info.kind] ?? 6) || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
         });
-        if (!entries.length) {
-          $('no-key-text').textContent = notes.join(' ') || '没有读取到证书。';
-          show('no-key');
-          return;
-        }
-        return finishConfirmedInstall(perDevice).then(lookupAll).then(function () {
-          // What can be renewed now first, then what needs paying, then the rest; soonest to expire first within each.
-          var rank = { entitled: 0, unpaid: 1, 'transfer-waiting': 2, renewed: 3, 'not-renewable': 4, unknown: 5, error: 6 };
-          entries.sort(function (a, b) {
-            return (rank[a.info.kind] ?? 6) - (rank[b.info.kind] ?? 6) || String(a.cert.notAfter).localeCompare(String(b.cert.notAfter));
-          });
-          renderCerts(notes);
-          show('select');
-        });
+        renderCerts(notes);
+        show('select');
       });
     }).catch(function (err) {
       if (err instanceof AgentUnreachable) return show('no-agent');
@@ -233,21 +170,7 @@
   }
 
   // --- formatting ---
-  var ALGORITHM_LABEL = { 'RSA-2048': 'RSA 2048', 'ECDSA-P256': 'ECDSA P-256', SM2: 'SM2（国密）' };
-  function maskSerial(s) { s = String(s || ''); return s.length <= 4 ? s : '****' + s.slice(-4); }
-  function dnField(dn, key) { var m = new RegExp('(?:^|,\\s*)' + key + '=([^,]+)').exec(dn || ''); return m ? m[1].trim() : ''; }
-  function day(iso) {
-    var d = new Date(iso);
-    if (isNaN(d)) return '';
-    return d.toLocaleDateString('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).replace(/\//g, '-');
-  }
   function yuan(fen) { return '¥' + (Number(fen) / 100).toFixed(2); }
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text != null) e.textContent = text;
-    return e;
-  }
   function dl(rows) {
     var d = el('dl');
     rows.forEach(function (kv) {

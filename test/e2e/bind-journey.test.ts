@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createKeyAgent, type KeyAgent } from '../../src/key-agent/create-agent';
-import { loadKeyAgentConfig } from '../../src/key-agent/config';
-import { desktopContext, horizontalOverflow, launchChromium, phoneContext, screenshot } from '../helpers/browser';
+import { type Browser, type Page } from 'playwright-core';
+import { desktopContext, horizontalOverflow, phoneContext, screenshot } from '../helpers/browser';
 import { BindingCodeService } from '../../src/modules/binding/codes';
 import { certificateServiceFor } from '../../src/modules/certificates/service';
-import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
+import { type TestBackendHandle } from '../helpers/harness';
 import { freePort, type ListeningInstance, startListening } from '../helpers/listening';
+import { startPcKeyAgentStack, type PcKeyAgentStack } from '../helpers/pc-key-agent';
 import { createTokenWithCertificate, type SoftTokenFixture } from '../helpers/pki-fixtures';
 
 /**
@@ -20,12 +16,11 @@ jest.setTimeout(90_000);
 /** 8 characters, none of those read alike (0/O, 1/I/L). */
 const UNAMBIGUOUS_CODE = /^(?!.*[01OIL])[0-9A-Z]{8}$/;
 
+let stack: PcKeyAgentStack;
 let handle: TestBackendHandle;
 let app: ListeningInstance;
-let keyAgent: KeyAgent;
 let tokenDir: string;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
 let agentPortInUse = 0;
 const keyAgentUrl = () => `http://127.0.0.1:${agentPortInUse}`;
 
@@ -33,33 +28,19 @@ const keyAgentUrl = () => `http://127.0.0.1:${agentPortInUse}`;
 export const journey: { token?: SoftTokenFixture; code?: string; qrUrl?: string; appUrl?: string } = {};
 
 beforeAll(async () => {
-  handle = await createTestBackend();
-  // The page must know the agent's address before the app starts, and the agent the app's origin: pick the port first.
-  const agentPort = await freePort();
-  app = await startListening(handle, { env: { KEY_AGENT_URL: `http://127.0.0.1:${agentPort}` } });
-  tokenDir = mkdtempSync(join(tmpdir(), 'journey-tokens-'));
-  keyAgent = createKeyAgent(loadKeyAgentConfig({
-    KEY_AGENT_PORT: String(agentPort), KEY_AGENT_BACKENDS: 'soft', KEY_AGENT_SOFT_TOKEN_DIR: tokenDir, KEY_AGENT_ALLOWED_ORIGINS: app.url, LOG_LEVEL: 'silent',
-  }));
-  agentPortInUse = agentPort;
-  await keyAgent.listen();
+  stack = await startPcKeyAgentStack({ tokenDirPrefix: 'journey-tokens-' });
+  ({ handle, app, tokenDir, browser, agentPort: agentPortInUse } = stack);
   journey.appUrl = app.url;
   journey.token = await createTokenWithCertificate(app.deps.ca, { dir: tokenDir, pin: '135790', organization: '梅州市旅程建设有限公司', algorithm: 'RSA-2048' });
-  browser = await launchChromium();
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await keyAgent?.close();
-  await app?.close();
-  await handle?.drop();
-  if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 async function desktop(): Promise<Page> {
   const ctx = await desktopContext(browser);
-  contexts.push(ctx);
+  stack.contexts.push(ctx);
   return ctx.newPage();
 }
 
@@ -174,7 +155,7 @@ describe('PC: /capc/ gives a binding code', () => {
 
 async function phone(): Promise<Page> {
   const ctx = await phoneContext(browser);
-  contexts.push(ctx);
+  stack.contexts.push(ctx);
   return ctx.newPage();
 }
 

@@ -1,14 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { loadKeyAgentConfig } from '../../src/key-agent/config';
-import { createKeyAgent, type KeyAgent } from '../../src/key-agent/create-agent';
+import { type Browser, type Page } from 'playwright-core';
 import { openSoftTokenStore } from '../../src/key-agent/soft-token-admin';
 import { parseCertificate } from '../../src/lib/pki/certificate';
-import { desktopContext, horizontalOverflow, launchChromium, passSandboxLiveness, phoneContext, screenshot } from '../helpers/browser';
-import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
-import { freePort, type ListeningInstance, startListening } from '../helpers/listening';
+import { desktopContext, horizontalOverflow, passSandboxLiveness, phoneContext, screenshot } from '../helpers/browser';
+import { type ListeningInstance } from '../helpers/listening';
+import { startPcKeyAgentStack, type PcKeyAgentStack } from '../helpers/pc-key-agent';
 import { createTokenWithCertificate } from '../helpers/pki-fixtures';
 
 /**
@@ -23,37 +18,23 @@ const NICKNAME = '林经办';
 const ORGANIZATION = '梅州市全程续期有限公司';
 const shanghai = (d: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(d);
 
-let handle: TestBackendHandle;
+let stack: PcKeyAgentStack;
 let app: ListeningInstance;
-let keyAgent: KeyAgent;
 let tokenDir: string;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  handle = await createTestBackend();
-  const agentPort = await freePort();
-  app = await startListening(handle, { env: { KEY_AGENT_URL: `http://127.0.0.1:${agentPort}` } });
-  tokenDir = mkdtempSync(join(tmpdir(), 'journey-renewal-'));
-  keyAgent = createKeyAgent(loadKeyAgentConfig({
-    KEY_AGENT_PORT: String(agentPort), KEY_AGENT_BACKENDS: 'soft', KEY_AGENT_SOFT_TOKEN_DIR: tokenDir, KEY_AGENT_ALLOWED_ORIGINS: app.url, LOG_LEVEL: 'silent',
-  }));
-  await keyAgent.listen();
-  browser = await launchChromium();
+  stack = await startPcKeyAgentStack({ tokenDirPrefix: 'journey-renewal-' });
+  ({ app, tokenDir, browser } = stack);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await keyAgent?.close();
-  await app?.close();
-  await handle?.drop();
-  if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 async function open(kind: 'pc' | 'phone'): Promise<Page> {
   const ctx = await (kind === 'pc' ? desktopContext(browser) : phoneContext(browser));
-  contexts.push(ctx);
+  stack.contexts.push(ctx);
   const page = await ctx.newPage();
   page.on('pageerror', (err) => { throw err; });
   return page;

@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { loadKeyAgentConfig } from '../../src/key-agent/config';
-import { createKeyAgent, type KeyAgent } from '../../src/key-agent/create-agent';
+import { type Browser, type Page } from 'playwright-core';
+import { type KeyAgent } from '../../src/key-agent/create-agent';
 import { type UnplugAt } from '../../src/key-agent/protocol';
 import { openSoftTokenStore } from '../../src/key-agent/soft-token-admin';
 import { inTransaction } from '../../src/lib/db/transaction';
@@ -15,10 +11,11 @@ import { BindingRepository } from '../../src/modules/binding/repository';
 import { certificateServiceFor } from '../../src/modules/certificates/service';
 import { OrderService } from '../../src/modules/orders/service';
 import { RenewalEntity, RenewalIssuanceEntity } from '../../src/modules/renewals/entities';
-import { desktopContext, horizontalOverflow, launchChromium, screenshot } from '../helpers/browser';
+import { desktopContext, horizontalOverflow, screenshot } from '../helpers/browser';
 import { verifyHandler } from '../helpers/handlers';
-import { createTestBackend, type TestBackendHandle } from '../helpers/harness';
+import { type TestBackendHandle } from '../helpers/harness';
 import { freePort, type ListeningInstance, startListening } from '../helpers/listening';
+import { startPcKeyAgentStack, type PcKeyAgentStack } from '../helpers/pc-key-agent';
 import { createTokenWithCertificate, type SoftTokenFixture } from '../helpers/pki-fixtures';
 
 /**
@@ -32,33 +29,22 @@ const DAY = 86_400_000;
 const PIN = '135790';
 const PAGE = '/gdca-page/redirect?busyType=8';
 
+let stack: PcKeyAgentStack;
 let handle: TestBackendHandle;
 let app: ListeningInstance;
 let keyAgent: KeyAgent;
 let tokenDir: string;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
 let seq = 0;
 
 beforeAll(async () => {
-  handle = await createTestBackend();
-  const agentPort = await freePort();
-  app = await startListening(handle, { env: { KEY_AGENT_URL: `http://127.0.0.1:${agentPort}` } });
-  tokenDir = mkdtempSync(join(tmpdir(), 'pc-renewal-tokens-'));
-  keyAgent = createKeyAgent(loadKeyAgentConfig({
-    KEY_AGENT_PORT: String(agentPort), KEY_AGENT_BACKENDS: 'soft', KEY_AGENT_SOFT_TOKEN_DIR: tokenDir, KEY_AGENT_ALLOWED_ORIGINS: app.url, KEY_AGENT_DEV: 'true', LOG_LEVEL: 'silent',
-  }));
-  await keyAgent.listen();
-  browser = await launchChromium();
+  // The agent's development switches: the fault switch pulls the key at a chosen step.
+  stack = await startPcKeyAgentStack({ tokenDirPrefix: 'pc-renewal-tokens-', dev: true });
+  ({ handle, app, keyAgent, tokenDir, browser } = stack);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await keyAgent?.close();
-  await app?.close();
-  await handle?.drop();
-  if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 /** Policy violations and script errors of the pages: none may happen (as test/e2e/csp.test.ts watches them). */
@@ -69,7 +55,7 @@ afterEach(() => {
 
 async function desktop(): Promise<Page> {
   const ctx = await desktopContext(browser);
-  contexts.push(ctx);
+  stack.contexts.push(ctx);
   await ctx.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));
   });

@@ -61,6 +61,13 @@ describe('/capc/ page', () => {
     const js = await page().get('/static/capc/capc.js');
     expect(js.status).toBe(200);
     expect(js.headers['content-type']).toContain('javascript');
+    // The key agent's client shared with the renewal page, loaded before the page's own script.
+    const html = (await page().get('/capc/')).text;
+    const scripts = [...html.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!.replace(/\?v=[0-9a-f]{10}$/, ''));
+    expect(scripts).toEqual(['/static/shared/key-agent-client.js', '/static/capc/capc.js']);
+    const client = await page().get(/src="(\/static\/shared\/key-agent-client\.js\?v=[0-9a-f]+)"/.exec(html)![1]!);
+    expect([client.status, client.headers['content-type'], client.headers['cache-control']]).toEqual([200, 'application/javascript; charset=utf-8', 'public, max-age=31536000, immutable']);
+    expect(client.text).toContain('window.KeyAgentClient');
     const css = await page().get('/static/capc/capc.css');
     expect(css.headers['content-type']).toContain('text/css');
   });

@@ -24,6 +24,9 @@ describe('PC renewal page /gdca-page/redirect', () => {
     expect(csp).toContain("script-src-attr 'none'");
     const script = await agent().get(/src="(\/static\/gdca\/renew\.js\?v=[0-9a-f]+)"/.exec(res.text)![1]);
     expect([script.status, script.type]).toEqual([200, 'application/javascript']);
+    // The key agent's client shared with /capc/, loaded before the page's own script (both deferred: in order).
+    const scripts = [...res.text.matchAll(/<script src="([^"]+)" defer>/g)].map((m) => m[1]!.replace(/\?v=[0-9a-f]{10}$/, ''));
+    expect(scripts).toEqual(['/static/shared/key-agent-client.js', '/static/gdca/renew.js']);
   });
 
   it('When the PC session exists, then a reload keeps it (same CSRF token): a renewal in progress stays this page\'s', async () => {

@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import getRawBody from 'raw-body';
@@ -9,13 +6,12 @@ import { type Deps } from '../../deps';
 import { AppError, ForbiddenError, PayloadTooLargeError, TooManyRequestsError, ValidationError } from '../../lib/errors';
 import { createLimiter, isLimiterRefusal } from '../../lib/http/rate-limit';
 import { pagePolicy } from '../../lib/http/security-headers';
-import { projectRoot } from '../../lib/paths';
+import { CSS_TYPE, JS_TYPE, staticAssets } from '../../lib/http/static-assets';
 import { type RenderPage } from '../../lib/views';
 import { bindCodeInput, describeInput, emptyInput, firstIssue } from './schemas';
 import { CapcService } from './service';
 
 const BODY_LIMIT = '32kb';
-const ASSETS = { 'capc.js': 'application/javascript; charset=utf-8', 'capc.css': 'text/css; charset=utf-8' } as const;
 
 class UnsupportedMediaTypeError extends AppError {
   readonly status = 415;
@@ -34,25 +30,14 @@ function capcSession(ctx: Koa.Context): CapcSession {
   return session;
 }
 
-/**
- * The page's own static files (script and stylesheet), served before the session middleware: they carry no
- * state, so no session is loaded or created for them. Read once; re-read on every request in development.
- */
+/** public/capc/: the page's script and stylesheet (the stylesheet is also the PC renewal page's layout). */
 export function capcAssets(deps: Pick<Deps, 'config'>): { middleware: Koa.Middleware; version: string } {
-  const dir = join(projectRoot(), 'public', 'capc');
-  const read = () => Object.fromEntries(Object.keys(ASSETS).map((name) => [name, readFileSync(join(dir, name))])) as Record<keyof typeof ASSETS, Buffer>;
-  let files = read();
-  const version = createHash('sha256').update(files['capc.js']).update(files['capc.css']).digest('hex').slice(0, 10);
-  const middleware: Koa.Middleware = async (ctx, next) => {
-    const name = ctx.path.startsWith('/static/capc/') ? ctx.path.slice('/static/capc/'.length) : '';
-    if (!(name in ASSETS) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    if (deps.config.env === 'development') files = read();
-    ctx.type = ASSETS[name as keyof typeof ASSETS];
-    // Versioned URLs (?v=hash) may be cached long; the page itself is never cached.
-    ctx.set('Cache-Control', ctx.query.v ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
-    ctx.body = files[name as keyof typeof ASSETS];
-  };
-  return { middleware, version };
+  return staticAssets({ folder: 'capc', files: { 'capc.js': JS_TYPE, 'capc.css': CSS_TYPE }, reread: deps.config.env === 'development' });
+}
+
+/** public/shared/key-agent-client.js: the key agent's browser client, which /capc/ and the PC renewal page load. */
+export function keyAgentClientAssets(deps: Pick<Deps, 'config'>): { middleware: Koa.Middleware; version: string } {
+  return staticAssets({ folder: 'shared', files: { 'key-agent-client.js': JS_TYPE }, reread: deps.config.env === 'development' });
 }
 
 /**
@@ -118,7 +103,7 @@ export async function readJson<T>(ctx: Koa.Context, schema: z.ZodType<T>): Promi
 /** Phones and tablets, WeChat's in-app browser among them: the page needs a U-KEY plugged into a PC. */
 const PHONE_BROWSER = /Mobile|Android|iPhone|iPad|HarmonyOS|MicroMessenger/i;
 
-export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string): Router {
+export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string, keyAgentClientVersion: string): Router {
   const router = new Router();
   const { config } = deps;
   const service = new CapcService(deps);
@@ -132,7 +117,7 @@ export function capcRoutes(deps: Deps, render: RenderPage, assetVersion: string)
     ctx.set('Cache-Control', 'no-store');
     ctx.body = render('capc/index.njk', {
       title: '获取证书绑定码 - 数安CA管家', heading: '证书绑定', sandbox: config.sandbox,
-      agentUrl: config.certificates.keyAgentUrl, siteOrigin, graceDays: config.certificates.bindExpiredGraceDays, assetVersion,
+      agentUrl: config.certificates.keyAgentUrl, siteOrigin, graceDays: config.certificates.bindExpiredGraceDays, assetVersion, keyAgentClientVersion,
       // The 绑定 reply links here, so phones arrive: they get told to use a PC (a narrow window gets it from CSS).
       phone: PHONE_BROWSER.test(ctx.get('User-Agent')),
     });

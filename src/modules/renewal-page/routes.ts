@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import QRCode from 'qrcode';
@@ -8,7 +5,7 @@ import { type Deps } from '../../deps';
 import { KEY_AGENT_MIN_PROTOCOL_FOR_RENEWAL } from '../../lib/key-agent-versions';
 import { ValidationError } from '../../lib/errors';
 import { pagePolicy } from '../../lib/http/security-headers';
-import { projectRoot } from '../../lib/paths';
+import { CSS_TYPE, JS_TYPE, staticAssets } from '../../lib/http/static-assets';
 import { type RenderPage } from '../../lib/views';
 import { QR_OPTIONS } from '../capc/service';
 import { ensurePcSession } from '../renewals/pc-session';
@@ -23,35 +20,25 @@ export const RENEWAL_BUSY_TYPE = '8';
 export const RENEWAL_PAGE_PATH = '/gdca-page/redirect';
 /** Where GDCA's client (which carries the key agent) is downloaded; the same as /capc/'s guidance. */
 const CLIENT_DOWNLOAD_URL = 'https://www.gdca.com.cn/customer_service/download/client/GDCA4.3.3/';
-const ASSETS = { 'renew.js': 'application/javascript; charset=utf-8', 'renew.css': 'text/css; charset=utf-8' } as const;
 /** Phones and WeChat's in-app browser: the page needs a U-KEY plugged into a PC (as /capc/). */
 const PHONE_BROWSER = /Mobile|Android|iPhone|iPad|HarmonyOS|MicroMessenger/i;
 const QR_URL_MAX = 512;
 
-/** public/gdca/*: served before the session middleware (no state), versioned by content; re-read in development. */
+/** public/gdca/: the page's script and stylesheet. */
 export function renewalPageAssets(deps: Pick<Deps, 'config'>): { middleware: Koa.Middleware; version: string } {
-  const dir = join(projectRoot(), 'public', 'gdca');
-  const read = () => Object.fromEntries(Object.keys(ASSETS).map((name) => [name, readFileSync(join(dir, name))])) as Record<keyof typeof ASSETS, Buffer>;
-  let files = read();
-  const version = createHash('sha256').update(files['renew.js']).update(files['renew.css']).digest('hex').slice(0, 10);
-  const middleware: Koa.Middleware = async (ctx, next) => {
-    const name = ctx.path.startsWith('/static/gdca/') ? ctx.path.slice('/static/gdca/'.length) : '';
-    if (!(name in ASSETS) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    if (deps.config.env === 'development') files = read();
-    ctx.type = ASSETS[name as keyof typeof ASSETS];
-    ctx.set('Cache-Control', ctx.query.v ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
-    ctx.body = files[name as keyof typeof ASSETS];
-  };
-  return { middleware, version };
+  return staticAssets({ folder: 'gdca', files: { 'renew.js': JS_TYPE, 'renew.css': CSS_TYPE }, reread: deps.config.env === 'development' });
 }
 
-/** `capcVersion`: the version of /capc/'s stylesheet, which this page's layout (capc/layout.njk) links. */
-export function renewalPageRoutes(deps: Deps, render: RenderPage, versions: { capc: string; gdca: string }): Router {
+/**
+ * `versions.capc`: of /capc/'s stylesheet, which this page's layout (capc/layout.njk) links; `keyAgentClient`: of
+ * the key agent's browser client (public/shared/) the page's script uses.
+ */
+export function renewalPageRoutes(deps: Deps, render: RenderPage, versions: { capc: string; gdca: string; keyAgentClient: string }): Router {
   const router = new Router();
   const { config } = deps;
   const siteOrigin = new URL(config.publicBaseUrl).origin;
   const renewUrl = `${config.publicBaseUrl}${RENEWAL_PAGE_PATH}?busyType=${RENEWAL_BUSY_TYPE}`;
-  const common = { sandbox: config.sandbox, siteOrigin, renewUrl, assetVersion: versions.capc, gdcaVersion: versions.gdca };
+  const common = { sandbox: config.sandbox, siteOrigin, renewUrl, assetVersion: versions.capc, gdcaVersion: versions.gdca, keyAgentClientVersion: versions.keyAgentClient };
   // As /capc/: the site's policy plus connections to the key agent; no style attributes on the page.
   const policy = pagePolicy({ connect: [new URL(config.certificates.keyAgentUrl).origin], styleAttributes: false });
 
