@@ -4,6 +4,11 @@ const base = { testEnvironment: 'node', transform, setupFiles: ['<rootDir>/test/
 
 module.exports = {
   testTimeout: 30000,
+  // One test file at a time (2 cores; the tests' timings assume it), but in a worker process that is replaced once it
+  // holds more than this after a file: in band, what each file leaves behind (fonts, browsers, pools) piled up in one
+  // heap until it ran out of memory near the end of the suite.
+  maxWorkers: 1,
+  workerIdleMemoryLimit: '1GB',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     // test/integration/no-backend: disk, child processes, SoftHSM2, but no database or store: once (embedded) is enough.
