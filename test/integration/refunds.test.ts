@@ -7,6 +7,7 @@ import { verifyHandler } from '../helpers/handlers';
 import { backend, createTestBackend, type TestBackendHandle } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
 import { boundCertificate } from '../helpers/pki-fixtures';
+import { until } from '../helpers/until';
 
 /**
  * Refunds on record: money we cannot keep (a payment for a closed order) and an order refunded as a whole, against
@@ -34,14 +35,6 @@ afterAll(async () => {
 });
 
 const pay = () => app.deps.sandboxWechatPay!;
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function orderWithPrepay(openid: string) {
   const now = Date.now();

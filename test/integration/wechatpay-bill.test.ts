@@ -11,6 +11,7 @@ import { verifyHandler } from '../helpers/handlers';
 import { backend, createTestBackend, TestClock, type TestBackendHandle } from '../helpers/harness';
 import { type ListeningInstance, startListening } from '../helpers/listening';
 import { boundCertificate } from '../helpers/pki-fixtures';
+import { until } from '../helpers/until';
 
 /**
  * The daily trade bill check against the app's sandbox WeChat Pay over real HTTP: GET /v3/bill/tradebill (signed,
@@ -45,14 +46,6 @@ afterAll(async () => {
 });
 
 const pay = () => app.deps.sandboxWechatPay!;
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** An order of one certificate, prepaid at WeChat Pay, and paid in the sandbox cashier; `lostNotify`: WeChat Pay's notify never reaches us. */
 async function paidOrder(openid: string, opts: { lostNotify?: boolean } = {}): Promise<{ orderNo: string }> {
