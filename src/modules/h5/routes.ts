@@ -10,7 +10,7 @@ import { requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
 import { renewalAddress, renewalViewsOf } from '../renewals/phone-view';
 
-/** The four things a handler does here. Features with their own module (bind, certs) mount their own pages. */
+/** The tiles of the H5 home: each feature is served by its own module. */
 export interface H5Feature {
   key: 'bind' | 'certs' | 'renew' | 'orders' | 'invoices';
   path: string;
@@ -18,34 +18,29 @@ export interface H5Feature {
   desc: string;
   color: string;
   icon: string;
-  /** Shown on the coming-soon page: what the user can already do meanwhile. */
-  hint?: string;
-  /** Served by its own module; no coming-soon page. */
-  built?: boolean;
 }
 
 const svg = (body: string) => `<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">${body}</svg>`;
 
 export const H5_FEATURES: readonly H5Feature[] = [
   {
-    key: 'bind', path: '/h5/bind', label: '绑定证书', desc: '输入绑定码完成绑定', color: '#07c160', built: true,
+    key: 'bind', path: '/h5/bind', label: '绑定证书', desc: '输入绑定码完成绑定', color: '#07c160',
     icon: svg('<path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1"/><path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1"/>'),
-    hint: '绑定前请先在电脑上插入 U-KEY，打开证书绑定网址获取绑定码。',
   },
   {
-    key: 'certs', path: '/h5/certs', label: '我的数字证书', desc: '查看证书及有效期', color: '#10aeff', built: true,
+    key: 'certs', path: '/h5/certs', label: '我的数字证书', desc: '查看证书及有效期', color: '#10aeff',
     icon: svg('<rect x="3" y="4" width="18" height="13" rx="2"/><path d="M7 9h6M7 12h4"/><circle cx="16.5" cy="15.5" r="2.5"/><path d="M15 17.5 14.5 21l2-1 2 1-.5-3.5"/>'),
   },
   {
-    key: 'renew', path: '/h5/renew', label: '续期缴费', desc: '微信支付或对公汇款', color: '#fa9d3b', built: true,
+    key: 'renew', path: '/h5/renew', label: '续期缴费', desc: '微信支付或对公汇款', color: '#fa9d3b',
     icon: svg('<path d="M20 12a8 8 0 1 1-2.3-5.6"/><path d="M20 4v4h-4"/><path d="M9.5 9.5 12 12l2.5-2.5M12 12v5M9.5 14h5"/>'),
   },
   {
-    key: 'orders', path: '/h5/orders', label: '我的订单', desc: '支付状态与汇款信息', color: '#2fb5a8', built: true,
+    key: 'orders', path: '/h5/orders', label: '我的订单', desc: '支付状态与汇款信息', color: '#2fb5a8',
     icon: svg('<rect x="5" y="3" width="14" height="18" rx="2"/><path d="M9 8h6M9 12h6M9 16h4"/>'),
   },
   {
-    key: 'invoices', path: '/h5/invoices', label: '我的发票', desc: '开具与下载电子发票', color: '#6467f0', built: true,
+    key: 'invoices', path: '/h5/invoices', label: '我的发票', desc: '开具与下载电子发票', color: '#6467f0',
     icon: svg('<path d="M6 3h12v18l-3-2-3 2-3-2-3 2z"/><path d="M9 8h6M9 12h6M9 16h3"/>'),
   },
 ];
@@ -103,10 +98,6 @@ export function h5Routes(deps: Deps, render: RenderPage): Router {
       title: '数安CA管家', user, features: H5_FEATURES, steps: journeySteps(deps.config.publicBaseUrl), todos, renewalUrl: renewalAddress(deps.config.publicBaseUrl), restoredNotice: restored ? restoredText(restored.restoredCount) : undefined,
     });
   });
-
-  for (const feature of H5_FEATURES.filter((f) => !f.built)) {
-    router.get(feature.path, auth, (ctx) => page(ctx, 'h5/coming-soon.njk', { title: `${feature.label} - 数安CA管家`, user: wechatUserOf(ctx), feature }));
-  }
 
   return router;
 }
