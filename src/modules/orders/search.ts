@@ -1,0 +1,153 @@
+import { type DataSource } from 'typeorm';
+import { utcDatetime } from '../../lib/db/sql';
+import { ValidationError } from '../../lib/errors';
+import { ORDER_NO_PATTERN } from './order-number';
+import { ORDER_STATES, type OrderState } from './states';
+
+/**
+ * The operators' order search (issue 12): exact order number, USCC (统一社会信用代码) or openid, or an organisation-name
+ * prefix — MariaDB has no ngram full-text parser, and `LIKE 'prefix%'` on an indexed column is a range scan — plus
+ * a state filter and a created-date range. Organisation and USCC live on the certificates an order's lines renew, so
+ * those two go through order_lines. Pages are keyset pages on (created_at, id), newest first: stable while new
+ * orders arrive (an offset page would shift under the operator) and as fast on page 500 as on page 1.
+ * Indexes: migration 1766200000000.
+ */
+export type SearchKind = 'order' | 'uscc' | 'openid' | 'organisation';
+export const SEARCH_KIND_LABELS: Record<SearchKind, string> = { order: '订单号', uscc: '统一社会信用代码', openid: 'openid', organisation: '单位名称（前缀）' };
+
+export interface OrderSearchQuery {
+  /** What the operator typed; empty lists every order (still filtered by state and dates). */
+  q?: string;
+  /** Which key `q` is; detected from its shape when absent. */
+  kind?: SearchKind;
+  state?: OrderState;
+  /** Created at or after. */
+  from?: Date;
+  /** Created before (exclusive). */
+  to?: Date;
+  /** The `next` of the previous page. */
+  after?: string | null;
+  limit?: number;
+}
+
+export interface OrderListRow {
+  id: number;
+  orderNo: string;
+  openid: string;
+  state: OrderState;
+  totalFen: number;
+  paymentMethod: string | null;
+  createdAt: Date;
+  paidAt: Date | null;
+  /** The organisations (and USCCs) of the certificates the order renews, in line order. */
+  organisations: Array<{ name: string | null; uscc: string | null }>;
+}
+
+export interface OrderPage { kind: SearchKind | null; rows: OrderListRow[]; next: string | null }
+
+export const MAX_PAGE_SIZE = 100;
+const OPENID_PATTERN = /^o[A-Za-z0-9_-]{15,63}$/;
+/** 18 letters and digits: a USCC as typed (a mistyped check character still finds nothing rather than searching names). */
+const USCC_SHAPE = /^[0-9A-Z]{18}$/;
+
+/** The key a typed value is, by its shape: order numbers, USCCs and openids cannot be mistaken for one another. */
+export function detectKind(q: string): SearchKind {
+  const upper = q.toUpperCase();
+  if (ORDER_NO_PATTERN.test(upper)) return 'order';
+  if (USCC_SHAPE.test(upper)) return 'uscc';
+  if (OPENID_PATTERN.test(q)) return 'openid';
+  return 'organisation';
+}
+
+/** `!` escapes LIKE's wildcards: one character both MySQL and SQLite accept in ESCAPE (a backslash differs between them). */
+export const likePrefix = (text: string) => `${text.replace(/[!%_]/g, '!$&')}%`;
+
+/** A DATETIME read back: mysql2 gives a Date (timezone 'Z'); SQLite the stored UTC text. */
+export function dbDate(value: unknown): Date {
+  if (value instanceof Date) return value;
+  const text = String(value);
+  return new Date(text.includes('T') ? text : `${text.replace(' ', 'T')}Z`);
+}
+const dbDateOrNull = (value: unknown) => (value === null || value === undefined ? null : dbDate(value));
+
+export function encodeCursor(createdAt: Date, id: number): string {
+  return Buffer.from(`${createdAt.getTime()}.${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: Date; id: number } {
+  const m = /^(\d{1,15})\.(\d{1,12})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m) throw new ValidationError('翻页参数无效，请重新搜索', `bad order cursor ${cursor.slice(0, 40)}`);
+  return { createdAt: new Date(Number(m[1])), id: Number(m[2]) };
+}
+
+export class OrderSearch {
+  constructor(private readonly db: DataSource) {}
+
+  async search(query: OrderSearchQuery): Promise<OrderPage> {
+    const limit = Math.min(Math.max(query.limit ?? 20, 1), MAX_PAGE_SIZE);
+    const q = (query.q ?? '').trim();
+    if (query.state && !ORDER_STATES.includes(query.state)) throw new ValidationError('订单状态无效', `bad state ${query.state}`);
+    const kind = q ? query.kind ?? detectKind(q) : null;
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const viaCertificates = (condition: string, value: string) => {
+      where.push(`o.id IN (SELECT l.order_id FROM order_lines l JOIN certificates c ON c.id = l.certificate_id WHERE ${condition})`);
+      params.push(value);
+    };
+    if (kind === 'order') { where.push('o.order_no = ?'); params.push(q.toUpperCase()); }
+    if (kind === 'openid') { where.push('o.openid = ?'); params.push(q); }
+    if (kind === 'uscc') viaCertificates('c.credit_code = ?', q.toUpperCase());
+    if (kind === 'organisation') viaCertificates("c.organization LIKE ? ESCAPE '!'", likePrefix(q));
+    if (query.state) { where.push('o.state = ?'); params.push(query.state); }
+    if (query.from) { where.push('o.created_at >= ?'); params.push(utcDatetime(query.from)); }
+    if (query.to) { where.push('o.created_at < ?'); params.push(utcDatetime(query.to)); }
+    if (query.after) {
+      const { createdAt, id } = decodeCursor(query.after);
+      // Written so both engines use the (…, created_at) index as a range: created_at <= c, then the tie on id.
+      where.push('o.created_at <= ? AND (o.created_at < ? OR o.id < ?)');
+      const at = utcDatetime(createdAt);
+      params.push(at, at, id);
+    }
+    const sql = `SELECT o.id, o.order_no, o.openid, o.state, o.total_fen, o.payment_method, o.created_at, o.paid_at FROM orders o`
+      + `${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY o.created_at DESC, o.id DESC LIMIT ${limit + 1}`;
+    const raw: Array<Record<string, unknown>> = await this.db.query(sql, params);
+    const more = raw.length > limit;
+    const page = raw.slice(0, limit);
+    const organisations = await this.organisationsOf(page.map((r) => Number(r.id)));
+    const rows: OrderListRow[] = page.map((r) => ({
+      id: Number(r.id), orderNo: String(r.order_no), openid: String(r.openid), state: r.state as OrderState, totalFen: Number(r.total_fen),
+      paymentMethod: (r.payment_method as string | null) ?? null, createdAt: dbDate(r.created_at), paidAt: dbDateOrNull(r.paid_at),
+      organisations: organisations.get(Number(r.id)) ?? [],
+    }));
+    const last = rows[rows.length - 1];
+    return { kind, rows, next: more && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  /** Every match, page by page, up to `max` rows (an export); `truncated` when there were more. */
+  async all(query: Omit<OrderSearchQuery, 'after' | 'limit'>, max: number): Promise<{ rows: OrderListRow[]; truncated: boolean }> {
+    const rows: OrderListRow[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: OrderPage = await this.search({ ...query, after, limit: MAX_PAGE_SIZE });
+      rows.push(...page.rows);
+      if (!page.next) return { rows, truncated: false };
+      if (rows.length >= max) return { rows: rows.slice(0, max), truncated: true };
+      after = page.next;
+    }
+  }
+
+  private async organisationsOf(orderIds: number[]): Promise<Map<number, Array<{ name: string | null; uscc: string | null }>>> {
+    const out = new Map<number, Array<{ name: string | null; uscc: string | null }>>();
+    if (!orderIds.length) return out;
+    const raw: Array<Record<string, unknown>> = await this.db.query(
+      `SELECT l.order_id, c.organization, c.credit_code FROM order_lines l JOIN certificates c ON c.id = l.certificate_id
+       WHERE l.order_id IN (${orderIds.map(() => '?').join(',')}) ORDER BY l.order_id, l.id`, orderIds,
+    );
+    for (const r of raw) {
+      const list = out.get(Number(r.order_id)) ?? [];
+      list.push({ name: (r.organization as string | null) ?? null, uscc: (r.credit_code as string | null) ?? null });
+      out.set(Number(r.order_id), list);
+    }
+    return out;
+  }
+}
