@@ -4,6 +4,7 @@ import { CertificateEntity } from '../../src/modules/certificates/entities';
 import { type Order, OrderEntity, OrderLineEntity } from '../../src/modules/orders/entities';
 import { type OrderState } from '../../src/modules/orders/states';
 import { RenewalEntity } from '../../src/modules/renewals/entities';
+import { writeSearchKeys } from '../../src/modules/orders/search-keys';
 
 /**
  * Rows for the console's search and dashboard tests, written straight into the tables (what the order, payment and
@@ -58,6 +59,7 @@ export async function insertOrder(deps: Deps, o: OrderRow): Promise<{ id: number
   const res = await deps.db.manager.insert(OrderEntity, row);
   const id = Number(res.identifiers[0].id);
   await deps.db.manager.insert(OrderLineEntity, { orderId: id, certificateId, years: 1, unitPriceFen: totalFen, amountFen: totalFen, priceRuleId: 1, openKey: null });
+  await writeSearchKeys(deps.db.manager, id, o.createdAt, [certificateId]);
   return { id, orderNo, certificateId };
 }
 
