@@ -9,8 +9,8 @@ import { type ConsoleBench } from './console-setup';
 /**
  * The console pages under autocannon, logged in as an operator (财务 + 客服) the way a browser is: GET /login for the
  * session cookie and CSRF token, POST /login with the password and the current TOTP code. Each path runs
- * `seconds` with `connections` connections, after /login (a page without a database query: the baseline of the
- * console's own stack — session, CSP, nunjucks) in the same run.
+ * `seconds` with `connections` connections, after /approvals (the core's list over a near-empty table: the baseline of the
+ * console's own stack — session in Redis, the operator re-read, CSP, nunjucks) in the same run.
  */
 export interface PageRun { path: string; requests: number; rps: number; p50: number; p90: number; p99: number; max: number; non2xx: number; errors: number }
 
@@ -45,7 +45,7 @@ export async function consolePageRun(bench: ConsoleBench, opts: { seconds: numbe
     cookie = cookieOf(login.headers.getSetCookie(), jar);
     const runs: PageRun[] = [];
     log(`\nautocannon, ${opts.connections} connections, ${opts.seconds} s each, logged in (finance + support):`);
-    for (const path of ['/login', ...opts.paths]) {
+    for (const path of ['/approvals', ...opts.paths]) {
       const check = await fetch(`${base}${path}`, { headers: { cookie }, redirect: 'manual' });
       if (check.status !== 200) throw new Error(`GET ${path} answered ${check.status} before the run`);
       await check.arrayBuffer();

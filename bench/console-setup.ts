@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { createSearchIndexes, dropSearchIndexes } from '../migrations/1766200000000-OrderSearch';
@@ -43,6 +43,8 @@ export async function openConsoleBench(opts: { schema?: string; orders: number; 
   const env: Record<string, string> = {
     APP_ENV: 'test', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent', SESSION_SECRET: randomBytes(32).toString('base64url'),
     DATABASE_URL: url.toString(), REDIS_URL, REDIS_PREFIX: prefix,
+    // The sandbox CA's keys are stored encrypted: a run reusing the schema (--schema) must derive the same key.
+    CA_KEY_ENCRYPTION_KEY: createHash('sha256').update(`bench-ca-${schema}`).digest('base64'),
   };
   const deps = await openDeps(buildConfig(parseSettings(env), generateSandboxSecrets()), { clock: { nowMs: () => BENCH_NOW }, logger: createLogger(env.LOG_LEVEL!) });
   const indexesPresent = async () => Number((await deps.db.query("SELECT COUNT(*) AS n FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = 'ix_orders_created'"))[0].n) > 0;

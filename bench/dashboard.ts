@@ -8,7 +8,7 @@ import { openConsoleBench, type Stats, timeCalls } from './console-setup';
  *  1. baseline: the figures computed WITHOUT the indexes of migration 1766200000000;
  *  2. with them: the figures computed afresh (`--samples` times: what the first operator after the 30 s cache pays),
  *     and read from the cache;
- *  3. autocannon against the console's `/` page (logged in), beside /login in the same run.
+ *  3. autocannon against the console's `/` page (logged in), beside /approvals in the same run.
  * Target (issue 12): the dashboard in < 300 ms.
  */
 const { values: args } = parseArgs({

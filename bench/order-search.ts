@@ -11,7 +11,7 @@ import { BENCH_NOW, openConsoleBench, type Stats, timeCalls } from './console-se
  *  2. the indexes added (time printed), then `--samples` calls of each kind through OrderSearch (the service the page
  *     calls), one after another, p50/p95/p99;
  *  3. autocannon against the console's /orders page (logged in: password + TOTP, as an operator) for an organisation
- *     prefix, beside the console's /login page (no database) in the same run.
+ *     prefix, beside the console's /approvals page (the core's list, a near-empty table) in the same run.
  * Target (issue 12): < 100 ms p95. `--schema` reuses a schema a `--keep` run loaded (no baseline then, unless its
  * indexes are dropped with `--baseline`).
  */

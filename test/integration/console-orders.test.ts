@@ -48,7 +48,8 @@ describe('who may open 订单 and 概览', () => {
       const res = await request(app.callback()).get(path);
       expect(res.status).toBe(302);
       expect(res.headers.location).toMatch(/^\/login\?next=/);
-      expect(res.text).not.toContain(paidOrder.orderNo.slice(1));
+      expect(res.text).not.toContain('梅州市控制台页面测试有限公司');
+      expect(res.text).not.toContain('oPAGEopenid');
     }
   });
 

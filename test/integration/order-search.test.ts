@@ -6,6 +6,9 @@ import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { InvoiceRequestEntity } from '../../src/modules/invoices/entities';
 import { createTestBackend, startInstance, type TestBackendHandle, type TestInstance } from '../helpers/harness';
 import { insertCertificate, insertInstalledRenewal, insertOrder } from '../helpers/order-rows';
+import { paidOrder } from '../helpers/paid-orders';
+import { OrderLineEntity } from '../../src/modules/orders/entities';
+import { writeSearchKeys } from '../../src/modules/orders/search-keys';
 
 /**
  * The console's order search (exact order number, USCC, openid, organisation prefix, state, dates, keyset pages) and
@@ -97,6 +100,39 @@ describe('order search', () => {
     expect(new Set(seen)).toEqual(new Set(made));
     const all = await search.all({ q: org }, 10_000);
     expect(all.rows.slice(-45).map((r) => r.orderNo)).toEqual(seen);
+  });
+
+  test('When a prefix matches so many organisations that it is read newest first, then the pages are the same as when every match is sorted', async () => {
+    const org = '五华县宽前缀';
+    for (let i = 0; i < 30; i++) await insertOrder(t.deps, { organisation: `${org}${i % 7}有限公司`, createdAt: new Date(NOW - 40 * DAY + Math.floor(i / 3) * 60_000) });
+    const walk = async (s: OrderSearch) => {
+      const seen: string[] = [];
+      let after: string | null = null;
+      do {
+        const page = await s.search({ q: org, after, limit: 8 });
+        seen.push(...page.rows.map((r) => r.orderNo));
+        after = page.next;
+      } while (after);
+      return seen;
+    };
+    const broad = await walk(new OrderSearch(t.deps.db, { broadPrefixRows: 5 }));
+    expect(broad).toHaveLength(30);
+    expect(broad).toEqual(await walk(search));
+  });
+
+  test('When one order renews certificates of two organisations that both match the prefix, then it is listed once', async () => {
+    const a = await insertOrder(t.deps, { organisation: '丰顺县双证甲公司', createdAt: new Date(NOW - 50 * DAY) });
+    const cert = await insertCertificate(t.deps, { organisation: '丰顺县双证乙公司' });
+    await t.deps.db.manager.insert(OrderLineEntity, { orderId: a.id, certificateId: cert, years: 1, unitPriceFen: 1, amountFen: 1, priceRuleId: 1, openKey: null });
+    await writeSearchKeys(t.deps.db.manager, a.id, new Date(NOW - 50 * DAY), [cert]);
+    const page = await search.search({ q: '丰顺县双证' });
+    expect(page.rows.map((r) => r.orderNo)).toEqual([a.orderNo]);
+    expect(page.rows[0].organisations.map((o) => o.name)).toEqual(['丰顺县双证甲公司', '丰顺县双证乙公司']);
+  });
+
+  test('When an order is made through the order service, then its organisation finds it', async () => {
+    const made = await paidOrder(t.deps, 'oSEARCHviaService000000001', { organization: '梅州市服务下单测试有限公司' });
+    expect((await search.search({ q: '梅州市服务下单' })).rows.map((r) => r.orderNo)).toEqual([made.orderNo]);
   });
 
   test('When a typed value has the shape of an order number, USCC or openid, then it is searched as that key', () => {
