@@ -1,13 +1,13 @@
 import { type Deps } from '../../deps';
 import { chinaDay } from '../../lib/store/china-day';
-import { dialectOf, utcDatetime } from '../../lib/db/sql';
+import { utcDatetime } from '../../lib/db/sql';
 import { EXCEPTION_STATES } from '../refunds/entities';
 
 /**
  * The console's dashboard figures (issue 12). Each is one aggregate an index answers (migration 1766200000000 and
  * the ones before it): orders by created_at, payments by (paid_at, paid_amount_fen) (covering), pending orders by
- * (state, expires_at), statement lines by decision, refunds by state, invoice requests by status, certificates by
- * (status, not_after), installed renewals by (state, installed_at). The result is kept CACHE_MS in the shared
+ * (state, payment_method, expires_at), statement lines by decision, refunds by state, invoice requests by status, certificates by
+ * (status, not_after, usage), installed renewals by (state, installed_at). The result is kept CACHE_MS in the shared
  * store: several operators with the page open cost one set of queries per interval, and the figures say when they
  * were taken.
  */
@@ -76,8 +76,8 @@ export class DashboardService {
     const certificatesExpiring30 = await one("SELECT COUNT(*) AS n FROM certificates WHERE status = 'valid' AND not_after >= ? AND not_after < ? AND `usage` <> 'encrypt'",
       [nowText, utcDatetime(new Date(now + 30 * DAY_MS))]);
 
-    const perDay = await this.buckets('renewals', 'installed_at', "state = 'INSTALLED'", 'COUNT(*)', daysStart, DAY_MS);
-    const perWeek = await this.buckets('orders', 'paid_at', '1 = 1', 'SUM(paid_amount_fen)', weeksStart, 7 * DAY_MS);
+    const perDay = await this.buckets('renewals', 'installed_at', "state = 'INSTALLED'", 'COUNT(*)', daysStart, DAY_MS, DAYS);
+    const perWeek = await this.buckets('orders', 'paid_at', '1 = 1', 'SUM(paid_amount_fen)', weeksStart, 7 * DAY_MS, WEEKS);
     return {
       takenAt: now, todayStart, ordersToday,
       paidTodayCount: Number(paid[0]?.c ?? 0), paidTodayFen: Number(paid[0]?.s ?? 0),
@@ -87,17 +87,20 @@ export class DashboardService {
     };
   }
 
-  /** `aggregate` of `table` grouped into buckets of `sizeMs` from `startMs` by `column`, in the database. */
-  private async buckets(table: string, column: string, condition: string, aggregate: string, startMs: number, sizeMs: number): Promise<Map<number, number>> {
-    const start = utcDatetime(new Date(startMs));
-    const seconds = sizeMs / 1000;
-    const bucket = dialectOf(this.deps.db) === 'mysql'
-      ? `FLOOR(TIMESTAMPDIFF(SECOND, ?, ${column}) / ${seconds})`
-      // In whole milliseconds (rounded) and integer division: a row at a bucket's very start must not fall a float's hair short.
-      : `CAST((julianday(${column}) - julianday(?)) * 86400000 + 0.5 AS INTEGER) / ${sizeMs}`;
-    const rows: Array<{ b: unknown; v: unknown }> = await this.deps.db.query(
-      `SELECT ${bucket} AS b, ${aggregate} AS v FROM ${table} WHERE ${condition} AND ${column} >= ? GROUP BY b`, [start, start],
-    );
+  /**
+   * `aggregate` of `table` in `count` buckets of `sizeMs` from `startMs` by `column`: one range aggregate per bucket,
+   * joined with UNION ALL. Each range reads the (…, column) index alone; grouping by a computed bucket instead made the
+   * database evaluate the expression and fill a temporary table for every row (210 ms for 12 weeks at 1M orders,
+   * against 35 ms for the twelve ranges).
+   */
+  private async buckets(table: string, column: string, condition: string, aggregate: string, startMs: number, sizeMs: number, count: number): Promise<Map<number, number>> {
+    const parts: string[] = [];
+    const params: string[] = [];
+    for (let i = 0; i < count; i++) {
+      parts.push(`SELECT ${i} AS b, ${aggregate} AS v FROM ${table} WHERE ${condition} AND ${column} >= ? AND ${column} < ?`);
+      params.push(utcDatetime(new Date(startMs + i * sizeMs)), utcDatetime(new Date(startMs + (i + 1) * sizeMs)));
+    }
+    const rows: Array<{ b: unknown; v: unknown }> = await this.deps.db.query(parts.join(' UNION ALL '), params);
     return new Map(rows.map((r) => [Number(r.b), Number(r.v ?? 0)]));
   }
 }
