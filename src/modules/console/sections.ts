@@ -2,6 +2,8 @@ import type Router from '@koa/router';
 import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
+import { dashboardSection } from '../dashboard/routes';
+import { ordersSection } from '../orders/console-routes';
 import { operatorsSection } from './operators-routes';
 import { type OperatorRole } from './roles';
 
@@ -26,6 +28,8 @@ export interface ConsoleSection {
  */
 export function consoleSections(): ConsoleSection[] {
   return [
+    dashboardSection,
+    ordersSection,
     operatorsSection,
   ];
 }

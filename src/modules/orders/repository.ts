@@ -1,6 +1,7 @@
 import { type EntityManager, In, LessThan, Not, IsNull } from 'typeorm';
 import { type Order, OrderEntity, type OrderLine, OrderLineEntity, type PaymentMethod } from './entities';
 import { isOpen, type OrderState } from './states';
+import { writeSearchKeys } from './search-keys';
 
 export type NewOrder = Omit<Order, 'id' | 'state' | 'paymentMethod' | 'paidAt' | 'paidAmountFen' | 'transactionId' | 'closedAt' | 'closeReason' | 'fulfilledAt' | 'refundingAt' | 'refundedAt' | 'updatedAt'>;
 export type NewOrderLine = Omit<OrderLine, 'id' | 'orderId' | 'openKey'>;
@@ -29,6 +30,7 @@ export class OrderRepository {
       const inserted = await em.insert(OrderLineEntity, row);
       saved.push({ ...row, id: Number(inserted.identifiers[0].id) });
     }
+    await writeSearchKeys(em, orderId, header.createdAt, lines.map((l) => l.certificateId));
     return { ...header, id: orderId, lines: saved };
   }
 
