@@ -16,6 +16,8 @@ import { RefundEntity } from './modules/refunds/entities';
 import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/entities';
 import { invoiceEntities } from './modules/invoices/entities';
 import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
+import { StatementImportEntity } from './modules/statement-imports/entities';
+import { StatementResolutionEntity } from './modules/transfer-exceptions/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -25,4 +27,5 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity];
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity,
+  StatementImportEntity, StatementResolutionEntity];
