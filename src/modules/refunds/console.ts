@@ -1,9 +1,13 @@
 import { type Deps } from '../../deps';
 import { ConflictError, ValidationError } from '../../lib/errors';
+import { fenToYuanString } from '../invoices/amounts';
 import { assertNoStandingInvoice } from '../invoices/refund-guard';
 import { orderRefundNo, OrderService } from '../orders/service';
 import { type Refund, RefundEntity, type RefundState } from './entities';
 import { RefundService } from './service';
+
+/** Fen as 元 for the finance pages; '—' when there is no amount. */
+export const yuanText = (fen: number | null | undefined): string => (fen === null || fen === undefined ? '—' : fenToYuanString(fen));
 
 export interface RefundProposal { orderNo: string; amountFen: number; reason: string }
 

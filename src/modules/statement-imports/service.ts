@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
 import { type Deps } from '../../deps';
-import { NotFoundError } from '../../lib/errors';
+import { NotFoundError, PayloadTooLargeError } from '../../lib/errors';
 import { TransferService } from '../transfers/service';
 import { readStatement, statementReport } from '../transfers/statement-read';
+import { MAX_XLSX_BYTES } from '../transfers/statement-xlsx';
 import { type ReportLine, type StatementImport, StatementImportEntity } from './entities';
 
 /** What an uploaded statement may weigh: the workbook limit of the command (a CSV of 100,000 lines is about 12 MB). */
@@ -24,6 +25,10 @@ export class StatementImportService {
 
   async importUpload(file: { name: string; bytes: Buffer }, operator: { id: number; username: string }): Promise<ImportResult> {
     const name = basename(file.name || 'statement.csv').slice(-200);
+    // The command's workbook limit holds here too (a workbook unpacks to many times its size).
+    if (/\.xlsx$/i.test(name) && file.bytes.length > MAX_XLSX_BYTES) {
+      throw new PayloadTooLargeError(`Excel 工作簿超过 ${MAX_XLSX_BYTES / 1048576} MB，请按较短的日期范围导出，或另存为 CSV 后导入`, `xlsx upload of ${file.bytes.length} bytes`);
+    }
     const parsed = await readStatement(name, file.bytes, {});
     const at = new Date(this.deps.clock.nowMs());
     const outcomes = await new TransferService(this.deps).importLines(parsed.lines, name, at);
