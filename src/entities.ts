@@ -15,6 +15,7 @@ import { NoticeOutboxEntity } from './modules/notices/outbox';
 import { RefundEntity } from './modules/refunds/entities';
 import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/entities';
 import { invoiceEntities } from './modules/invoices/entities';
+import { consoleEntities } from './modules/console/entities';
 import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
 import { StatementImportEntity } from './modules/statement-imports/entities';
 import { StatementResolutionEntity } from './modules/transfer-exceptions/entities';
@@ -27,5 +28,5 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity,
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities,
   StatementImportEntity, StatementResolutionEntity];
