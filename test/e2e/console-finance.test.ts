@@ -7,7 +7,7 @@ import { PaymentService } from '../../src/modules/payments/service';
 import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { TransferService } from '../../src/modules/transfers/service';
 import { horizontalOverflow, screenshot } from '../helpers/browser';
-import { createOperator, currentTotp } from '../helpers/console';
+import { createOperator, freshTotp, type TestOperator } from '../helpers/console';
 import { verifyHandler } from '../helpers/handlers';
 import { freePort } from '../helpers/listening';
 import { boundCertificate } from '../helpers/pki-fixtures';
@@ -52,13 +52,13 @@ async function shot(page: Page, name: string): Promise<void> {
   copyFileSync(await screenshot(page, `console-finance-${name}`), `/tmp/console-finance-${name}.png`);
 }
 
-async function logIn(username: string, password: string, totpSecret: string): Promise<Page> {
+async function logIn(op: TestOperator): Promise<Page> {
   const page = await e2e.desktop();
   page.on('pageerror', (err) => { throw err; });
   await page.goto(`${consoleUrl}/statements`);
-  await page.getByLabel('用户名').fill(username);
-  await page.getByLabel('密码').fill(password);
-  await page.getByLabel('动态验证码').fill(await currentTotp(totpSecret));
+  await page.getByLabel('用户名').fill(op.username);
+  await page.getByLabel('密码').fill(op.password);
+  await page.getByLabel('动态验证码').fill(await freshTotp(e2e.app.deps, op));
   await page.getByRole('button', { name: '登录' }).click();
   await page.waitForURL(`${consoleUrl}/statements`);
   return page;
@@ -80,7 +80,7 @@ it('When two 财务 import a statement, match an exception by hand and refund an
     `2026-12-01,${byHand.organization},44009876543210987,中国工商银行梅州分行,${yuan(byHand.totalFen)},续期 ${byHandCode},${serial}-2`].join('\n');
 
   // A imports the statement: one line credited, one exception.
-  const pageA = await logIn(a.username, a.password, a.totpSecret);
+  const pageA = await logIn(a);
   await shot(pageA, 'statements-empty');
   await pageA.locator('input[type=file][name=file]').setInputFiles({ name: '建行收款明细.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
   await pageA.getByRole('button', { name: '导入' }).click();
@@ -104,7 +104,7 @@ it('When two 财务 import a statement, match an exception by hand and refund an
   expect(await pageA.locator('body').innerText()).toContain('须由另一位财务批准');
 
   // B approves it: the order is paid.
-  const pageB = await logIn(b.username, b.password, b.totpSecret);
+  const pageB = await logIn(b);
   await pageB.goto(`${consoleUrl}${creditProposal}`);
   await pageB.getByRole('button', { name: '批准并执行' }).click();
   await pageB.locator('.cc-badge', { hasText: '已执行' }).first().waitFor();

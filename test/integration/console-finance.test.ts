@@ -48,9 +48,9 @@ beforeAll(async () => {
   const a = await createOperator(app.deps, { username: 'finance.a', roles: ['finance'] });
   const b = await createOperator(app.deps, { username: 'finance.b', roles: ['finance'] });
   const s = await createOperator(app.deps, { username: 'support.c', roles: ['support'] });
-  financeA = await loginAgent(consoleApp, a);
-  financeB = await loginAgent(consoleApp, b);
-  support = await loginAgent(consoleApp, s);
+  financeA = await loginAgent(consoleApp, app.deps, a);
+  financeB = await loginAgent(consoleApp, app.deps, b);
+  support = await loginAgent(consoleApp, app.deps, s);
 });
 afterAll(async () => {
   await app?.close();
@@ -226,7 +226,7 @@ describe(`finance console (${backend})`, () => {
         reason: '本地多出的退款', state: 'PROCESSING', refundId: null, attempts: 1, lastError: null, createdAt: new Date(clock.nowMs()), updatedAt: new Date(clock.nowMs()), settledAt: null, resolvedAt: null, resolvedBy: null,
       });
       clock.set(Date.parse(`${beijingDay(clock.nowMs() + DAY)}T10:30:00+08:00`));
-      const finance = await loginAgent(consoleApp, await createOperator(app.deps, { username: 'finance.bill', roles: ['finance'] }));
+      const finance = await loginAgent(consoleApp, app.deps, await createOperator(app.deps, { username: 'finance.bill', roles: ['finance'] }));
       const run = await finance.post('/bills/check').type('form').send({ _csrf: finance.csrf, day: tradeDay });
       expect(run.status).toBe(302);
       expect((await orders.getOrder(lost))!.state).toBe('PAID');

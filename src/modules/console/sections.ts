@@ -3,6 +3,10 @@ import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
 import { operatorsSection } from './operators-routes';
+import { statementsSection } from '../statement-imports/console-routes';
+import { exceptionsSection } from '../transfer-exceptions/console-routes';
+import { refundsSection } from '../refunds/console-routes';
+import { billsSection } from '../wechatpay-bills/console-routes';
 import { type OperatorRole } from './roles';
 
 /** One area of the console: a nav entry and its routes. Each feature adds one line to consoleSections(). */
@@ -27,6 +31,10 @@ export interface ConsoleSection {
 export function consoleSections(): ConsoleSection[] {
   return [
     operatorsSection,
+    statementsSection,
+    exceptionsSection,
+    refundsSection,
+    billsSection,
   ];
 }
 
