@@ -206,6 +206,22 @@ describe(`finance console (${backend})`, () => {
     });
   });
 
+  it('When a transfer-paid order is refunded, then it waits for a person on the refunds page with what to do, and marking it handled takes it off the list (audited)', async () => {
+    const { orderNo, totalFen } = await pendingOrder('oConsoleTransferRefund');
+    await orders.markPaid(orderNo, { method: 'transfer', amountFen: totalFen, transactionId: `BANK-CFR${Date.now()}`, paidAt: new Date(clock.nowMs()) });
+    const proposed = await financeA.post('/refunds').type('form').send({ _csrf: financeA.csrf, orderNo, amount: yuan(totalFen), reason: '单位申请退款' });
+    await financeB.post(`/approvals/${proposalOf(proposed.headers.location)}/approve`).type('form').send({ _csrf: financeB.csrf });
+    const page = await financeA.get('/refunds');
+    expect(page.text).toContain(`RO${orderNo}`);
+    expect(page.text).toContain('请通过银行把款项退回付款账户后标记已处理');
+    const missingNote = await financeA.post(`/refunds/RO${orderNo}/resolve`).type('form').send({ _csrf: financeA.csrf, note: '' });
+    expect(missingNote.status).toBe(400);
+    expect((await financeA.post(`/refunds/RO${orderNo}/resolve`).type('form').send({ _csrf: financeA.csrf, note: '已通过建行退回，流水号 RET1' })).status).toBe(302);
+    expect(await new RefundService(app.deps).exceptions()).not.toContainEqual(expect.objectContaining({ orderNo }));
+    const audit = await app.deps.db.getRepository(RenewalAuditEntity).find();
+    expect(audit.map((e) => e.step)).toContain('console.refund.resolve');
+  });
+
   describe('WeChat Pay bill', () => {
     it('When a day is re-run from the bill page, then every mismatch kind is listed with what to do, and the re-run is audited', async () => {
       const tradeDay = beijingDay(clock.nowMs());
