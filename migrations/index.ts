@@ -18,6 +18,7 @@ import { Invoices1765600000000 } from './1765600000000-Invoices';
 import { Renewals1765700000000 } from './1765700000000-Renewals';
 import { Console1765900000000 } from './1765900000000-Console';
 import { OrderSearch1766200000000 } from './1766200000000-OrderSearch';
+import { FinanceConsole1766300000000 } from './1766300000000-FinanceConsole';
 
 /** Every migration, in order. Listed explicitly so the compiled build and tsx runs find the same set. */
 export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certificates1764300000000, Orders1764400000000, Transfers1764500000000, Handlers1764600000000,
@@ -26,3 +27,4 @@ export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certi
   WechatPayAttempts1765200000000, FollowerRestoreOwed1765300000000, SandboxCaCrls1765500000000,
   Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000, Console1765900000000,
   OrderSearch1766200000000];
+  FinanceConsole1766300000000];

@@ -17,6 +17,8 @@ import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/enti
 import { invoiceEntities } from './modules/invoices/entities';
 import { consoleEntities } from './modules/console/entities';
 import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
+import { StatementImportEntity } from './modules/statement-imports/entities';
+import { StatementResolutionEntity } from './modules/transfer-exceptions/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -26,4 +28,5 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities];
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities,
+  StatementImportEntity, StatementResolutionEntity];

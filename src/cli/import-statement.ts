@@ -2,19 +2,13 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { ValidationError } from '../lib/errors';
 import { TransferService } from '../modules/transfers/service';
-import { type ParsedStatement, parseStatementCsv } from '../modules/transfers/statement-file';
-import { MAX_XLSX_BYTES, parseStatementXlsx } from '../modules/transfers/statement-xlsx';
+import { type ParsedStatement } from '../modules/transfers/statement-file';
+import { readStatement, statementReport } from '../modules/transfers/statement-read';
+import { MAX_XLSX_BYTES } from '../modules/transfers/statement-xlsx';
 import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
 import { terminalText } from '../lib/terminal-text';
 
-/** CSV or XLSX by the file's extension; a workbook saved as .csv is named for what it is instead of read as text. */
-export async function readStatement(file: string, bytes: Buffer, opts: { sheet?: string }): Promise<ParsedStatement> {
-  const ext = extname(file).toLowerCase();
-  if (ext === '.xlsx') return parseStatementXlsx(bytes, opts);
-  if (ext === '.xls') throw new ValidationError('文件是旧版 Excel 97-2003（.xls）格式：请在 Excel 中另存为「Excel 工作簿（*.xlsx）」后再导入', 'legacy .xls');
-  if (bytes.subarray(0, 2).toString('latin1') === 'PK') throw new ValidationError('文件看起来是 Excel 工作簿：请把扩展名改为 .xlsx 后再导入', 'zip content in a .csv');
-  return parseStatementCsv(bytes);
-}
+export { readStatement } from '../modules/transfers/statement-read';
 
 /**
  * `npm run statements:import -- file.csv|file.xlsx [--sheet=名称]`: reads a bank statement export (format: README, "对公汇款") and
@@ -44,15 +38,7 @@ export async function importStatement(io: CliIo, argv: string[]): Promise<{ cred
   }
   return withDeps(io, { wechat: false }, async (deps) => {
     const outcomes = await new TransferService(deps).importLines(parsed.lines, basename(file), new Date(deps.clock.nowMs()));
-    const report = [
-      ...parsed.rejected.map((r) => ({ line: r.line, text: `格式错误：${r.reason}` })),
-      ...outcomes.map((o) => ({
-        line: o.line,
-        text: o.result === 'credited' ? `入账 ${o.orderNo}（流水号 ${o.bankSerial}）`
-          : o.result === 'skipped' ? `已导入过，跳过（流水号 ${o.bankSerial}）`
-            : `异常 ${o.reason}：${o.message}${o.orderNo ? `（订单 ${o.orderNo}）` : ''}（流水号 ${o.bankSerial}）`,
-      })),
-    ].sort((a, b) => a.line - b.line);
+    const report = statementReport(parsed, outcomes);
     for (const r of report) io.out(`line ${r.line}: ${terminalText(r.text)}`);
     const count = (k: string) => outcomes.filter((o) => o.result === k).length;
     const totals = { credited: count('credited'), exceptions: count('exception'), skipped: count('skipped'), rejected: parsed.rejected.length };

@@ -5,6 +5,10 @@ import { type ApprovalKind } from './approvals';
 import { dashboardSection } from '../dashboard/routes';
 import { ordersSection } from '../orders/console-routes';
 import { operatorsSection } from './operators-routes';
+import { statementsSection } from '../statement-imports/console-routes';
+import { exceptionsSection } from '../transfer-exceptions/console-routes';
+import { refundsSection } from '../refunds/console-routes';
+import { billsSection } from '../wechatpay-bills/console-routes';
 import { type OperatorRole } from './roles';
 
 /** One area of the console: a nav entry and its routes. Each feature adds one line to consoleSections(). */
@@ -31,6 +35,10 @@ export function consoleSections(): ConsoleSection[] {
     dashboardSection,
     ordersSection,
     operatorsSection,
+    statementsSection,
+    exceptionsSection,
+    refundsSection,
+    billsSection,
   ];
 }
 
