@@ -7,6 +7,7 @@ import { DocumentAccessEntity, DocumentFileEntity, DocumentSubmissionEntity } fr
 import { HandlerAuthorisationEntity } from './modules/handler-authorisation/entities';
 import { LegacyBindingEntity } from './modules/legacy-bindings/entities';
 import { OrderEntity, OrderLineEntity, PriceRuleEntity } from './modules/orders/entities';
+import { RevocationEvidenceEntity } from './modules/certificates/revocation-entities';
 import { OrderNoticeEntity } from './modules/payments/undelivered-notices';
 import { SandboxCaAuthorityEntity, SandboxCaCrlEntity, SandboxCaIssuedEntity, SandboxKmcKeyEntity } from './providers/ca/entities';
 import { WechatPayPlatformCertificateEntity } from './providers/wechatpay/entities';
@@ -25,4 +26,4 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity];
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, RevocationEvidenceEntity];
