@@ -1,6 +1,14 @@
 /** Projects: unit (no I/O: no database, store, network, child process or temporary file), integration on MariaDB + Redis, the same integration files on the embedded default, e2e in Chromium. */
-const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] };
-const base = { testEnvironment: 'node', transform, setupFiles: ['<rootDir>/test/helpers/no-network.ts'] };
+// otplib's default plugins import ESM-only packages (@scure/base, @noble/hashes): Node loads them with require(esm),
+// Jest's module loader does not, so they are compiled to CommonJS like our own files.
+const ESM_ONLY = ['@scure', '@noble'];
+const transform = {
+  '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }],
+  [`/node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],
+};
+const base = {
+  testEnvironment: 'node', transform, transformIgnorePatterns: [`/node_modules/(?!.*/node_modules/)(?!(${ESM_ONLY.join('|')})/)`], setupFiles: ['<rootDir>/test/helpers/no-network.ts'],
+};
 
 module.exports = {
   testTimeout: 30000,

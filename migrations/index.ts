@@ -16,6 +16,7 @@ import { SandboxCaCrls1765500000000 } from './1765500000000-SandboxCaCrls';
 import { WechatPayBills1765800000000 } from './1765800000000-WechatPayBills';
 import { Invoices1765600000000 } from './1765600000000-Invoices';
 import { Renewals1765700000000 } from './1765700000000-Renewals';
+import { Console1765900000000 } from './1765900000000-Console';
 import { RevocationEvidence1766400000000 } from './1766400000000-RevocationEvidence';
 
 /** Every migration, in order. Listed explicitly so the compiled build and tsx runs find the same set. */
@@ -23,5 +24,5 @@ export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certi
   HandlerAuthorisation1764700000000, HandlerDocuments1764800000000, WechatPayCertificates1764900000000, OrderNotices1765000000000,
   NoticeOutbox1765100000000, Refunds1765150000000,
   WechatPayAttempts1765200000000, FollowerRestoreOwed1765300000000, SandboxCaCrls1765500000000,
-  Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000,
+  Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000, Console1765900000000,
   RevocationEvidence1766400000000];

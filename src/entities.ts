@@ -16,6 +16,7 @@ import { NoticeOutboxEntity } from './modules/notices/outbox';
 import { RefundEntity } from './modules/refunds/entities';
 import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/entities';
 import { invoiceEntities } from './modules/invoices/entities';
+import { consoleEntities } from './modules/console/entities';
 import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
 
 /**
@@ -26,4 +27,4 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, RevocationEvidenceEntity];
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities, RevocationEvidenceEntity];

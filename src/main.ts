@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import dotenv from 'dotenv';
 import { createApp } from './app';
+import { createConsoleApp } from './modules/console/app';
 import { closeDeps, openDeps } from './composition';
 import { certificateServiceFor } from './modules/certificates/service';
 import { recordSandboxServer } from './config/sandbox-server';
@@ -65,11 +66,23 @@ async function main(): Promise<void> {
 
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(config.port, config.host, ok));
   logger.info({ port: config.port, database: config.database.kind, cache: config.cache.kind, wechat: config.wechat.mode, env: config.env }, 'listening');
+  // The operator console: its own listener (ADMIN_PORT; outside production PORT+1 by default), never the public one.
+  const consoleServer = config.console.port === undefined ? null : createServer(createConsoleApp(deps).callback());
+  if (consoleServer) {
+    consoleServer.keepAliveTimeout = 65_000;
+    consoleServer.headersTimeout = 66_000;
+    consoleServer.requestTimeout = 30_000;
+    await new Promise<void>((ok, fail) => consoleServer.once('error', fail).listen(config.console.port, config.console.host, ok));
+    logger.info({ port: config.console.port, host: config.console.host }, 'console listening');
+  } else {
+    logger.info('console not started: ADMIN_PORT is not set');
+  }
   // WECHATPAY_PLATFORM_CERTS=download: first download now (the sandbox WeChat Pay answers only once we listen), then every 12 h.
   const stopCertRefresh = deps.wechatpay.certificates.start();
   if (config.sandbox) {
     recordSandboxServer(config.dataDir, config.port);
-    console.log(`\n数安CA管家 (sandbox mode)\n  H5 home:          ${config.publicBaseUrl}/h5/\n  WeChat simulator: ${config.publicBaseUrl}/dev/wechat\n`);
+    const consoleLine = consoleServer ? `\n  Console:          ${config.console.baseUrl}/ (first operator: npm run admin:create)` : '';
+    console.log(`\n数安CA管家 (sandbox mode)\n  H5 home:          ${config.publicBaseUrl}/h5/\n  WeChat simulator: ${config.publicBaseUrl}/dev/wechat${consoleLine}\n`);
   }
 
   let stopping = false;
@@ -84,17 +97,19 @@ async function main(): Promise<void> {
     stopBillChecks();
     stopRenewalJobs();
     stopRestoreOwed();
-    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    const servers = consoleServer ? [server, consoleServer] : [server];
+    const force = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), 10_000);
     // Keep-alive sockets become idle once their last response is sent: close them as they do.
-    const sweep = setInterval(() => server.closeIdleConnections(), 200);
-    server.close(async () => {
+    const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 200);
+    // Both listeners stop accepting at once; the pools close only when the last in-flight request has finished.
+    void Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done())))).then(async () => {
       clearTimeout(force);
       clearInterval(sweep);
       await closeDeps(deps);
       logger.info('stopped');
       process.exit(0);
     });
-    server.closeIdleConnections();
+    servers.forEach((s) => s.closeIdleConnections());
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -4,6 +4,7 @@ import { type DatabaseLocation } from '../lib/db/data-source';
 import { buildPiiConfig, type PiiConfig } from '../lib/pii/config';
 import { livenessSection } from '../providers/liveness/config';
 import { renewalsSection } from './renewals';
+import { consoleSection } from './console';
 import { type SandboxSecrets } from './sandbox-secrets';
 import { fromBuilder, IN_PRODUCTION, need, needOr, parseSections, S, sandboxSecrets, trimSlashes, type Context } from './sections';
 import { type Settings } from './settings';
@@ -245,6 +246,8 @@ function sections(c: Context, settings: Settings) {
     /** Invoice e-mail: SMTP with TLS, or the sandbox outbox at /dev/mail. */
     mail: mailSection(c, settings),
     renewals: renewalsSection(c),
+    /** The operator console's listener, sessions and network rules (issue 12). */
+    console: consoleSection(c),
   };
 }
 

@@ -28,6 +28,18 @@ export const settingsSchema = z.object({
   TRUST_PROXY: bool,
   /** Proxies that append to X-Forwarded-For in front of the app; the client IP is the entry the nearest one wrote. */
   TRUST_PROXY_HOPS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(5).default(1)),
+  // Operator console (issue 12): its own listener, never the public one.
+  /** The console's port; outside production it defaults to PORT+1, in production the console runs only when this is set. */
+  ADMIN_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).optional()),
+  ADMIN_HOST: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** The console's address as operators' browsers reach it (the key agent must allow its origin); default http://localhost:ADMIN_PORT. */
+  ADMIN_BASE_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  /** The one proxy (its IP) whose X-Forwarded-For / -Proto the console believes; otherwise the socket address counts. */
+  ADMIN_TRUSTED_PROXY: z.preprocess(emptyToUndefined, z.union([z.ipv4(), z.ipv6()], { error: 'must be one IP address (the proxy in front of the console)' }).optional()),
+  /** Comma-separated CIDRs (or single addresses) the console answers; unset: any address that reaches the port. */
+  ADMIN_IP_ALLOWLIST: optionalString,
+  ADMIN_SESSION_IDLE_MINUTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(240).default(15)),
+  ADMIN_SESSION_MAX_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(24).default(8)),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   WECHAT_APPID: z.preprocess(emptyToUndefined, z.string().regex(/^wx[0-9a-zA-Z]{16}$/, 'must be wx followed by 16 letters or digits').optional()),
