@@ -33,6 +33,8 @@ export const OPERATOR_REASONS: Array<{ code: RevocationReason; label: string }> 
 ];
 export const reasonLabel = (code: string) => OPERATOR_REASONS.find((r) => r.code === code)?.label ?? code;
 
+export const describeRevocation = (p: CertRevokePayload) => `吊销证书 #${p.certificateId}（序列号 ${p.serialHex}），原因：${reasonLabel(p.reason)}${p.evidenceId ? '，附证明材料' : ''}`;
+
 export const EVIDENCE_MAX_BYTES = 5 * 1024 * 1024;
 export const EVIDENCE_TYPES: Record<string, string> = { 'application/pdf': 'pdf', 'image/jpeg': 'jpg', 'image/png': 'png' };
 const evidencePurpose = (sha256: string) => `revocation-evidence:${sha256}`;
@@ -56,16 +58,17 @@ export class CertificateRevocations {
     return Number(result.identifiers[0]!.id);
   }
 
+  /** The files attached to revocation proposals of this certificate (names only). */
+  evidenceOf(certificateId: number): Promise<Array<{ id: number; filename: string; sizeBytes: number; createdAt: Date }>> {
+    return this.deps.db.manager.find(RevocationEvidenceEntity, { where: { certificateId }, select: { id: true, filename: true, sizeBytes: true, createdAt: true }, order: { id: 'DESC' } });
+  }
+
   /** Opens the evidence for an operator (the vault audits the read; the route audits the view). */
   async evidence(id: number, actor: string): Promise<{ filename: string; contentType: string; bytes: Buffer; certificateId: number }> {
     const row = await this.deps.db.manager.findOne(RevocationEvidenceEntity, { where: { id } });
     if (!row) throw new NotFoundError('没有这份证明材料', `revocation evidence ${id}`);
     const bytes = this.deps.pii.decryptBytes(Buffer.from(row.sealed), evidencePurpose(row.sha256), { actor, reason: 'revocation-evidence', subject: `revocation_evidence:${id}` });
     return { filename: row.filename, contentType: row.contentType, bytes, certificateId: row.certificateId };
-  }
-
-  describe(p: CertRevokePayload): string {
-    return `吊销证书 #${p.certificateId}（序列号 ${p.serialHex}），原因：${reasonLabel(p.reason)}${p.evidenceId ? '，附证明材料' : ''}`;
   }
 
   async validate(p: CertRevokePayload): Promise<Certificate> {

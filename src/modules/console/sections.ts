@@ -3,6 +3,12 @@ import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
 import { operatorsSection } from './operators-routes';
+import { bindingsSection } from '../binding/console-routes';
+import { certificatesSection } from '../certificates/console-routes';
+import { reviewsSection } from '../handler-documents/console-routes';
+import { invoicesSection } from '../invoices/console-routes';
+import { jobsSection } from '../ops/jobs-console';
+import { priceRulesSection } from '../orders/price-rules-console';
 import { type OperatorRole } from './roles';
 
 /** One area of the console: a nav entry and its routes. Each feature adds one line to consoleSections(). */
@@ -26,6 +32,12 @@ export interface ConsoleSection {
  */
 export function consoleSections(): ConsoleSection[] {
   return [
+    invoicesSection,
+    reviewsSection,
+    bindingsSection,
+    certificatesSection,
+    priceRulesSection,
+    jobsSection,
     operatorsSection,
   ];
 }

@@ -44,6 +44,8 @@ export interface RedLetterPayload {
   reason: RedReason;
 }
 
+export const describeRedLetter = (p: RedLetterPayload) => `红冲发票 ${p.acceptanceNo}（${redReasonLabel(p.reason)}）`;
+
 export const statusLabelOf = (r: Pick<InvoiceRequestRow, 'direction' | 'status'>) => (r.direction === 'red' && r.status === 'issued' ? '已开具（红字）' : INVOICE_STATUS_LABELS[r.status]);
 
 export class InvoiceConsole {
@@ -85,10 +87,6 @@ export class InvoiceConsole {
   }
 
   // ---- four-eyes kind 'red-letter' ----
-
-  describeRedLetter(p: RedLetterPayload): string {
-    return `红冲发票 ${p.acceptanceNo}（${redReasonLabel(p.reason)}）`;
-  }
 
   async validateRedLetter(p: RedLetterPayload): Promise<void> {
     if (!RED_REASONS.some((r) => r.code === p.reason)) throw new ValidationError('请选择红冲原因', `red reason ${p.reason}`);

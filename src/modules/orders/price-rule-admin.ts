@@ -83,12 +83,19 @@ export function parseRuleForm(form: Record<string, string>): RuleFields {
 }
 
 /** "2026-12-10T08:00" (datetime-local, Asia/Shanghai) → ISO. */
-function parseLocalTime(text: string | undefined, label: string): string {
+export function parseLocalTime(text: string | undefined, label: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})$/.exec((text ?? '').trim());
   if (!m) throw new ValidationError(`请填写${label}`, `${label} ${text}`);
   const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]! - 8, +m[5]!);
   if (!Number.isFinite(ms)) throw new ValidationError(`${label}无效`, `${label} ${text}`);
   return new Date(ms).toISOString();
+}
+
+/** One line for the approvals list. */
+export function describePriceRule(p: PriceRulePayload): string {
+  if (p.action === 'retire') return `停用价格规则 #${p.ruleId}，${formatDateTime(new Date(p.effectiveTo))} 起失效`;
+  const rule = { ...p, effectiveFrom: new Date(p.effectiveFrom), effectiveTo: p.effectiveTo ? new Date(p.effectiveTo) : null };
+  return `${p.action === 'create' ? '新建' : `修改 #${p.ruleId}：`}${formatRule(rule)}，税率 ${taxRatePercent(p.taxRateBp)}`;
 }
 
 export class PriceRuleAdmin {
@@ -112,12 +119,6 @@ export class PriceRuleAdmin {
     const rule = (await this.list()).find((r) => r.id === id);
     if (!rule) throw new NotFoundError('没有这条价格规则', `price rule ${id}`);
     return rule;
-  }
-
-  describe(p: PriceRulePayload): string {
-    if (p.action === 'retire') return `停用价格规则 #${p.ruleId}，${formatDateTime(new Date(p.effectiveTo))} 起失效`;
-    const rule = { ...p, effectiveFrom: new Date(p.effectiveFrom), effectiveTo: p.effectiveTo ? new Date(p.effectiveTo) : null };
-    return `${p.action === 'create' ? '新建' : `修改 #${p.ruleId}：`}${formatRule(rule)}，税率 ${taxRatePercent(p.taxRateBp)}`;
   }
 
   /** At proposal time: the same checks execute repeats, so a page cannot propose what would be refused later. */
