@@ -17,7 +17,7 @@ import { RenewalAuditEntity } from '../../src/modules/renewals/entities';
 import { isInspectable } from '../../src/lib/jobs/types';
 import { createOperator, loginAgent, type ConsoleAgent, type TestOperator } from '../helpers/console';
 import { idNumberFor } from '../helpers/handlers';
-import { backend } from '../helpers/harness';
+import { backend, TestClock } from '../helpers/harness';
 import { tinyPng } from '../helpers/images';
 import { paidOrder } from '../helpers/paid-orders';
 import { knownCertificate } from '../helpers/pki-fixtures';
@@ -280,5 +280,48 @@ describe(`console support sections (${backend})`, () => {
     expect((await s1.post(`/bindings/${bindingId}/unbind`).type('form').send({ _csrf: s1.csrf, reason: '单位来电：经办人已离职' })).status).toBe(302);
     expect((await s1.get(`/bindings?q=${openid}`)).text).toContain('已解除');
     expect(await auditSteps('console.binding.unbind')).toContainEqual(expect.objectContaining({ subject: `binding:${bindingId}`, reason: '单位来电：经办人已离职', before: expect.objectContaining({ active: true, openid }), after: expect.objectContaining({ active: false }) }));
+  });
+
+  it('When a 客服 exports the invoice list, then it is a CSV with a BOM, the personal-data export is audited; a 客服 uploads a legacy file, then valid lines are imported and rejected lines listed, audited', async () => {
+    const acceptanceNo = await issuedInvoice();
+    const s1 = await as('support1');
+    const csv = await s1.get(`/invoices/export.csv?q=${acceptanceNo}`).buffer(true).parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(csv.status).toBe(200);
+    const text = (csv.body as Buffer).toString('utf8');
+    expect(text.charCodeAt(0)).toBe(0xfeff);
+    expect(text).toContain('受理单号');
+    expect(text).toContain(acceptanceNo);
+    expect(await auditSteps('console.invoices.export')).toContainEqual(expect.objectContaining({ subject: 'invoices', rows: 1, operator: { id: ops.support1.id, username: 'kefu1' } }));
+
+    const file = Buffer.from(`unionid,serial,media_serial,单位名称\noLegacyUnionConsole${backend}0001,,9000000000000199,梅州市示范会计师事务所\nshort,,9000000000000198,坏行\n`, 'utf8');
+    const imported = await s1.post(`/bindings/import?_csrf=${s1.csrf}`).field('_csrf', s1.csrf).attach('file', file, { filename: 'legacy.csv', contentType: 'text/csv' });
+    expect(imported.status).toBe(200);
+    expect(imported.text).toMatch(/读取行数<\/dt><dd>2（有效 1，拒绝 1）/);
+    expect(imported.text).toContain('unionid 格式不正确');
+    expect(await auditSteps('console.legacy.import')).toContainEqual(expect.objectContaining({ subject: 'legacy-file:legacy.csv', after: expect.objectContaining({ inserted: 1, rejected: 1 }) }));
+    const again = await s1.post(`/bindings/import?_csrf=${s1.csrf}`).field('_csrf', s1.csrf).attach('file', file, { filename: 'legacy.csv', contentType: 'text/csv' });
+    expect(again.text).toMatch(/新增 0，此前已导入 1/);
+  });
+
+  it('When a 客服 logged in more than 5 minutes ago opens document images, a revocation or the invoice export, then step-up is asked first and nothing is shown or proposed', async () => {
+    const deps = t.instance.deps;
+    const clock = new TestClock(deps.clock.nowMs());
+    const app = createConsoleApp({ ...deps, clock });
+    const agent = await loginAgent(app, { ...deps, clock }, ops.support2);
+    clock.advance(6 * 60_000);
+    const cert = await knownCertificate(deps, { organization: '梅州再次验证测试单位' });
+    expect((await agent.get('/reviews/documents/1')).headers.location).toMatch(/^\/step-up\?next=/);
+    expect((await agent.get(`/certificates/${cert.id}/revoke`)).headers.location).toMatch(/^\/step-up\?next=/);
+    expect((await agent.get('/invoices/export.csv')).headers.location).toMatch(/^\/step-up\?next=/);
+    const view = await agent.post('/reviews/documents/1/view').type('form').send({ _csrf: agent.csrf, reason: '审核经办人材料' });
+    expect(view.status).toBe(403);
+    expect(view.text).not.toContain('data:image');
+    const revoke = await agent.post(`/certificates/${cert.id}/revoke?_csrf=${agent.csrf}`).field('_csrf', agent.csrf).field('reason', 'keyCompromise').field('evidenceText', '单位来函称 U-KEY 遗失，申请吊销').field('why', '遗失');
+    expect(revoke.status).toBe(403);
+    expect(await deps.db.getRepository(ProposalEntity).countBy({ kind: 'cert-revoke', proposerId: ops.support2.id })).toBe(0);
   });
 });
