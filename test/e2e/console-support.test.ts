@@ -175,6 +175,7 @@ describe('Console (1280 px): 客服 and 管理员 sections', () => {
       // The failed job's page: bull-board in read-only mode offers no retry, clean, remove or promote.
       await page.goto(`${board.url}/jobs/board/queue/jobs?status=failed`);
       await page.getByText('demo.fails').first().waitFor();
+      await page.getByText('demo failure').first().waitFor({ timeout: 10_000 });
       await screenshot(page, 'console-jobs-board-failed');
       expect(await page.getByRole('button', { name: /重试|Retry|清理|Clean|删除|Remove|提升|Promote/ }).count()).toBe(0);
       expect(await page.content()).not.toContain('oSecretOpenid0001');
