@@ -7,6 +7,7 @@ import { DocumentAccessEntity, DocumentFileEntity, DocumentSubmissionEntity } fr
 import { HandlerAuthorisationEntity } from './modules/handler-authorisation/entities';
 import { LegacyBindingEntity } from './modules/legacy-bindings/entities';
 import { OrderEntity, OrderLineEntity, PriceRuleEntity } from './modules/orders/entities';
+import { RevocationEvidenceEntity } from './modules/certificates/revocation-entities';
 import { OrderNoticeEntity } from './modules/payments/undelivered-notices';
 import { SandboxCaAuthorityEntity, SandboxCaCrlEntity, SandboxCaIssuedEntity, SandboxKmcKeyEntity } from './providers/ca/entities';
 import { WechatPayPlatformCertificateEntity } from './providers/wechatpay/entities';
@@ -30,3 +31,4 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
   RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities,
   StatementImportEntity, StatementResolutionEntity];
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities, RevocationEvidenceEntity];

@@ -3,8 +3,7 @@ import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../lib/errors';
 import { parseLegacyFile, rejectionReportCsv } from '../modules/legacy-bindings/importer';
-import { LegacyBindingRepository } from '../modules/legacy-bindings/repository';
-import { LegacyRestoreService } from '../modules/legacy-bindings/service';
+import { importLegacyBindings, type ImportSummary } from '../modules/legacy-bindings/import-service';
 import { CliError, type CliIo, runCli, withDeps } from './bootstrap';
 import { terminalText } from '../lib/terminal-text';
 
@@ -13,17 +12,7 @@ const USAGE = 'usage: npm run import:legacy -- <file.csv> [--report rejected.csv
 const MAX_BYTES = 100 * 1024 * 1024;
 const PRINTED_REJECTIONS = 100;
 
-export interface ImportSummary {
-  dataLines: number;
-  accepted: number;
-  rejected: number;
-  inserted: number;
-  alreadyImported: number;
-  followersRestored: number;
-  bindingsCreated: number;
-  /** Entries of this file that name a certificate we do not know (yet). */
-  pending: number;
-}
+export type { ImportSummary };
 
 /**
  * `npm run import:legacy -- file.csv`: the old mini program's bindings (seed 二), validated line by line. Valid
@@ -65,25 +54,7 @@ export async function importLegacy(io: CliIo, argv: string[]): Promise<ImportSum
     io.out(`Rejected lines written to ${out}`);
   }
 
-  const summary = await withDeps(io, { wechat: false }, async (deps) => {
-    const repo = new LegacyBindingRepository();
-    const at = new Date(deps.clock.nowMs());
-    const { inserted, already } = await repo.insertMissing(deps.db.manager, parsed.rows, at);
-    // Restores from the database alone: followers whose unionid we stored when they followed or visited.
-    const restored = await new LegacyRestoreService(deps).restoreKnownFollowers(parsed.rows.map((r) => r.unionid));
-    const known = await repo.certificatesFor(deps.db.manager, parsed.rows, { includeSandbox: deps.config.sandbox });
-    const pending = parsed.rows.filter((r) => !known.has(`${r.keyKind}:${r.keyValue}`)).length;
-    return {
-      dataLines: parsed.dataLines,
-      accepted: parsed.dataLines - parsed.rejected.length,
-      rejected: parsed.rejected.length,
-      inserted,
-      alreadyImported: already,
-      followersRestored: restored.followers,
-      bindingsCreated: restored.created,
-      pending,
-    };
-  });
+  const summary = await withDeps(io, { wechat: false }, (deps) => importLegacyBindings(deps, parsed));
 
   io.out(`Lines read:          ${summary.dataLines} (accepted ${summary.accepted}, rejected ${summary.rejected})`);
   io.out(`Bindings imported:   ${summary.inserted} new, ${summary.alreadyImported} already imported`);

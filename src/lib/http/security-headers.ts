@@ -32,6 +32,10 @@ export interface PagePolicy {
   readonly forms?: readonly string[];
   /** The page's address carries a token or an OAuth code: send no Referer from it at all. */
   readonly noReferrer?: boolean;
+  /** `base-uri` instead of 'none', for a page whose third-party code reads its `<base href>` (the console's job board). */
+  readonly base?: readonly string[];
+  /** `<style>` elements besides nonced ones: hashes ('sha256-…') of third-party markup the page cannot nonce. */
+  readonly styles?: readonly string[];
   /** false: the page has no `style=""` attributes, so they are refused too. */
   readonly styleAttributes?: boolean;
 }
@@ -126,13 +130,13 @@ function directivesFor(page: PagePolicy, opts: SecurityHeaderOptions): Record<st
     scriptSrcAttr: ["'none'"],
     // Browsers without style-src-elem/-attr (older than 2022) fall back to style-src.
     styleSrc: styleAttributes ? ["'self'", "'unsafe-inline'"] : ["'self'", nonceSource],
-    styleSrcElem: ["'self'", nonceSource],
+    styleSrcElem: ["'self'", nonceSource, ...(page.styles ?? [])],
     styleSrcAttr: [styleAttributes ? "'unsafe-inline'" : "'none'"],
     imgSrc: ["'self'", 'data:', ...(page.images ?? [])],
     connectSrc: ["'self'", ...(page.connect ?? [])],
     formAction: ["'self'", ...opts.formTargets, ...(page.forms ?? [])],
     frameAncestors: ["'none'"],
-    baseUri: ["'none'"],
+    baseUri: page.base?.length ? [...page.base] : ["'none'"],
     objectSrc: ["'none'"],
   };
 }

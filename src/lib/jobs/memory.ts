@@ -1,6 +1,9 @@
 import { type Logger } from '../logger';
 import { type Metrics } from '../metrics';
-import { backoffMs, DEFAULT_ATTEMPTS, type EnqueueOptions, type JobHandler, type JobQueue } from './types';
+import { backoffMs, DEFAULT_ATTEMPTS, type EnqueueOptions, type FailedJob, type JobCounts, type JobHandler, type JobQueue, type JobQueueInspection } from './types';
+
+/** Failed-for-good jobs kept for the console (the queue lives in this process only, so do they). */
+const KEPT_FAILED = 200;
 
 interface Pending {
   name: string;
@@ -11,7 +14,7 @@ interface Pending {
 }
 
 /** In-process queue for the embedded default: same contract as the Redis queue, lost on restart. */
-export class MemoryJobQueue implements JobQueue {
+export class MemoryJobQueue implements JobQueue, JobQueueInspection {
   readonly kind = 'memory' as const;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly active = new Set<string>();
@@ -21,6 +24,9 @@ export class MemoryJobQueue implements JobQueue {
   private started = false;
   private closed = false;
   private seq = 0;
+  /** Scheduled but not yet running, by delay: waiting (no delay left) or delayed. */
+  private readonly scheduled = new Map<NodeJS.Timeout, { job: Pending; dueAt: number }>();
+  private readonly failed: Array<FailedJob & { payload: Record<string, unknown>; attempts: number }> = [];
   /** Jobs that ran out of attempts (a command reports them before it exits). */
   failedForGood = 0;
 
@@ -49,10 +55,12 @@ export class MemoryJobQueue implements JobQueue {
   private schedule(job: Pending, attempt: number, delayMs: number) {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
+      this.scheduled.delete(timer);
       const run = this.run(job, attempt).finally(() => this.running.delete(run));
       this.running.add(run);
     }, delayMs);
     this.timers.add(timer);
+    this.scheduled.set(timer, { job, dueAt: Date.now() + delayMs });
   }
 
   private async run(job: Pending, attempt: number) {
@@ -69,6 +77,8 @@ export class MemoryJobQueue implements JobQueue {
       if (last) {
         this.active.delete(job.jobId);
         this.failedForGood++;
+        this.failed.unshift({ jobId: job.jobId, name: job.name, attemptsMade: attempt, failedReason: (err as Error).message ?? String(err), failedAt: new Date(), payload: job.payload, attempts: job.attempts });
+        this.failed.splice(KEPT_FAILED);
       }
       else this.schedule(job, attempt + 1, backoffMs(attempt));
     }
@@ -82,6 +92,25 @@ export class MemoryJobQueue implements JobQueue {
     const until = Date.now() + timeoutMs;
     while ((this.timers.size || this.running.size) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     return this.timers.size + this.running.size + this.backlog.length;
+  }
+
+  async counts(): Promise<JobCounts> {
+    const now = Date.now();
+    let delayed = 0;
+    for (const { dueAt } of this.scheduled.values()) if (dueAt > now) delayed++;
+    return { waiting: this.backlog.length + this.scheduled.size - delayed, active: this.running.size, delayed, failed: this.failed.length };
+  }
+
+  async failedJobs(limit: number): Promise<FailedJob[]> {
+    return this.failed.slice(0, limit).map(({ payload: _p, attempts: _a, ...f }) => f);
+  }
+
+  async retryFailed(jobId: string): Promise<boolean> {
+    const at = this.failed.findIndex((f) => f.jobId === jobId);
+    if (at < 0) return false;
+    const [f] = this.failed.splice(at, 1);
+    await this.enqueue(f!.name, f!.payload, { jobId: f!.jobId, attempts: f!.attempts });
+    return true;
   }
 
   async close() {

@@ -1,12 +1,12 @@
 import { Queue, Worker } from 'bullmq';
 import { type Logger } from '../logger';
 import { type Metrics } from '../metrics';
-import { backoffMs, DEFAULT_ATTEMPTS, type EnqueueOptions, type JobHandler, type JobQueue } from './types';
+import { backoffMs, DEFAULT_ATTEMPTS, type EnqueueOptions, type FailedJob, type JobCounts, type JobHandler, type JobQueue, type JobQueueInspection } from './types';
 
 const QUEUE_NAME = 'jobs';
 
 /** BullMQ on the shared Redis: jobs survive restarts and are shared by every instance. */
-export class RedisJobQueue implements JobQueue {
+export class RedisJobQueue implements JobQueue, JobQueueInspection {
   readonly kind = 'redis' as const;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly queue: Queue;
@@ -76,6 +76,31 @@ export class RedisJobQueue implements JobQueue {
       this.logger.warn({ err, job: job?.name, jobId: job?.id, attempt: job?.attemptsMade }, 'job failed');
     });
     this.worker.on('error', (err) => this.logger.error({ err }, 'job worker error'));
+  }
+
+  /** The BullMQ queue itself, for the console's read-only board (bull-board wraps it in readOnlyMode). */
+  get bullQueue(): Queue {
+    return this.queue;
+  }
+
+  async counts(): Promise<JobCounts> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children');
+    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 };
+  }
+
+  async failedJobs(limit: number): Promise<FailedJob[]> {
+    const jobs = await this.queue.getFailed(0, Math.max(0, limit - 1));
+    return jobs.filter((j) => j).map((j) => ({
+      jobId: String(j.id), name: j.name, attemptsMade: j.attemptsMade, failedReason: j.failedReason ?? '', failedAt: j.finishedOn ? new Date(j.finishedOn) : null,
+    }));
+  }
+
+  async retryFailed(jobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job || (await job.getState()) !== 'failed') return false;
+    // BullMQ's retry moves the job back to waiting with its payload and resets its attempts.
+    await job.retry('failed');
+    return true;
   }
 
   async close() {

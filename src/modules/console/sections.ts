@@ -9,6 +9,12 @@ import { statementsSection } from '../statement-imports/console-routes';
 import { exceptionsSection } from '../transfer-exceptions/console-routes';
 import { refundsSection } from '../refunds/console-routes';
 import { billsSection } from '../wechatpay-bills/console-routes';
+import { bindingsSection } from '../binding/console-routes';
+import { certificatesSection } from '../certificates/console-routes';
+import { reviewsSection } from '../handler-documents/console-routes';
+import { invoicesSection } from '../invoices/console-routes';
+import { jobsSection } from '../ops/jobs-console';
+import { priceRulesSection } from '../orders/price-rules-console';
 import { type OperatorRole } from './roles';
 
 /** One area of the console: a nav entry and its routes. Each feature adds one line to consoleSections(). */
@@ -34,6 +40,12 @@ export function consoleSections(): ConsoleSection[] {
   return [
     dashboardSection,
     ordersSection,
+    invoicesSection,
+    reviewsSection,
+    bindingsSection,
+    certificatesSection,
+    priceRulesSection,
+    jobsSection,
     operatorsSection,
     statementsSection,
     exceptionsSection,

@@ -5,7 +5,7 @@ import getRawBody from 'raw-body';
 import { type Clock } from '../../lib/clock';
 import { type Logger } from '../../lib/logger';
 import { RA_HEADERS, raCanonicalString, raSignature } from './ra';
-import { CaError, type CaErrorCode, type CertificateAuthority, type IssueRequest, type RevocationReason } from './types';
+import { CaError, type CaErrorCode, type CertificateAuthority, type IssueRequest, REVOCATION_REASONS, type RevocationReason } from './types';
 
 /**
  * A sandbox RA speaking docs/ra-interface.md in front of any CertificateAuthority (the built-in CA), so the
@@ -34,7 +34,6 @@ const WIRE_CODES: Record<CaErrorCode, { status: number; code: string }> = {
   protocol: { status: 502, code: 'UPSTREAM_PROTOCOL' },
 };
 
-const REVOCATION_REASONS: RevocationReason[] = ['keyCompromise', 'superseded', 'cessationOfOperation', 'unspecified'];
 const MAX_BODY = '64kb';
 
 class WireError extends Error {
@@ -95,7 +94,7 @@ export function createSandboxRaApp(opts: SandboxRaOptions): Koa {
 
   router.post('/certificates/:serial/revoke', async (ctx) => {
     const reason = (ctx.state.body as { reason?: unknown }).reason;
-    if (!REVOCATION_REASONS.includes(reason as RevocationReason)) throw new WireError(400, 'INVALID_REQUEST', `reason must be one of ${REVOCATION_REASONS.join(', ')}`);
+    if (!(REVOCATION_REASONS as readonly string[]).includes(reason as string)) throw new WireError(400, 'INVALID_REQUEST', `reason must be one of ${REVOCATION_REASONS.join(', ')}`);
     await opts.ca.revoke(ctx.params.serial, reason as RevocationReason);
     ctx.body = {};
   });

@@ -54,7 +54,12 @@ export interface IssuedCertificate {
   encryptionPair?: { certificatePem: string; envelopedKeyBase64: string };
 }
 
-export type RevocationReason = 'keyCompromise' | 'superseded' | 'cessationOfOperation' | 'unspecified';
+/**
+ * RFC 5280 CRLReason values an operator or the renewal job may give (the built-in CA writes them into its CRL).
+ * Not cACompromise (a CA matter, not a certificate's) nor certificateHold (a hold is not a revocation).
+ */
+export const REVOCATION_REASONS = ['keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn', 'unspecified'] as const;
+export type RevocationReason = typeof REVOCATION_REASONS[number];
 
 export interface CertificateStatus {
   status: 'good' | 'revoked' | 'unknown';
