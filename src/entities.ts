@@ -16,6 +16,7 @@ import { RefundEntity } from './modules/refunds/entities';
 import { BillFindingEntity, BillRunEntity } from './modules/wechatpay-bills/entities';
 import { invoiceEntities } from './modules/invoices/entities';
 import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
+import { reminderEntities } from './modules/reminders/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -25,4 +26,4 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   DocumentSubmissionEntity, DocumentFileEntity, DocumentAccessEntity, WechatPayPlatformCertificateEntity, OrderNoticeEntity,
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity];
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...reminderEntities];

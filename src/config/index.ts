@@ -10,6 +10,8 @@ import { type Settings } from './settings';
 import { wechatPaySection } from './wechatpay';
 import { einvoiceSection } from '../providers/einvoice/config';
 import { mailSection } from '../providers/mail/config';
+import { smsSection } from '../providers/sms/config';
+import { remindersSection } from './reminders';
 
 export { type WechatPayConfig } from './wechatpay';
 
@@ -245,6 +247,10 @@ function sections(c: Context, settings: Settings) {
     /** Invoice e-mail: SMTP with TLS, or the sandbox outbox at /dev/mail. */
     mail: mailSection(c, settings),
     renewals: renewalsSection(c),
+    /** 到期提醒: the daily run's hour and pace, the WeChat template ids (issue 12). */
+    reminders: remindersSection(c),
+    /** Reminder SMS: Tencent Cloud SMS, the sandbox outbox at /dev/sms, or off (production without SMS_*). */
+    sms: smsSection(c, settings),
   };
 }
 
