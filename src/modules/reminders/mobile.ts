@@ -54,3 +54,16 @@ export class ReminderMobiles {
     return this.deps.pii.decrypt(row.mobileSealed, MOBILE_PURPOSE, { actor: 'system:expiry-reminders', reason: 'expiry-reminder-sms', subject: `expiry_reminder:${reminderId}` });
   }
 }
+
+/**
+ * The optional 手机号 + its own consent box, as a form posts them: nothing typed is fine (null); a number needs the
+ * box ticked (consent is never implied by typing), and must be a mainland mobile.
+ */
+export function parseMobileWithConsent(fields: Record<string, string | undefined>): { ok: true; mobile: string | null } | { ok: false; error: string } {
+  const typed = (fields.mobile ?? '').trim();
+  if (!typed) return { ok: true, mobile: null };
+  const parsed = parseMobile(typed);
+  if (!parsed.ok) return { ok: false, error: parsed.message };
+  if (fields.mobileConsent !== 'yes') return { ok: false, error: '如需接收到期提醒短信，请勾选同意；不需要请清空手机号' };
+  return { ok: true, mobile: parsed.value };
+}
