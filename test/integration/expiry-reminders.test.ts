@@ -219,4 +219,22 @@ describe(`到期提醒 (${backend})`, () => {
     const channels = [...(await rowsOf(a.id)), ...(await rowsOf(b.id))].map((r) => r.channel ?? r.detail).sort();
     expect(channels).toEqual(['subscribe', 'template:40037']);
   });
+
+  it('When the certificate page is opened outside WeChat, then no 订阅通知 opt-in; inside WeChat as a follower, then the wx-open-subscribe tag for the template, with openTagList', async () => {
+    const openid = `oRemind${process.pid}j`;
+    await follow(openid);
+    const cert = await certFor(openid, 20);
+    const agent = await loginAs(t.instance.app, t.sandbox, openid);
+    const outside = await agent.get(`/h5/certs/${cert.id}`);
+    expect(outside.status).toBe(200);
+    expect(outside.text).not.toContain('wx-open-subscribe');
+    const inside = await agent.get(`/h5/certs/${cert.id}`).set('User-Agent', 'Mozilla/5.0 (iPhone) MicroMessenger/8.0.50');
+    expect(inside.text).toContain(`<wx-open-subscribe template="${SUBSCRIBE}"`);
+    expect(inside.text).toContain("openTagList: ['wx-open-subscribe']");
+    expect(inside.headers['content-security-policy']).toContain('https://res.wx.qq.com');
+
+    await unfollow(openid);
+    const gone = await agent.get(`/h5/certs/${cert.id}`).set('User-Agent', 'Mozilla/5.0 (iPhone) MicroMessenger/8.0.50');
+    expect(gone.text).not.toContain('wx-open-subscribe');
+  });
 });
