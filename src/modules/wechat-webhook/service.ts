@@ -85,8 +85,8 @@ export class WebhookService {
   }
 
   /**
-   * Whether the message does anything at all (a handler, or a customer-service window). One that does not (a
-   * TEMPLATESENDJOBFINISH with no handler yet, an unknown type) needs no claim: acting on it twice is nothing twice.
+   * Whether the message does anything at all (a handler, or a customer-service window). One that does not (an
+   * unknown type) needs no claim: acting on it twice is nothing twice.
    */
   hasEffect(msg: InboundMessage): boolean {
     return Object.hasOwn(this.handlers, msg.type) || this.interactionOf(msg) !== null;
