@@ -26,6 +26,7 @@ import { paymentNotifyRoutes, paymentPageRoutes } from './modules/payments/route
 import { webhookRoutes } from './modules/wechat-webhook/routes';
 import { invoiceLinkRoutes } from './modules/invoices/link-routes';
 import { devMailRoutes } from './modules/dev-mail/routes';
+import { devSmsRoutes } from './modules/dev-sms/routes';
 import { createSandboxWechatApiApp } from './providers/wechat-api/sandbox';
 import { createSandboxWechatPayApp, SANDBOX_WECHATPAY_PATH } from './providers/wechatpay/sandbox';
 import { createSandboxFaceIdApp } from './providers/liveness/sandbox';
@@ -95,6 +96,7 @@ export function createApp(deps: Deps): Koa {
     pageRouters.push(createSandboxOAuthRoutes(deps, deps.sandboxWechat, render), devWechatRoutes(deps, deps.sandboxWechat, render));
   }
   if (config.sandbox && deps.sandboxMailbox && !config.isProduction) pageRouters.push(devMailRoutes(deps, deps.sandboxMailbox, render));
+  if (config.sandbox && deps.sandboxSms && !config.isProduction) pageRouters.push(devSmsRoutes(deps, deps.sandboxSms, render));
   for (const router of pageRouters) app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

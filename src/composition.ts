@@ -21,6 +21,8 @@ import { createEInvoiceProvider } from './providers/einvoice';
 import { type SandboxIssuer } from './providers/einvoice/sandbox';
 import { createMailer } from './providers/mail';
 import { type SandboxMailbox } from './providers/mail/sandbox';
+import { createSmsSender } from './providers/sms';
+import { type SandboxSmsOutbox } from './providers/sms/sandbox';
 
 export interface OpenDepsOptions {
   logger?: Logger;
@@ -39,6 +41,7 @@ export interface OpenDepsOptions {
   /** An existing sandbox issuer / outbox to share (tests run two instances against one provider). */
   sandboxEInvoice?: SandboxIssuer;
   sandboxMailbox?: SandboxMailbox;
+  sandboxSms?: SandboxSmsOutbox;
 }
 
 /**
@@ -108,9 +111,11 @@ export async function openDeps(config: AppConfig, opts: OpenDepsOptions = {}): P
   wechatpay.certificates.shareLimitThrough(store);
   const einvoice = createEInvoiceProvider(config.einvoice, { clock, random, fetch: opts.fetch, sandbox: opts.sandboxEInvoice });
   const mail = createMailer(config.mail, opts.sandboxMailbox);
+  const sms = createSmsSender(config.sms, logger, opts.sandboxSms);
   return {
     config, logger, metrics, clock, random, db, store, jobs, wechatApi, ca, sandboxWechat, wechatpay, sandboxWechatPay, liveness, sandboxFaceId, pii,
     einvoice: einvoice.provider, sandboxEInvoice: einvoice.sandbox, mailer: mail.mailer, sandboxMailbox: mail.sandbox,
+    sms: sms.sms, sandboxSms: sms.sandbox,
   };
 }
 

@@ -17,6 +17,8 @@ import { type EInvoiceProvider } from './providers/einvoice/types';
 import { type SandboxIssuer } from './providers/einvoice/sandbox';
 import { type Mailer } from './providers/mail/types';
 import { type SandboxMailbox } from './providers/mail/sandbox';
+import { type SmsSender } from './providers/sms/types';
+import { type SandboxSmsOutbox } from './providers/sms/sandbox';
 
 /** Everything the app is built from. Only the composition root (src/composition.ts) creates these. */
 export interface Deps {
@@ -51,4 +53,8 @@ export interface Deps {
   mailer: Mailer;
   /** Present only with the sandbox outbox (/dev/mail). */
   sandboxMailbox?: SandboxMailbox;
+  /** Reminder SMS: Tencent Cloud SMS or the sandbox outbox; absent when off (production without SMS_* settings). */
+  sms?: SmsSender;
+  /** Present only with the sandbox SMS outbox (/dev/sms). */
+  sandboxSms?: SandboxSmsOutbox;
 }

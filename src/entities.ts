@@ -20,6 +20,7 @@ import { consoleEntities } from './modules/console/entities';
 import { RenewalAuditEntity, RenewalEntity, RenewalIssuanceEntity } from './modules/renewals/entities';
 import { StatementImportEntity } from './modules/statement-imports/entities';
 import { StatementResolutionEntity } from './modules/transfer-exceptions/entities';
+import { reminderEntities } from './modules/reminders/entities';
 
 /**
  * Every entity schema; modules add theirs here. It lives beside the composition root because it names the
@@ -32,3 +33,4 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities,
   StatementImportEntity, StatementResolutionEntity];
   RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities, RevocationEvidenceEntity];
+  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...reminderEntities];

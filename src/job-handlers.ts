@@ -5,6 +5,7 @@ import { registerPaymentJobs } from './modules/payments/jobs';
 import { registerBillJobs } from './modules/wechatpay-bills/jobs';
 import { registerInvoiceJobs } from './modules/invoices/jobs';
 import { registerRenewalJobs } from './modules/renewals/jobs';
+import { registerReminderJobs } from './modules/reminders/jobs';
 
 /**
  * Every background job's handler. createApp registers them for the server's workers; a command on the embedded
@@ -17,4 +18,5 @@ export function registerJobHandlers(deps: Deps): void {
   registerBillJobs(deps);
   registerInvoiceJobs(deps);
   registerRenewalJobs(deps);
+  registerReminderJobs(deps);
 }

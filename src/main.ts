@@ -11,6 +11,7 @@ import { scheduleRestoreOwedPass } from './modules/legacy-bindings/owed';
 import { scheduleHandlerPurge } from './modules/handler-authorisation/jobs';
 import { scheduleBillChecks } from './modules/wechatpay-bills/jobs';
 import { scheduleRenewalJobs } from './modules/renewals/jobs';
+import { scheduleReminderJobs } from './modules/reminders/jobs';
 import { loadConfig } from './config/load';
 import { SettingsError } from './config/settings';
 import { createLogger } from './lib/logger';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   const stopPurge = scheduleHandlerPurge(deps);
   const stopBillChecks = scheduleBillChecks(deps);
   const stopRenewalJobs = scheduleRenewalJobs(deps);
+  const stopReminders = scheduleReminderJobs(deps);
   const stopRestoreOwed = scheduleRestoreOwedPass(deps);
   const server = createServer(app.callback());
   // Longer than a typical load balancer's idle timeout, so it never reuses a socket we just closed.
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
     stopPurge();
     stopBillChecks();
     stopRenewalJobs();
+    stopReminders();
     stopRestoreOwed();
     const servers = consoleServer ? [server, consoleServer] : [server];
     const force = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), 10_000);

@@ -11,6 +11,8 @@ import { type Settings } from './settings';
 import { wechatPaySection } from './wechatpay';
 import { einvoiceSection } from '../providers/einvoice/config';
 import { mailSection } from '../providers/mail/config';
+import { smsSection } from '../providers/sms/config';
+import { remindersSection } from './reminders';
 
 export { type WechatPayConfig } from './wechatpay';
 
@@ -248,6 +250,10 @@ function sections(c: Context, settings: Settings) {
     renewals: renewalsSection(c),
     /** The operator console's listener, sessions and network rules (issue 12). */
     console: consoleSection(c),
+    /** 到期提醒: the daily run's hour and pace, the WeChat template ids (issue 12). */
+    reminders: remindersSection(c),
+    /** Reminder SMS: Tencent Cloud SMS, the sandbox outbox at /dev/sms, or off (production without SMS_*). */
+    sms: smsSection(c, settings),
   };
 }
 

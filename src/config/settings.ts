@@ -78,6 +78,26 @@ export const settingsSchema = z.object({
   RENEWAL_AUDIT_EXPORT_DIR: optionalString,
   /** 类目模板 id of 证书续期成功 (fields: docs/renewal.md). */
   WECHAT_TEMPLATE_CERT_RENEWED: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
+  /** 到期提醒 (issue 12): 类目模板 id (fields thing1 单位, time2 到期日期, thing3 提示); unset: the template channel is off (logged at start). */
+  WECHAT_TEMPLATE_EXPIRY_REMINDER: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
+  /** 订阅通知 (一次性) template id offered with wx-open-subscribe on the certificate pages; unset: no opt-in is offered. */
+  WECHAT_SUBSCRIBE_TEMPLATE_EXPIRY: optionalString.pipe(z.string().regex(/^[A-Za-z0-9_-]{10,64}$/).optional()),
+  /** Hour of the China day (0-23) from which the daily expiry-reminder run starts. */
+  REMINDER_HOUR: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(23).default(9)),
+  /** Reminder sends per second (each template send brings one TEMPLATESENDJOBFINISH to the webhook). */
+  REMINDER_SENDS_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().min(0.1).max(1000).default(20)),
+  // SMS (Tencent Cloud SMS, SendSms). SMS_SDK_APP_ID selects the real client; none: the sandbox outbox at /dev/sms outside production, off in it.
+  SMS_SDK_APP_ID: optionalString.pipe(z.string().regex(/^\d{6,20}$/, 'must be the SmsSdkAppId (digits)').optional()),
+  SMS_SIGN_NAME: optionalString.pipe(z.string().max(30, 'must be at most 30 characters').optional()),
+  /** SMS template ids: renew = params [单位, 到期日期]; paid (paid, renew on the PC) = [单位, 到期日期, 续期网址]. */
+  SMS_TEMPLATE_EXPIRY_RENEW: optionalString.pipe(z.string().regex(/^\d{1,20}$/, 'must be the SMS TemplateId (digits)').optional()),
+  SMS_TEMPLATE_EXPIRY_PAID: optionalString.pipe(z.string().regex(/^\d{1,20}$/, 'must be the SMS TemplateId (digits)').optional()),
+  /** Defaults to TENCENTCLOUD_SECRET_ID / _KEY (a separate sub-account with only sms:SendSms is better). */
+  SMS_SECRET_ID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9]{16,64}$/, 'must be 16-64 letters or digits').optional()),
+  SMS_SECRET_KEY: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  SMS_REGION: optionalString.pipe(z.string().regex(/^[a-z]{2}-[a-z]+(-\d+)?$/, 'must look like ap-guangzhou').optional()),
+  /** Points the SMS client elsewhere (a test double); default https://sms.tencentcloudapi.com. */
+  SMS_API_BASE: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   // WeChat Pay (APIv3). None set: the in-process sandbox WeChat Pay; production demands the real ones.
   WECHATPAY_MCHID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{8,12}$/, 'must be the 商户号 (8-12 digits)').optional()),
   /** The merchant API certificate's serial number (hex). */

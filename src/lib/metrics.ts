@@ -10,6 +10,10 @@ export interface Metrics {
   jobs: Counter<'name' | 'result'>;
   /** The expired-order sweep, per order: closed, credited, or failed (logged; the next sweep tries again). */
   orderSweep: Counter<'result'>;
+  /** 到期提醒 per recipient: threshold (30/7/1), channel (template, subscribe, sms, none), result (sent, unreachable, skipped, failed). */
+  reminders: Counter<'threshold' | 'channel' | 'result'>;
+  /** TEMPLATESENDJOBFINISH reports by Status (success, failed:user block, failed: system failed). */
+  templateReports: Counter<'status'>;
 }
 
 export function createMetrics(opts: { collectDefaults?: boolean } = {}): Metrics {
@@ -43,6 +47,8 @@ export function createMetrics(opts: { collectDefaults?: boolean } = {}): Metrics
       registers: [registry],
     }),
     jobs: new Counter({ name: 'jobs_total', help: 'Background jobs by name and result', labelNames: ['name', 'result'], registers: [registry] }),
+    reminders: new Counter({ name: 'expiry_reminders_total', help: 'Expiry reminders by threshold, channel and result', labelNames: ['threshold', 'channel', 'result'], registers: [registry] }),
+    templateReports: new Counter({ name: 'wechat_template_reports_total', help: 'TEMPLATESENDJOBFINISH reports by status', labelNames: ['status'], registers: [registry] }),
     orderSweep: new Counter({ name: 'order_sweep_orders_total', help: 'Expired orders the sweep settled, by result (closed, credited, failed)', labelNames: ['result'], registers: [registry] }),
   };
 }

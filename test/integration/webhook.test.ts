@@ -84,7 +84,7 @@ describe(`WeChat webhook end to end (${backend})`, () => {
     expect((await handledBy(a)) - before).toBe(2);
   });
 
-  it('When a template-finish report (no handler yet) arrives, then it is acknowledged without a claim in the store', async () => {
+  it('When a template-finish report arrives, then it is recorded and acknowledged without a claim in the store', async () => {
     const openid = uniqueOpenid();
     const xml = eventXml(openid, 'TEMPLATESENDJOBFINISH', { MsgID: '3000000000000000003', Status: 'success' });
     const { res } = await sendToWebhook(a.app, xml);

@@ -10,6 +10,8 @@ import { BindingService } from '../binding/service';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
 import { renewalAddress, renewalViewsOf } from '../renewals/phone-view';
+import { pagePolicy, WECHAT_JS_SDK } from '../../lib/http/security-headers';
+import { subscribeOffer } from '../reminders/subscribe-offer';
 import { certificateServiceFor } from './service';
 import { type CertificateCard, toCard, toDetail } from './view-model';
 
@@ -56,11 +58,14 @@ export function certificateRoutes(deps: Deps, render: RenderPage): Router {
     });
   });
 
-  router.get('/h5/certs/:id', auth, async (ctx) => {
+  // The detail page may load WeChat's JS-SDK (订阅通知 opt-in): only this page's policy allows it.
+  router.get('/h5/certs/:id', pagePolicy({ scripts: [WECHAT_JS_SDK] }), auth, async (ctx) => {
     const { certificate, binding: b } = await ownCertificate(ctx);
     const { paid, history } = await renewalViewsOf(deps.db.manager, [certificate.id]);
+    const detail = toDetail(certificate, b, rules, now());
     page(ctx, 'h5/cert-detail.njk', {
-      title: '证书详情 - 数安CA管家', cert: toDetail(certificate, b, rules, now()), confirmUnbind: ctx.query.confirm === 'unbind', csrf: csrfToken(ctx, deps.random),
+      subscribe: certificate.status === 'valid' && detail.daysLeft >= 0 ? await subscribeOffer(deps, ctx, wechatUserOf(ctx).openid) : undefined,
+      title: '证书详情 - 数安CA管家', cert: detail, confirmUnbind: ctx.query.confirm === 'unbind', csrf: csrfToken(ctx, deps.random),
       paid: paid.get(certificate.id), history: history.get(certificate.id) ?? [], renewalUrl: renewalAddress(deps.config.publicBaseUrl),
     });
   });

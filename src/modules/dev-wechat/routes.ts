@@ -40,6 +40,7 @@ export function devWechatRoutes(deps: Deps, state: SandboxWechatState, render: R
       menu: sim.menu(),
       webhookMode: deps.config.wechat.encodingAesKey ? '安全模式（加密）' : '明文模式',
       publicBaseUrl: deps.config.publicBaseUrl,
+      subscribeTemplateId: deps.config.reminders.subscribeTemplateId,
     });
   });
 

@@ -6,7 +6,8 @@ import { type Deps } from '../../deps';
 import { ValidationError } from '../../lib/errors';
 import { renderMenu } from '../../providers/wechat-api/menu';
 import { type SandboxWechatState, type SandboxOutgoingMessage } from '../../providers/wechat-api/sandbox-state';
-import { inboundXml, openWebhookReply, signedWebhookRequest } from '../wechat-webhook/outbound-request';
+import { inboundXml, openWebhookReply, signedWebhookRequest, subscribeEventXml } from '../wechat-webhook/outbound-request';
+import { SANDBOX_EXPIRY_TEMPLATE, SANDBOX_SUBSCRIBE_TEMPLATE } from '../../config/reminders';
 import { parseWechatXml } from '../wechat-webhook/xml';
 
 /**
@@ -19,7 +20,9 @@ export type SimAction =
   | { kind: 'unsubscribe' }
   | { kind: 'click'; key: string }
   | { kind: 'view'; url: string }
-  | { kind: 'text'; content: string };
+  | { kind: 'text'; content: string }
+  /** The user answers the 订阅通知 popup a page's wx-open-subscribe opened (允许 / 取消). */
+  | { kind: 'subscribe_popup'; templateId: string; accept: boolean };
 
 export interface ChatEntry {
   at: number;
@@ -79,7 +82,9 @@ function outboxHtml(m: SandboxOutgoingMessage): string {
   const template = TEMPLATES[String(body.template_id ?? '')];
   // Label each field as WeChat would show it (the template's own labels); unknown templates keep the raw keys.
   const lines = Object.entries(data).map(([k, v]) => `${escapeHtml(template?.labels[k] ?? k)}：${escapeHtml(String(v?.value ?? ''))}`);
-  const url = typeof body.url === 'string' && /^https?:\/\//.test(body.url) ? `<br><a href="${escapeHtml(body.url)}" target="_blank" rel="noopener">详情</a>` : '';
+  // Template messages link with `url`, 订阅通知 (bizsend) with `page`.
+  const link = typeof body.url === 'string' ? body.url : typeof body.page === 'string' ? body.page : '';
+  const url = /^https?:\/\//.test(link) ? `<br><a href="${escapeHtml(link)}" target="_blank" rel="noopener">详情</a>` : '';
   return `<strong>${escapeHtml(template?.title ?? '模板消息')}</strong><br>${lines.join('<br>')}${url}`;
 }
 
@@ -88,6 +93,8 @@ const TEMPLATES: Record<string, { title: string; labels: Record<string, string> 
   'sandbox-tpl-order-paid': { title: '订单支付成功', labels: { character_string1: '订单号', amount2: '金额', thing3: '商品', time4: '支付时间' } },
   'sandbox-tpl-transfer-rejected': { title: '汇款未通过', labels: { character_string1: '订单号', amount2: '金额', thing3: '原因' } },
   'sandbox-tpl-review-result': { title: '审核结果通知', labels: { thing1: '审核事项', phrase2: '审核结果', thing3: '说明', time4: '审核时间' } },
+  [SANDBOX_EXPIRY_TEMPLATE]: { title: '到期提醒', labels: { thing1: '单位名称', time2: '到期日期', thing3: '温馨提示' } },
+  [SANDBOX_SUBSCRIBE_TEMPLATE]: { title: '证书到期提醒（订阅通知）', labels: { thing1: '单位名称', time2: '到期日期', thing3: '温馨提示' } },
 };
 
 export class WechatSimulator {
@@ -140,6 +147,8 @@ export class WechatSimulator {
         return inboundXml({ ...base, msgType: 'event', Event: 'VIEW', EventKey: action.url });
       case 'text':
         return inboundXml({ ...base, msgType: 'text', Content: action.content, MsgId: String(BigInt(`0x${randomBytes(7).toString('hex')}`)) });
+      case 'subscribe_popup':
+        return subscribeEventXml({ ...base, event: 'subscribe_msg_popup_event', answers: [{ templateId: action.templateId, status: action.accept ? 'accept' : 'reject' }] });
     }
   }
 
@@ -151,6 +160,7 @@ export class WechatSimulator {
       case 'click': return `点击菜单（CLICK ${action.key}）`;
       case 'view': return `打开菜单网页（VIEW ${action.url}）`;
       case 'text': return action.content;
+      case 'subscribe_popup': return `订阅通知弹窗：${action.accept ? '允许' : '取消'}（模板 ${action.templateId}）`;
     }
   }
 
@@ -159,8 +169,8 @@ export class WechatSimulator {
     if (!this.state.users.has(openid)) throw new ValidationError('请先选择或新建测试用户', `simulator: unknown sandbox user`);
     const { config } = this.deps;
     this.append(openid, action.kind === 'text' ? 'user' : 'system', escapeHtml(this.describe(action)));
-    const kind = action.kind === 'text' ? 'message' : action.kind;
-    this.state.recordInteraction(openid, kind, action.kind === 'subscribe' || action.kind === 'scan' ? action.scene : undefined);
+    if (action.kind === 'subscribe_popup') this.state.answerSubscribePopup(openid, action.templateId, action.accept);
+    else this.state.recordInteraction(openid, action.kind === 'text' ? 'message' : action.kind, action.kind === 'subscribe' || action.kind === 'scan' ? action.scene : undefined);
 
     const identity = { appId: config.wechat.appId, token: config.wechat.token, encodingAesKey: config.wechat.encodingAesKey };
     const request = signedWebhookRequest(identity, this.xmlFor(openid, action));
@@ -222,6 +232,11 @@ export function parseAction(form: Record<string, string>): SimAction {
       if (!content) throw new ValidationError('请输入消息内容', 'simulator: empty text');
       if (content.length > 600) throw new ValidationError('消息过长（最多 600 字）', 'simulator: text too long');
       return { kind: 'text', content };
+    }
+    case 'subscribe_popup': {
+      const templateId = (form.templateId ?? '').trim();
+      if (!/^[\w-]{1,64}$/.test(templateId)) throw new ValidationError('请填写订阅通知模板 ID', 'simulator: bad template id');
+      return { kind: 'subscribe_popup', templateId, accept: form.decision === 'accept' };
     }
     default:
       throw new ValidationError('未知的操作', `simulator: unknown action ${String(form.action).slice(0, 20)}`);

@@ -23,23 +23,32 @@ export async function deliverTemplate(
   message: { touser: string; template_id: string; client_msg_id: string; url: string; data: Record<string, string> },
   what: string,
 ): Promise<TemplateDelivery> {
+  return (await deliverTemplateWithId(deps, message, what)).delivery;
+}
+
+/** deliverTemplate, also giving the send's msgid (the key of its TEMPLATESENDJOBFINISH report) when it was sent. */
+export async function deliverTemplateWithId(
+  deps: Pick<Deps, 'db' | 'config' | 'logger' | 'wechatApi'>,
+  message: { touser: string; template_id: string; client_msg_id: string; url: string; data: Record<string, string> },
+  what: string,
+): Promise<{ delivery: TemplateDelivery; msgid?: string; errcode?: number }> {
   const openid = message.touser;
   const follower = await new FollowerRepository().findByOpenid(deps.db.manager, openid, { includeSandbox: deps.config.sandbox });
   if (follower && !follower.subscribed) {
     deps.logger.info({ openid: openidTail(openid), what }, 'template message not sent: no longer a follower');
-    return 'not-following';
+    return { delivery: 'not-following' };
   }
   try {
-    await deps.wechatApi.sendTemplateMessage({ ...message, data: Object.fromEntries(Object.entries(message.data).map(([k, v]) => [k, { value: v }])) });
-    return 'sent';
+    const { msgid } = await deps.wechatApi.sendTemplateMessage({ ...message, data: Object.fromEntries(Object.entries(message.data).map(([k, v]) => [k, { value: v }])) });
+    return { delivery: 'sent', msgid };
   } catch (err) {
     if (err instanceof WechatApiError && err.errcode === ERRCODE_REQUIRE_SUBSCRIBE) {
       deps.logger.info({ openid: openidTail(openid), what, errcode: err.errcode }, 'template message not delivered (43004 require subscribe)');
-      return 'not-following';
+      return { delivery: 'not-following', errcode: err.errcode };
     }
     if (err instanceof WechatApiError && !err.retryable) {
       deps.logger.warn({ openid: openidTail(openid), what, errcode: err.errcode }, 'template message refused by WeChat; not retried');
-      return 'refused';
+      return { delivery: 'refused', errcode: err.errcode };
     }
     throw err;
   }

@@ -8,6 +8,7 @@ import { pagePolicy } from '../../lib/http/security-headers';
 import { type RenderPage } from '../../lib/views';
 import { requireRealUser, requireWechatUser, wechatUserOf } from '../oauth/middleware';
 import { OAuthService } from '../oauth/service';
+import { parseMobileWithConsent, REMINDER_MOBILE_CONSENT_TEXT, ReminderMobiles } from '../reminders/mobile';
 import { type VerifiedHandler } from './entities';
 import { parseHandlerForm, safeNext } from './schemas';
 import { DAILY_ATTEMPT_LIMIT, HandlerService, RETENTION_YEARS } from './service';
@@ -56,6 +57,7 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
   const router = new Router();
   const auth = requireWechatUser(new OAuthService(deps));
   const service = new HandlerService(deps);
+  const mobiles = new ReminderMobiles(deps);
   const sandbox = deps.config.sandbox;
 
   const page = (ctx: Koa.Context, template: string, data: Record<string, unknown>) => {
@@ -67,10 +69,14 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
     const at = handlerSession(ctx).handlerConsentAt;
     return at !== undefined && deps.clock.nowMs() - at < CONSENT_TTL_MS ? new Date(at) : undefined;
   };
-  const form = (ctx: Koa.Context, data: { errors?: Record<string, string | undefined>; error?: string; name?: string; idNumber?: string } = {}) =>
-    page(ctx, 'h5/handler-form.njk', { title: '经办人认证 - 数安CA管家', errors: {}, ...data });
-  const verified = (ctx: Koa.Context, handler: VerifiedHandler, justNow: boolean, staleAttempt = false) =>
-    page(ctx, 'h5/handler-result.njk', { title: '经办人认证 - 数安CA管家', outcome: 'passed', justNow, handler, staleAttempt });
+  const form = (ctx: Koa.Context, data: { errors?: Record<string, string | undefined>; error?: string; name?: string; idNumber?: string; mobile?: string; mobileConsent?: boolean } = {}) =>
+    page(ctx, 'h5/handler-form.njk', { title: '经办人认证 - 数安CA管家', errors: {}, mobileConsentText: REMINDER_MOBILE_CONSENT_TEXT, ...data });
+  // The verified page also holds the reminder mobile (add, or withdraw): a verified handler never sees the form again.
+  const verified = async (ctx: Koa.Context, handler: VerifiedHandler, justNow: boolean, staleAttempt = false, mobileState: { mobileError?: string; mobile?: string; mobileFlash?: string } = {}) =>
+    page(ctx, 'h5/handler-result.njk', {
+      title: '经办人认证 - 数安CA管家', outcome: 'passed', justNow, handler, staleAttempt,
+      reminderMobile: await mobiles.maskedOf(handler.openid), mobileConsentText: REMINDER_MOBILE_CONSENT_TEXT, ...mobileState,
+    });
 
   router.get('/h5/handler', auth, async (ctx) => {
     const next = safeNext(ctx.query.next);
@@ -102,10 +108,14 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
     const consentedAt = consented(ctx);
     if (!consentedAt) return ctx.redirect('/h5/handler');
     const parsed = parseHandlerForm(fields, deps.clock.nowMs());
-    if (!parsed.ok) {
+    const mobile = parseMobileWithConsent(fields);
+    if (!parsed.ok || !mobile.ok) {
       ctx.status = 400;
-      return form(ctx, { errors: parsed.errors, name: fields.name, idNumber: fields.idNumber });
+      const errors = { ...(parsed.ok ? {} : parsed.errors), ...(mobile.ok ? {} : { mobile: mobile.error }) };
+      return form(ctx, { errors, name: fields.name, idNumber: fields.idNumber, mobile: fields.mobile, mobileConsent: fields.mobileConsent === 'yes' });
     }
+    // Its own consent, given now: kept whatever the liveness check says (the handler can delete it on the 已认证 page).
+    if (mobile.mobile) await mobiles.save(wechatUserOf(ctx).openid, mobile.mobile);
     try {
       const { url } = await service.start({ openid: wechatUserOf(ctx).openid, ...parsed.value, consentedAt });
       ctx.set('Cache-Control', 'no-store');
@@ -113,8 +123,28 @@ export function handlerRoutes(deps: Deps, render: RenderPage): Router {
     } catch (err) {
       if (!(err instanceof AppError) || err.status === 401) throw err;
       ctx.status = err.status;
-      form(ctx, { error: err.userMessage, name: fields.name, idNumber: fields.idNumber });
+      form(ctx, { error: err.userMessage, name: fields.name, idNumber: fields.idNumber, mobile: fields.mobile, mobileConsent: fields.mobileConsent === 'yes' });
     }
+  });
+
+  // 证书到期提醒短信 for a verified handler: add (with its own consent) or withdraw (the number is deleted).
+  router.post('/h5/handler/mobile', auth, requireRealUser(), async (ctx) => {
+    const fields = await readForm(ctx);
+    verifyCsrf(ctx, fields);
+    const openid = wechatUserOf(ctx).openid;
+    const handler = await service.verifiedOf(openid);
+    if (!handler) return ctx.redirect('/h5/handler');
+    if (fields.action === 'withdraw') {
+      await mobiles.withdraw(openid);
+      return verified(ctx, handler, false, false, { mobileFlash: '已删除手机号，不再发送到期提醒短信' });
+    }
+    const mobile = parseMobileWithConsent(fields);
+    if (!mobile.ok || !mobile.mobile) {
+      ctx.status = 400;
+      return verified(ctx, handler, false, false, { mobileError: mobile.ok ? '请输入手机号码' : mobile.error, mobile: fields.mobile });
+    }
+    await mobiles.save(openid, mobile.mobile);
+    return verified(ctx, handler, false, false, { mobileFlash: '已保存，证书到期前微信无法送达时将发送短信提醒' });
   });
 
   // FaceID sends the user back with its BizToken in the address: no Referer from it.

@@ -57,3 +57,13 @@ export function openWebhookReply(identity: WebhookIdentity, replyBody: string): 
   const signatureValid = crypto.signature(pick('TimeStamp'), pick('Nonce'), encrypt) === pick('MsgSignature');
   return { xml: crypto.decrypt(encrypt).message, signatureValid };
 }
+
+/**
+ * subscribe_msg_popup_event / subscribe_msg_change_event as WeChat sends them: a nested list of template answers
+ * (inboundXml writes flat fields only).
+ */
+export function subscribeEventXml(fields: { toUser: string; fromUser: string; createTime: number; event: 'subscribe_msg_popup_event' | 'subscribe_msg_change_event'; answers: Array<{ templateId: string; status: 'accept' | 'reject' }> }): string {
+  const wrapper = fields.event === 'subscribe_msg_popup_event' ? 'SubscribeMsgPopupEvent' : 'SubscribeMsgChangeEvent';
+  const list = fields.answers.map((a) => `<List><TemplateId>${cdata(a.templateId)}</TemplateId><SubscribeStatusString>${cdata(a.status)}</SubscribeStatusString>${fields.event === 'subscribe_msg_popup_event' ? '<PopupScene>2</PopupScene>' : ''}</List>`).join('');
+  return inboundXml({ toUser: fields.toUser, fromUser: fields.fromUser, createTime: fields.createTime, msgType: 'event', Event: fields.event }).replace('</xml>', `<${wrapper}>${list}</${wrapper}></xml>`);
+}

@@ -143,6 +143,22 @@ export function webhookRoutes(deps: Deps, service = new WebhookService(deps)): R
       ctx.body = 'success';
       return;
     }
+    if (!service.needsClaim(msg)) {
+      // Delivery reports (a burst after each reminder run): one keyed write in a group commit, then the answer.
+      // A failure answers 500, so WeChat sends the report again.
+      try {
+        await service.handle(msg);
+      } catch (err) {
+        metrics.webhookOutcomes.inc({ outcome: 'failed' });
+        logger.error({ err, requestId: ctx.state.requestId, type: msg.type }, 'webhook handling failed');
+        ctx.status = 500;
+        ctx.body = 'error';
+        return;
+      }
+      metrics.webhookOutcomes.inc({ outcome: 'handled' });
+      ctx.body = 'success';
+      return;
+    }
     const prior = await claim(msg, keys);
     if (prior !== null) {
       // A retry or a replay: acknowledged like WeChat expects, acted on once.

@@ -2,6 +2,7 @@ import { type Deps } from '../../deps';
 import { CustomerServiceWindow, type InteractionKind } from '../../providers/wechat-api/cs-window';
 import { FollowerService } from '../followers/service';
 import { RestoreKick } from '../legacy-bindings/owed';
+import { reminderWebhookHandlers, UNCLAIMED_EVENTS } from '../reminders/webhook-events';
 import { contactSupportText, helpText, keywordText, matchKeyword, type Reply, replyLinks, transferToCustomerService, welcomeBackText, welcomeText } from './replies';
 import { text, type WechatXml } from './xml';
 
@@ -66,6 +67,8 @@ export class WebhookService {
       },
       // A VIEW opens a page; WeChat shows no reply for it.
       'event:view': async () => null,
+      // TEMPLATESENDJOBFINISH and the 订阅通知 answers (到期提醒).
+      ...reminderWebhookHandlers(deps),
       text: async ({ xml }) => {
         const keyword = matchKeyword(text(xml, 'Content') ?? '');
         // Only a staffed desk gets the message: otherwise "转接" would promise a person nobody is there to be.
@@ -82,11 +85,19 @@ export class WebhookService {
   }
 
   /**
-   * Whether the message does anything at all (a handler, or a customer-service window). One that does not (a
-   * TEMPLATESENDJOBFINISH with no handler yet, an unknown type) needs no claim: acting on it twice is nothing twice.
+   * Whether the message does anything at all (a handler, or a customer-service window). One that does not (an
+   * unknown type) needs no claim: acting on it twice is nothing twice.
    */
   hasEffect(msg: InboundMessage): boolean {
     return Object.hasOwn(this.handlers, msg.type) || this.interactionOf(msg) !== null;
+  }
+
+  /**
+   * Whether the message must be claimed (replay + dedupe) before it is handled. A TEMPLATESENDJOBFINISH is not: its
+   * write is keyed by MsgID (a repeat changes nothing) and it opens no window, so bursts of them cost no store trip.
+   */
+  needsClaim(msg: InboundMessage): boolean {
+    return !UNCLAIMED_EVENTS.has(msg.type);
   }
 
   async handle(msg: InboundMessage): Promise<Reply | null> {

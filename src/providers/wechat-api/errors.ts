@@ -12,7 +12,7 @@ export const TRANSPORT_ERRCODE = -2;
  * Callers with a retry loop (jobs) read `WechatApiError.retryable`.
  */
 const FINAL: ReadonlySet<number> = new Set([
-  40003, 40013, 40029, 40037, 40097, 40125, 40163, 41001, 43004, 44004, 45009, 45015, 45047, 47001, 48001, 50001, 50002,
+  40003, 40013, 40029, 40037, 40097, 40125, 40163, 41001, 43004, 43101, 44004, 45009, 45015, 45047, 47001, 48001, 50001, 50002,
 ]);
 
 const USER_MESSAGES: Record<number, string> = {

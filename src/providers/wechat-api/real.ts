@@ -8,7 +8,7 @@ import { TRANSPORT_ERRCODE, WechatApiError } from './errors';
 import { type WechatJson, WechatHttp, type WechatRequest } from './http';
 import { JSAPI_TICKET_API, JsapiTicketManager } from './jsapi-ticket';
 import { AccessTokenManager } from './token';
-import { type OAuthIdentity, type QrCodeTicket, type TemplateMessage, type WechatApi, type WechatUserInfo } from './types';
+import { type OAuthIdentity, type QrCodeTicket, type SubscribeMessage, type TemplateMessage, type WechatApi, type WechatUserInfo } from './types';
 
 export interface WechatApiClientOptions {
   wechat: WechatConfig;
@@ -125,6 +125,11 @@ export function createWechatApiClient(opts: WechatApiClientOptions): WechatApi {
       requireOpenid(message.touser);
       const answer = await authed('cgi-bin/message/template/send', { method: 'POST', body: message });
       return { msgid: String(answer.msgid) };
+    },
+
+    async sendSubscribeMessage(message: SubscribeMessage): Promise<void> {
+      requireOpenid(message.touser);
+      await authed('cgi-bin/message/subscribe/bizsend', { method: 'POST', body: message });
     },
 
     async exchangeOAuthCode(code: string): Promise<OAuthIdentity> {

@@ -27,7 +27,7 @@ export interface SandboxCall {
 export interface SandboxOutgoingMessage {
   at: number;
   openid: string;
-  kind: 'customer_service' | 'template';
+  kind: 'customer_service' | 'template' | 'subscribe';
   body: unknown;
 }
 
@@ -70,6 +70,8 @@ export class SandboxWechatState {
   private currentJsapiTicket?: string;
   /** Titles saved in WeChat per openid; a user with no entry has SANDBOX_SAVED_INVOICE_TITLE. */
   readonly invoiceTitles = new Map<string, SandboxInvoiceTitle[]>();
+  /** One-time 订阅通知 acceptances not used yet, per `openid|template_id` (the popup grants one, bizsend uses one). */
+  private readonly subscribeGrants = new Map<string, number>();
   // Above 2^53 on purpose: the client must keep WeChat's msgids exact.
   private nextMsgId = 3_000_000_000_000_000_001n;
 
@@ -209,6 +211,22 @@ export class SandboxWechatState {
 
   invoiceTitlesOf(openid: string): SandboxInvoiceTitle[] {
     return this.invoiceTitles.get(openid) ?? [SANDBOX_SAVED_INVOICE_TITLE];
+  }
+
+  /** The user tapped 允许 (accept) or 取消 (reject) in the subscribe popup: an accept grants one bizsend. */
+  answerSubscribePopup(openid: string, templateId: string, accept: boolean): void {
+    this.ensureUser(openid);
+    const key = `${openid}|${templateId}`;
+    if (accept) this.subscribeGrants.set(key, (this.subscribeGrants.get(key) ?? 0) + 1);
+  }
+
+  /** bizsend uses one acceptance; false (WeChat: 43101) when there is none. */
+  takeSubscribeGrant(openid: string, templateId: string): boolean {
+    const key = `${openid}|${templateId}`;
+    const left = this.subscribeGrants.get(key) ?? 0;
+    if (left <= 0) return false;
+    this.subscribeGrants.set(key, left - 1);
+    return true;
   }
 
   messagesTo(openid: string): SandboxOutgoingMessage[] {

@@ -27,6 +27,7 @@ const ERRMSG: Record<number, string> = {
   41001: 'access_token missing',
   42001: 'access_token expired',
   43004: 'require subscribe',
+  43101: 'user refuse to accept the msg',
   44004: 'empty content',
   45009: 'reach max api daily quota limit',
   45011: 'api minute-quota reach limit  mustslower  retry next minute',
@@ -207,6 +208,17 @@ export function createSandboxWechatApiApp(state: SandboxWechatState, logger: Log
     const { msgid, duplicate } = state.templateMsgId(clientMsgId);
     if (!duplicate) state.outbox.push({ at: state.nowMs(), openid: user.openid, kind: 'template', body: { ...body, msgid } });
     return { msgid };
+  });
+
+  // 订阅通知: one send per acceptance (the simulator's popup grants them); the user need not follow.
+  endpoint('post', 'cgi-bin/message/subscribe/bizsend', true, ({ body }) => {
+    const templateId = str(body.template_id);
+    if (!templateId) refuse(40037);
+    if (!body.data || typeof body.data !== 'object') refuse(47001, 'data');
+    const user = userOf(body.touser);
+    if (!state.takeSubscribeGrant(user.openid, templateId)) refuse(43101);
+    state.outbox.push({ at: state.nowMs(), openid: user.openid, kind: 'subscribe', body });
+    return {};
   });
 
   endpoint('get', 'sns/oauth2/access_token', false, ({ query }) => {

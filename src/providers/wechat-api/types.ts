@@ -35,6 +35,14 @@ export interface TemplateMessage {
   client_msg_id?: string;
 }
 
+/** 订阅通知 (bizsend): one send per acceptance of a one-time subscription; `page` is the web page it opens. */
+export interface SubscribeMessage {
+  touser: string;
+  template_id: string;
+  page?: string;
+  data: Record<string, { value: string }>;
+}
+
 export interface WechatApi {
   /** A valid access_token, cached in the shared store and refreshed by one instance at a time. */
   getAccessToken(): Promise<string>;
@@ -47,6 +55,8 @@ export interface WechatApi {
   createQrCode(scene: string, opts?: { permanent?: boolean; expireSeconds?: number }): Promise<QrCodeTicket>;
   sendCustomerServiceText(openid: string, text: string): Promise<void>;
   sendTemplateMessage(message: TemplateMessage): Promise<{ msgid: string }>;
+  /** message/subscribe/bizsend; 43101 when the user has no acceptance left for the template. */
+  sendSubscribeMessage(message: SubscribeMessage): Promise<void>;
   /** snsapi_base code exchange; a code works once (40163 after). */
   exchangeOAuthCode(code: string): Promise<OAuthIdentity>;
 }
