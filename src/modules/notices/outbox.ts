@@ -58,6 +58,14 @@ export class NoticeOutbox {
       .orIgnore().updateEntity(false).execute();
   }
 
+  /** record() for many notices in one statement (a statement import's chunk). */
+  static async recordMany(em: EntityManager, notices: OwedNotice[], at: Date): Promise<void> {
+    if (!notices.length) return;
+    await em.createQueryBuilder().insert().into(NoticeOutboxEntity)
+      .values(notices.map((n) => ({ noticeKey: n.key.slice(0, 96), job: n.job, payload: JSON.stringify(n.payload), state: 'owed' as const, createdAt: at, settledAt: null })))
+      .orIgnore().updateEntity(false).execute();
+  }
+
   enqueue(notice: OwedNotice): Promise<void> {
     return enqueueOwedNotice(this.deps, notice);
   }
