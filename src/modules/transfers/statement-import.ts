@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type EntityManager, In } from 'typeorm';
 import { type Deps } from '../../deps';
-import { dialectOf, retryTransient, utcDatetime } from '../../lib/db/sql';
+import { dialectOf, isDeadlock, utcDatetime } from '../../lib/db/sql';
 import { inTransaction } from '../../lib/db/transaction';
 import { NoticeOutbox, type OwedNotice } from '../notices/outbox';
 import { orderPaidNotice } from '../orders/paid-notice';
@@ -44,18 +44,29 @@ export interface ImportOptions {
   signal?: AbortSignal;
 }
 
+/** amount_fen is an INT: an amount beyond it (a typo) is stored as NULL; the line is still decided on the amount printed. */
+const MAX_INT = 2_147_483_647;
+
+/** Another import claimed a line of this chunk meanwhile: the chunk is rolled back and done again. */
+class ClaimRaceError extends Error {
+  constructor(lost: number) {
+    super(`${lost} line(s) of the chunk were claimed by another import meanwhile`);
+  }
+}
+
 interface LockedOrder extends OpenTransferOrder { codeId: number; orderId: number; state: string; transactionId: string | null }
 interface Chunk { outcomes: LineOutcome[]; notices: OwedNotice[]; stillOwed: string[] }
 
 /**
- * The statement import, a chunk of lines per transaction. In one transaction a chunk claims its lines (one
- * multi-row INSERT that skips serials already there; the run's token tells which rows it wrote), locks and reads
- * the orders their codes name, decides every claimed line in file order (matcher.ts, then what markPaid would
- * answer), credits the orders in one guarded UPDATE with their 订单支付成功 owed, releases their codes, records
- * the 汇款未通过 owed, and settles the lines. So a line is claimed, decided and settled exactly once: a second
- * import of the file (or of an overlapping one, or the same file at once) finds the serials taken, and an import
- * that dies mid-chunk leaves nothing of that chunk behind — the next run does it whole. Notices are queued after
- * each commit; one the process dies before queueing stays owed for the periodic pass (notices/outbox.ts).
+ * The statement import, a chunk of lines per transaction. In one transaction a chunk reads which of its serials
+ * are already there (skipped), locks and reads the orders the other lines' codes name, decides those lines in file
+ * order (matcher.ts, then what markPaid would answer), and writes them with their decisions in one INSERT that
+ * skips a serial already there, checked by the run's token (claim()); then it credits the orders in one guarded
+ * UPDATE with their 订单支付成功 owed, releases their codes and records the 汇款未通过 owed. So a line is claimed,
+ * decided and settled exactly once: a second import of the file (or of an overlapping one, or the same file at
+ * once) finds the serials taken, and an import that dies mid-chunk leaves nothing of that chunk behind — the next
+ * run does it whole. Notices are queued after each commit; one the process dies before queueing stays owed for
+ * the periodic pass (notices/outbox.ts).
  */
 export class StatementImport {
   private readonly orders: OrderService;
@@ -81,7 +92,7 @@ export class StatementImport {
         // A serial seen earlier in the file is that line again: skipped, as a re-import would.
         const first = chunk.filter((l) => !inFile.has(l.bankSerial) && inFile.add(l.bankSerial));
         // A deadlock with an overlapping import (InnoDB picks a victim) rolls the chunk back: do it again whole.
-        const done = first.length ? await retryTransient(() => inTransaction(this.deps.db, (tx) => this.chunk(tx, first)), 5) : { outcomes: [], notices: [], stillOwed: [] };
+        const done = first.length ? await this.inChunkTransaction(first) : { outcomes: [], notices: [], stillOwed: [] };
         let i = 0;
         for (const line of chunk) {
           const mine = first[i] === line ? done.outcomes[i++] : undefined;
@@ -97,29 +108,41 @@ export class StatementImport {
     return outcomes;
   }
 
+  /** A chunk that lost a line to another import, or a deadlock victim (InnoDB picks one), is done again whole. */
+  private async inChunkTransaction(lines: StatementLine[]): Promise<Chunk> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await inTransaction(this.deps.db, (tx) => this.chunk(tx, lines));
+      } catch (err) {
+        if (attempt >= 5 || !(err instanceof ClaimRaceError || isDeadlock(err))) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+      }
+    }
+  }
+
   private async queue(done: Chunk): Promise<void> {
     await Promise.all(done.notices.map((n) => this.outbox.enqueue(n)));
     for (const key of done.stillOwed) await this.outbox.enqueueIfOwed(key);
   }
 
   private async chunk(tx: EntityManager, lines: StatementLine[]): Promise<Chunk> {
-    const mine = await this.claim(tx, lines);
-    const open = await this.lockOrders(tx, lines.filter((l) => mine.has(l.bankSerial)));
+    const { fresh, takenOver } = await this.unclaimed(tx, lines);
+    const open = await this.lockOrders(tx, lines.filter((l) => fresh.has(l.bankSerial) || takenOver.has(l.bankSerial)));
     const result: Chunk = { outcomes: [], notices: [], stillOwed: [] };
     const credits: Array<{ orderId: number; orderNo: string; amountFen: number; transactionId: string }> = [];
     const released: number[] = [];
-    const settle: Array<{ id: number; decision: 'credited' | 'exception'; reason: string | null; orderNo: string | null }> = [];
+    const rows: Array<{ line: StatementLine; decision: 'credited' | 'exception'; reason: string | null; orderNo: string | null }> = [];
     for (const line of lines) {
-      const id = mine.get(line.bankSerial);
       const base = { line: line.line, bankSerial: line.bankSerial };
-      if (id === undefined) {
+      if (!fresh.has(line.bankSerial) && !takenOver.has(line.bankSerial)) {
         result.outcomes.push({ ...base, result: 'skipped' });
         continue;
       }
       const decision = decide(line, { seen: () => false, openOrderByCode: (code) => open.get(code) });
       let outcome: LineOutcome;
       if (decision.kind === 'match') {
-        const order = open.get(line.remark.normalize('NFKC').trim())!;
+        const code = line.remark.normalize('NFKC').trim();
+        const order = open.get(code)!;
         const transactionId = `BANK-${line.bankSerial}`.slice(0, 64);
         // What markPaid would answer, from the row locked above: the guarded UPDATE below has the last word.
         const already = order.state !== 'PENDING_PAYMENT' && order.transactionId === transactionId;
@@ -127,7 +150,7 @@ export class StatementImport {
           if (already) result.stillOwed.push(orderPaidNotice(order.orderNo).key);
           else credits.push({ orderId: order.orderId, orderNo: order.orderNo, amountFen: decision.amountFen, transactionId });
           // The code is released with the credit: a later line naming it finds no open order, as it would tomorrow.
-          open.delete(line.remark.normalize('NFKC').trim());
+          open.delete(code);
           released.push(order.codeId);
           outcome = { ...base, result: 'credited', orderNo: order.orderNo };
         } else {
@@ -144,40 +167,58 @@ export class StatementImport {
         const why = outcome.reason ? REJECTION_NOTICE[outcome.reason] : undefined;
         if (outcome.orderNo && why) result.notices.push(transferRejectedNotice(outcome.orderNo, line.bankSerial, why));
       }
-      if (outcome.result !== 'skipped') settle.push({ id, decision: outcome.result, reason: outcome.reason ?? null, orderNo: outcome.orderNo ?? null });
+      if (outcome.result !== 'skipped') rows.push({ line, decision: outcome.result, reason: outcome.reason ?? null, orderNo: outcome.orderNo ?? null });
       result.outcomes.push(outcome);
+    }
+    await this.claim(tx, rows.filter((r) => fresh.has(r.line.bankSerial)));
+    for (const r of rows) {
+      const id = takenOver.get(r.line.bankSerial);
+      if (id !== undefined) await tx.update(StatementEntryEntity, { id }, { decision: r.decision, reason: r.reason, orderNo: r.orderNo });
     }
     await this.orders.markPaidWithin(tx, credits, 'transfer', this.at);
     if (released.length) await tx.update(TransferCodeEntity, { id: In(released) }, { openCode: null });
     await NoticeOutbox.recordMany(tx, result.notices, new Date(this.deps.clock.nowMs()));
-    await this.settle(tx, settle);
     result.notices.unshift(...credits.map((c) => orderPaidNotice(c.orderNo)));
     return result;
   }
 
   /**
-   * Claims the lines: the ids of those this run may decide, by serial. A serial already there is someone else's —
-   * settled (skipped), or being decided by another import — unless that import died: a claim left `processing`
-   * longer than CLAIM_STALE_MS (only an import of before the chunks could leave one committed) is taken over.
+   * The lines this run may decide: serials not imported yet, and claims left `processing` longer than
+   * CLAIM_STALE_MS (an import of before the chunks died between its claim and its decision), taken over here.
+   * A serial settled before is skipped, and so is one another import is deciding right now.
    */
-  private async claim(tx: EntityManager, lines: StatementLine[]): Promise<Map<string, number>> {
-    const mysql = dialectOf(tx) === 'mysql';
-    const columns = ['bank_serial', 'line_date', 'payer_name', 'payer_account', 'payer_bank', 'amount_fen', 'remark', 'decision', 'source', 'imported_at', 'claim_token'];
-    const values = lines.flatMap((l) => [
-      l.bankSerial, l.date.slice(0, 32), l.payerName.slice(0, 200), l.payerAccount.slice(0, 64), l.payerBank.slice(0, 200), yuanToFen(l.amount),
-      l.remark.slice(0, 200), 'processing', `${this.source}:${l.line}`.slice(-200), utcDatetime(this.at), this.token,
-    ]);
-    const rows = lines.map(() => `(${columns.map(() => '?').join(',')})`).join(',');
-    // Only a duplicate serial is skipped (INSERT IGNORE would also swallow a value the column cannot hold).
-    await tx.query(`INSERT INTO bank_statement_lines (${columns.join(',')}) VALUES ${rows} ${mysql ? 'ON DUPLICATE KEY UPDATE id = id' : 'ON CONFLICT (bank_serial) DO NOTHING'}`, values);
-    const held: Array<{ id: number; bank_serial: string; decision: string; claim_token: string | null }> = await tx.query(
-      `SELECT id, bank_serial, decision, claim_token FROM bank_statement_lines WHERE bank_serial IN (${lines.map(() => '?').join(',')})`, lines.map((l) => l.bankSerial));
-    const mine = new Map<string, number>();
+  private async unclaimed(tx: EntityManager, lines: StatementLine[]): Promise<{ fresh: Set<string>; takenOver: Map<string, number> }> {
+    const held: Array<{ id: number; bank_serial: string; decision: string }> = await tx.query(
+      `SELECT id, bank_serial, decision FROM bank_statement_lines WHERE bank_serial IN (${lines.map(() => '?').join(',')})`, lines.map((l) => l.bankSerial));
+    const known = new Set(held.map((r) => r.bank_serial));
+    const takenOver = new Map<string, number>();
     for (const row of held) {
-      if (row.claim_token === this.token) mine.set(row.bank_serial, Number(row.id));
-      else if (row.decision === 'processing' && (await this.takeOver(tx, Number(row.id), lines.find((l) => l.bankSerial === row.bank_serial)!))) mine.set(row.bank_serial, Number(row.id));
+      if (row.decision === 'processing' && (await this.takeOver(tx, Number(row.id), lines.find((l) => l.bankSerial === row.bank_serial)!))) takenOver.set(row.bank_serial, Number(row.id));
     }
-    return mine;
+    return { fresh: new Set(lines.filter((l) => !known.has(l.bankSerial)).map((l) => l.bankSerial)), takenOver };
+  }
+
+  /**
+   * Writes the decided lines in one INSERT that skips a serial already there, then counts the rows carrying this
+   * run's token: fewer than written means another import claimed a line since unclaimed() looked, and the chunk
+   * is rolled back and done again (it then skips that line). The unique serial is the arbiter, as before.
+   */
+  private async claim(tx: EntityManager, rows: Array<{ line: StatementLine; decision: string; reason: string | null; orderNo: string | null }>): Promise<void> {
+    if (!rows.length) return;
+    const columns = ['bank_serial', 'line_date', 'payer_name', 'payer_account', 'payer_bank', 'amount_fen', 'remark', 'decision', 'reason', 'order_no', 'source', 'imported_at', 'claim_token'];
+    const values = rows.flatMap(({ line: l, decision, reason, orderNo }) => {
+      const fen = yuanToFen(l.amount);
+      return [
+        l.bankSerial, l.date.slice(0, 32), l.payerName.slice(0, 200), l.payerAccount.slice(0, 64), l.payerBank.slice(0, 200), fen !== null && fen <= MAX_INT ? fen : null,
+        l.remark.slice(0, 200), decision, reason, orderNo, `${this.source}:${l.line}`.slice(-200), utcDatetime(this.at), this.token,
+      ];
+    });
+    const tuples = rows.map(() => `(${columns.map(() => '?').join(',')})`).join(',');
+    // Only a duplicate serial is skipped (INSERT IGNORE would also swallow a value the column cannot hold).
+    await tx.query(`INSERT INTO bank_statement_lines (${columns.join(',')}) VALUES ${tuples} ${dialectOf(tx) === 'mysql' ? 'ON DUPLICATE KEY UPDATE id = id' : 'ON CONFLICT (bank_serial) DO NOTHING'}`, values);
+    const [{ n }]: Array<{ n: number | string }> = await tx.query(
+      `SELECT COUNT(*) AS n FROM bank_statement_lines WHERE claim_token = ? AND bank_serial IN (${rows.map(() => '?').join(',')})`, [this.token, ...rows.map((r) => r.line.bankSerial)]);
+    if (Number(n) !== rows.length) throw new ClaimRaceError(rows.length - Number(n));
   }
 
   private async takeOver(tx: EntityManager, id: number, line: StatementLine): Promise<boolean> {
@@ -204,16 +245,5 @@ export class StatementImport {
       });
     }
     return open;
-  }
-
-  /** Every claimed line's decision in one UPDATE. */
-  private async settle(tx: EntityManager, lines: Array<{ id: number; decision: string; reason: string | null; orderNo: string | null }>): Promise<void> {
-    if (!lines.length) return;
-    const when = lines.map(() => 'WHEN ? THEN ?').join(' ');
-    const by = (pick: (l: (typeof lines)[number]) => unknown) => lines.flatMap((l) => [l.id, pick(l)]);
-    await tx.query(
-      `UPDATE bank_statement_lines SET decision = CASE id ${when} END, reason = CASE id ${when} END, order_no = CASE id ${when} END WHERE id IN (${lines.map(() => '?').join(',')})`,
-      [...by((l) => l.decision), ...by((l) => l.reason), ...by((l) => l.orderNo), ...lines.map((l) => l.id)],
-    );
   }
 }
