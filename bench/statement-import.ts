@@ -16,7 +16,7 @@ import { StatementEntryEntity, TransferCodeEntity } from '../src/modules/transfe
 import { type LineOutcome, TransferService } from '../src/modules/transfers/service';
 import { parseStatementCsv } from '../src/modules/transfers/statement-file';
 import { createBenchBackend } from './backend';
-import { clientCounts, countClientCommands } from './counters';
+import { clientCounts, countClientCommands, RunProfiler } from './counters';
 import { baselineImportLines } from './statement-import-baseline';
 
 /**
@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     lines: { type: 'string', default: '100000' },
     baseline: { type: 'string', default: '2000' },
     only: { type: 'string', default: 'mysql,sqlite' },
+    /** Writes a V8 CPU profile of each backend's (c) run there (summarise with bench/cpuprofile.ts). */
+    'cpu-prof': { type: 'string' },
   },
 });
 const LINES = Number(args.lines);
@@ -234,7 +236,10 @@ async function main(): Promise<void> {
       const b = await timed(deps, kind, '(b) now, same size', small, (lines) => service.importLines(lines, 'small.csv', at()));
       runs.push(b);
       console.log(`  ${b.label}: ${b.lines} lines in ${b.importS} s; ${await check(deps, small, `B${kind[0]}`)}`);
+      const profiler = new RunProfiler();
+      if (args['cpu-prof']) await profiler.start();
       const c = await timed(deps, kind, `(c) now, ${LINES} lines`, big, (lines) => service.importLines(lines, 'big.csv', at()));
+      if (args['cpu-prof']) await profiler.stop(join(args['cpu-prof'], `import-${kind}-${Date.now()}.cpuprofile`));
       runs.push(c);
       console.log(`  ${c.label}: ${c.lines} lines in ${c.importS} s (parse ${c.parseS} s); ${await check(deps, big, `C${kind[0]}`)}`);
       const r = await timed(deps, kind, '(r) same file again', big, (lines) => service.importLines(lines, 'big-again.csv', at()));

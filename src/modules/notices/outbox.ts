@@ -1,5 +1,6 @@
 import { EntitySchema, type EntityManager, LessThan } from 'typeorm';
 import { type Deps } from '../../deps';
+import { dialectOf, utcDatetime } from '../../lib/db/sql';
 
 /**
  * Notices owed after a commit (订单支付成功, 汇款未通过, 审核结果通知). A job queued after the commit is lost when
@@ -58,12 +59,18 @@ export class NoticeOutbox {
       .orIgnore().updateEntity(false).execute();
   }
 
-  /** record() for many notices in one statement (a statement import's chunk). */
+  /**
+   * record() for many notices in one statement (a statement import's chunk). Plain SQL: TypeORM's query builder
+   * spends more on hundreds of parameters than the database spends on the rows.
+   */
   static async recordMany(em: EntityManager, notices: OwedNotice[], at: Date): Promise<void> {
     if (!notices.length) return;
-    await em.createQueryBuilder().insert().into(NoticeOutboxEntity)
-      .values(notices.map((n) => ({ noticeKey: n.key.slice(0, 96), job: n.job, payload: JSON.stringify(n.payload), state: 'owed' as const, createdAt: at, settledAt: null })))
-      .orIgnore().updateEntity(false).execute();
+    const mysql = dialectOf(em) === 'mysql';
+    await em.query(
+      `INSERT INTO notice_outbox (notice_key, job, payload, state, created_at) VALUES ${notices.map(() => "(?, ?, ?, 'owed', ?)").join(',')} ` +
+      (mysql ? 'ON DUPLICATE KEY UPDATE id = id' : 'ON CONFLICT (notice_key) DO NOTHING'),
+      notices.flatMap((n) => [n.key.slice(0, 96), n.job, JSON.stringify(n.payload), utcDatetime(at)]),
+    );
   }
 
   enqueue(notice: OwedNotice): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type EntityManager, In } from 'typeorm';
+import { type EntityManager } from 'typeorm';
 import { type Deps } from '../../deps';
 import { dialectOf, isDeadlock, utcDatetime } from '../../lib/db/sql';
 import { inTransaction } from '../../lib/db/transaction';
@@ -7,7 +7,7 @@ import { NoticeOutbox, type OwedNotice } from '../notices/outbox';
 import { orderPaidNotice } from '../orders/paid-notice';
 import { OrderService } from '../orders/service';
 import { transferRejectedNotice } from '../payments/notices';
-import { StatementEntryEntity, TransferCodeEntity } from './entities';
+import { StatementEntryEntity } from './entities';
 import { decide, type OpenTransferOrder, type StatementLine } from './matcher';
 import { yuanToFen } from './normalise';
 
@@ -176,7 +176,7 @@ export class StatementImport {
       if (id !== undefined) await tx.update(StatementEntryEntity, { id }, { decision: r.decision, reason: r.reason, orderNo: r.orderNo });
     }
     await this.orders.markPaidWithin(tx, credits, 'transfer', this.at);
-    if (released.length) await tx.update(TransferCodeEntity, { id: In(released) }, { openCode: null });
+    if (released.length) await tx.query(`UPDATE transfer_codes SET open_code = NULL WHERE id IN (${released.map(() => '?').join(',')})`, released);
     await NoticeOutbox.recordMany(tx, result.notices, new Date(this.deps.clock.nowMs()));
     result.notices.unshift(...credits.map((c) => orderPaidNotice(c.orderNo)));
     return result;
