@@ -36,7 +36,7 @@ export interface LineOutcome {
 }
 
 export interface ImportOptions {
-  /** Lines per transaction (default IMPORT_CHUNK_LINES). */
+  /** Lines per transaction (default IMPORT_CHUNK_LINES, at most 2,000). */
   chunkLines?: number;
   /** After each chunk has committed: lines done so far and the total (a page shows progress with it). */
   onProgress?(done: number, total: number): void;
@@ -80,7 +80,8 @@ export class StatementImport {
   }
 
   async run(lines: StatementLine[], opts: ImportOptions = {}): Promise<LineOutcome[]> {
-    const size = Math.max(1, opts.chunkLines ?? IMPORT_CHUNK_LINES);
+    // At most 2,000: a chunk's INSERT binds 13 values a line, and SQLite takes 32,766 at most.
+    const size = Math.min(2000, Math.max(1, opts.chunkLines ?? IMPORT_CHUNK_LINES));
     const outcomes: LineOutcome[] = [];
     const inFile = new Set<string>();
     // The notices of a chunk are queued while the next chunk runs; an error there still fails the import (after its commit).
