@@ -21,6 +21,7 @@ import { OrderSearch1766200000000 } from './1766200000000-OrderSearch';
 import { FinanceConsole1766300000000 } from './1766300000000-FinanceConsole';
 import { RevocationEvidence1766400000000 } from './1766400000000-RevocationEvidence';
 import { ExpiryReminders1766000000000 } from './1766000000000-ExpiryReminders';
+import { StatementImportBatches1766100000000 } from './1766100000000-StatementImportBatches';
 
 /** Every migration, in order. Listed explicitly so the compiled build and tsx runs find the same set. */
 export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certificates1764300000000, Orders1764400000000, Transfers1764500000000, Handlers1764600000000,
@@ -33,3 +34,4 @@ export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certi
   RevocationEvidence1766400000000];
   Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000,
   ExpiryReminders1766000000000];
+  Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000, StatementImportBatches1766100000000];

@@ -1,5 +1,6 @@
 import { EntitySchema, type EntityManager, LessThan } from 'typeorm';
 import { type Deps } from '../../deps';
+import { dialectOf, utcDatetime } from '../../lib/db/sql';
 
 /**
  * Notices owed after a commit (订单支付成功, 汇款未通过, 审核结果通知). A job queued after the commit is lost when
@@ -56,6 +57,20 @@ export class NoticeOutbox {
     await em.createQueryBuilder().insert().into(NoticeOutboxEntity)
       .values({ noticeKey: notice.key.slice(0, 96), job: notice.job, payload: JSON.stringify(notice.payload), state: 'owed', createdAt: at, settledAt: null })
       .orIgnore().updateEntity(false).execute();
+  }
+
+  /**
+   * record() for many notices in one statement (a statement import's chunk). Plain SQL: TypeORM's query builder
+   * spends more on hundreds of parameters than the database spends on the rows.
+   */
+  static async recordMany(em: EntityManager, notices: OwedNotice[], at: Date): Promise<void> {
+    if (!notices.length) return;
+    const mysql = dialectOf(em) === 'mysql';
+    await em.query(
+      `INSERT INTO notice_outbox (notice_key, job, payload, state, created_at) VALUES ${notices.map(() => "(?, ?, ?, 'owed', ?)").join(',')} ` +
+      (mysql ? 'ON DUPLICATE KEY UPDATE id = id' : 'ON CONFLICT (notice_key) DO NOTHING'),
+      notices.flatMap((n) => [n.key.slice(0, 96), n.job, JSON.stringify(n.payload), utcDatetime(at)]),
+    );
   }
 
   enqueue(notice: OwedNotice): Promise<void> {

@@ -1,4 +1,5 @@
 import { type EntityManager, In, LessThan, Not, IsNull } from 'typeorm';
+import { utcDatetime } from '../../lib/db/sql';
 import { type Order, OrderEntity, type OrderLine, OrderLineEntity, type PaymentMethod } from './entities';
 import { isOpen, type OrderState } from './states';
 import { writeSearchKeys } from './search-keys';
@@ -73,6 +74,24 @@ export class OrderRepository {
       await em.update(OrderLineEntity, { orderId: order!.id, openKey: Not(IsNull()) }, { openKey: null });
     }
     return true;
+  }
+
+  /**
+   * PENDING_PAYMENT → PAID for many orders in one UPDATE, each guarded by its state and its total as in transition()
+   * (PAID is still open: the lines keep their open keys). Returns how many changed. Needs a transaction (`em` of
+   * inTransaction); the caller locks and reads the orders first, so a short count means one moved under it.
+   */
+  async markPaidMany(em: EntityManager, payments: Array<{ orderId: number; amountFen: number; transactionId: string }>, method: PaymentMethod, at: Date): Promise<number> {
+    if (!payments.length) return 0;
+    const when = payments.map(() => 'WHEN ? THEN ?').join(' ');
+    const by = (pick: (p: (typeof payments)[number]) => unknown) => payments.flatMap((p) => [p.orderId, pick(p)]);
+    const result = await em.queryRunner!.query(
+      `UPDATE orders SET state = 'PAID', payment_method = ?, paid_at = ?, updated_at = ?, paid_amount_fen = CASE id ${when} END, transaction_id = CASE id ${when} END ` +
+      `WHERE state = 'PENDING_PAYMENT' AND id IN (${payments.map(() => '?').join(',')}) AND total_fen = CASE id ${when} END`,
+      [method, utcDatetime(at), utcDatetime(at), ...by((p) => p.amountFen), ...by((p) => p.transactionId), ...payments.map((p) => p.orderId), ...by((p) => p.amountFen)],
+      true,
+    );
+    return result.affected ?? 0;
   }
 
   /** Records the chosen method while the order waits for payment; false when it no longer does. */

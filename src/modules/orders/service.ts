@@ -209,6 +209,17 @@ export class OrderService {
     return { outcome: order.transactionId === payment.transactionId ? 'already' : 'duplicate-payment', order };
   }
 
+  /**
+   * markPaid for many orders inside the caller's transaction (a statement import's chunk): one guarded UPDATE, and
+   * the 订单支付成功 of each recorded as owed with it. The caller locked and read the orders in this transaction and
+   * queues the notices after its commit; an order that was no longer payable throws, rolling the chunk back.
+   */
+  async markPaidWithin(tx: EntityManager, payments: Array<{ orderId: number; orderNo: string; amountFen: number; transactionId: string }>, method: PaymentMethod, paidAt: Date): Promise<void> {
+    const changed = await this.orders.markPaidMany(tx, payments, method, paidAt);
+    if (changed !== payments.length) throw new Error(`markPaidWithin: ${changed} of ${payments.length} orders credited; an order moved under its lock`);
+    await NoticeOutbox.recordMany(tx, payments.map((p) => orderPaidNotice(p.orderNo)), paidAt);
+  }
+
   /** PENDING_PAYMENT → CLOSED (expired, or cancelled by the handler or the reconciliation job). */
   close(orderNo: string, reason: CloseReason, at: Date): Promise<TransitionResult> {
     return this.move(orderNo, 'PENDING_PAYMENT', 'CLOSED', { closedAt: at, closeReason: reason }, at);

