@@ -24,14 +24,11 @@ import { ExpiryReminders1766000000000 } from './1766000000000-ExpiryReminders';
 import { StatementImportBatches1766100000000 } from './1766100000000-StatementImportBatches';
 
 /** Every migration, in order. Listed explicitly so the compiled build and tsx runs find the same set. */
-export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certificates1764300000000, Orders1764400000000, Transfers1764500000000, Handlers1764600000000,
-  HandlerAuthorisation1764700000000, HandlerDocuments1764800000000, WechatPayCertificates1764900000000, OrderNotices1765000000000,
-  NoticeOutbox1765100000000, Refunds1765150000000,
-  WechatPayAttempts1765200000000, FollowerRestoreOwed1765300000000, SandboxCaCrls1765500000000,
-  Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000, Console1765900000000,
-  OrderSearch1766200000000];
-  FinanceConsole1766300000000];
+export const migrations = [Followers1764100000000, SandboxCa1764200000000, Certificates1764300000000, Orders1764400000000,
+  Transfers1764500000000, Handlers1764600000000, HandlerAuthorisation1764700000000,
+  HandlerDocuments1764800000000, WechatPayCertificates1764900000000, OrderNotices1765000000000,
+  NoticeOutbox1765100000000, Refunds1765150000000, WechatPayAttempts1765200000000,
+  FollowerRestoreOwed1765300000000, SandboxCaCrls1765500000000, Invoices1765600000000, Renewals1765700000000,
+  WechatPayBills1765800000000, Console1765900000000, ExpiryReminders1766000000000,
+  StatementImportBatches1766100000000, OrderSearch1766200000000, FinanceConsole1766300000000,
   RevocationEvidence1766400000000];
-  Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000,
-  ExpiryReminders1766000000000];
-  Invoices1765600000000, Renewals1765700000000, WechatPayBills1765800000000, StatementImportBatches1766100000000];

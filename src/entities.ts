@@ -31,6 +31,4 @@ export const entities = [FollowerEntity, CertificateEntity, CertificateReviewEnt
   WechatPayAttemptEntity, NoticeOutboxEntity, RefundEntity,
   BillRunEntity, BillFindingEntity, ...invoiceEntities,
   RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities,
-  StatementImportEntity, StatementResolutionEntity];
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...consoleEntities, RevocationEvidenceEntity];
-  RenewalEntity, RenewalIssuanceEntity, RenewalAuditEntity, ...reminderEntities];
+  StatementImportEntity, StatementResolutionEntity, RevocationEvidenceEntity, ...reminderEntities];

@@ -40,6 +40,10 @@ export function consoleSections(): ConsoleSection[] {
   return [
     dashboardSection,
     ordersSection,
+    statementsSection,
+    exceptionsSection,
+    refundsSection,
+    billsSection,
     invoicesSection,
     reviewsSection,
     bindingsSection,
@@ -47,10 +51,6 @@ export function consoleSections(): ConsoleSection[] {
     priceRulesSection,
     jobsSection,
     operatorsSection,
-    statementsSection,
-    exceptionsSection,
-    refundsSection,
-    billsSection,
   ];
 }
 
