@@ -1,5 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Koa from 'koa';
 import request from 'supertest';
+import { type CliIo } from '../../src/cli/bootstrap';
+import { importStatement } from '../../src/cli/import-statement';
 import { createConsoleApp } from '../../src/modules/console/app';
 import { ProposalEntity } from '../../src/modules/console/entities';
 import { InvoiceService } from '../../src/modules/invoices/service';
@@ -134,6 +139,14 @@ describe(`finance console (${backend})`, () => {
       expect((await orders.getOrder(exact.orderNo))!.state).toBe('PAID');
       const history = await financeA.get('/statements');
       expect(history.text).toContain('12月对账单.csv');
+      // The command imports through the same service: its run is in the same history.
+      const file = join(mkdtempSync(join(tmpdir(), 'cf-')), 'shell.csv');
+      writeFileSync(file, `交易日期,付款人名称,付款账号,付款行,金额,附言,流水号\n2026-12-01,梅州市某单位,1,建设银行,1.00,000000,${serial}-shell`);
+      const printed: string[] = [];
+      const io: CliIo = { env: { ...handle.env, ...PII, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: 'test-session-secret-0123456789abcdef', USER: 'caiwu' }, out: (l) => printed.push(l), err: (l) => printed.push(l) };
+      expect(await importStatement(io, [file])).toEqual({ credited: 0, exceptions: 1, skipped: 0, rejected: 0 });
+      expect(printed[0]).toMatch(/^line 2: 异常 unknown-code/);
+      expect((await financeA.get('/statements')).text).toContain('shell:caiwu');
     });
 
     it('When an upload comes without a token, then it is refused before the file is read', async () => {
