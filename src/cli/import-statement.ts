@@ -1,9 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { basename, extname } from 'node:path';
 import { ValidationError } from '../lib/errors';
-import { TransferService } from '../modules/transfers/service';
+import { StatementImportService } from '../modules/statement-imports/service';
 import { type ParsedStatement } from '../modules/transfers/statement-file';
-import { readStatement, statementReport } from '../modules/transfers/statement-read';
+import { readStatement } from '../modules/transfers/statement-read';
 import { MAX_XLSX_BYTES } from '../modules/transfers/statement-xlsx';
 import { type CliIo, CliError, runCli, withDeps } from './bootstrap';
 import { terminalText } from '../lib/terminal-text';
@@ -37,11 +38,9 @@ export async function importStatement(io: CliIo, argv: string[]): Promise<{ cred
     throw err;
   }
   return withDeps(io, { wechat: false }, async (deps) => {
-    const outcomes = await new TransferService(deps).importLines(parsed.lines, basename(file), new Date(deps.clock.nowMs()));
-    const report = statementReport(parsed, outcomes);
+    // The console's import service: the same TransferService.importLines, and the run kept in the console's history.
+    const { report, totals } = await new StatementImportService(deps).importParsed({ name: basename(file), bytes: bytes.length }, parsed, { id: 0, username: `shell:${io.env.USER ?? userInfo().username}` });
     for (const r of report) io.out(`line ${r.line}: ${terminalText(r.text)}`);
-    const count = (k: string) => outcomes.filter((o) => o.result === k).length;
-    const totals = { credited: count('credited'), exceptions: count('exception'), skipped: count('skipped'), rejected: parsed.rejected.length };
     io.out(`入账 ${totals.credited} 笔，异常 ${totals.exceptions} 笔，跳过 ${totals.skipped} 笔，格式错误 ${totals.rejected} 行`);
     return totals;
   });

@@ -1,7 +1,5 @@
 import { copyFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { type Page } from 'playwright-core';
-import { createConsoleApp } from '../../src/modules/console/app';
 import { OrderEntity } from '../../src/modules/orders/entities';
 import { OrderService } from '../../src/modules/orders/service';
 import { RefundEntity } from '../../src/modules/refunds/entities';
@@ -9,9 +7,8 @@ import { PaymentService } from '../../src/modules/payments/service';
 import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { TransferService } from '../../src/modules/transfers/service';
 import { horizontalOverflow, screenshot } from '../helpers/browser';
-import { createOperator, freshTotp, type TestOperator } from '../helpers/console';
+import { createOperator, freshTotp, startConsoleListening, type TestOperator } from '../helpers/console';
 import { verifyHandler } from '../helpers/handlers';
-import { freePort } from '../helpers/listening';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { until } from '../helpers/until';
 import { usePhoneApp } from '../helpers/use-phone-app';
@@ -24,19 +21,18 @@ import { usePhoneApp } from '../helpers/use-phone-app';
 jest.setTimeout(150_000);
 const DAY = 86_400_000;
 const e2e = usePhoneApp();
-let server: Server;
+let consoleServer: { url: string; close(): Promise<void> } | undefined;
 let consoleUrl: string;
 let seq = 0;
+/** Errors the pages log (a CSP refusal of the pages' nonce'd styles would show here). */
+const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  const port = await freePort();
-  server = createServer(createConsoleApp(e2e.app.deps).callback());
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  consoleUrl = `http://127.0.0.1:${port}`;
+  consoleServer = await startConsoleListening(e2e.app.deps);
+  consoleUrl = consoleServer.url;
 });
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await consoleServer?.close();
 });
 
 async function pendingOrder(openid: string) {
@@ -57,6 +53,7 @@ async function shot(page: Page, name: string): Promise<void> {
 async function logIn(op: TestOperator): Promise<Page> {
   const page = await e2e.desktop();
   page.on('pageerror', (err) => { throw err; });
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`${page.url()}: ${m.text()}`); });
   await page.goto(`${consoleUrl}/statements`);
   await page.getByLabel('用户名').fill(op.username);
   await page.getByLabel('密码').fill(op.password);
@@ -154,4 +151,5 @@ it('When two 财务 import a statement, match an exception by hand and refund an
   await shot(pageA, 'bill-day');
   await pageA.goto(`${consoleUrl}/bills`);
   await shot(pageA, 'bills');
+  expect(pageErrors).toEqual([]);
 });

@@ -1,5 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Koa from 'koa';
 import request from 'supertest';
+import { type CliIo } from '../../src/cli/bootstrap';
+import { importStatement } from '../../src/cli/import-statement';
 import { createConsoleApp } from '../../src/modules/console/app';
 import { ProposalEntity } from '../../src/modules/console/entities';
 import { InvoiceService } from '../../src/modules/invoices/service';
@@ -134,6 +139,14 @@ describe(`finance console (${backend})`, () => {
       expect((await orders.getOrder(exact.orderNo))!.state).toBe('PAID');
       const history = await financeA.get('/statements');
       expect(history.text).toContain('12月对账单.csv');
+      // The command imports through the same service: its run is in the same history.
+      const file = join(mkdtempSync(join(tmpdir(), 'cf-')), 'shell.csv');
+      writeFileSync(file, `交易日期,付款人名称,付款账号,付款行,金额,附言,流水号\n2026-12-01,梅州市某单位,1,建设银行,1.00,000000,${serial}-shell`);
+      const printed: string[] = [];
+      const io: CliIo = { env: { ...handle.env, ...PII, APP_ENV: 'test', LOG_LEVEL: 'silent', SESSION_SECRET: 'test-session-secret-0123456789abcdef', USER: 'caiwu' }, out: (l) => printed.push(l), err: (l) => printed.push(l) };
+      expect(await importStatement(io, [file])).toEqual({ credited: 0, exceptions: 1, skipped: 0, rejected: 0 });
+      expect(printed[0]).toMatch(/^line 2: 异常 unknown-code/);
+      expect((await financeA.get('/statements')).text).toContain('shell:caiwu');
     });
 
     it('When an upload comes without a token, then it is refused before the file is read', async () => {
@@ -167,7 +180,7 @@ describe(`finance console (${backend})`, () => {
       expect((await financeA.get(`/exceptions/${line.id}`)).text).toContain('已人工入账');
     });
 
-    it('When an exception is rejected with refund instructions, then they are recorded, audited and the line shows 待退回 until the return is confirmed', async () => {
+    it('When an exception is rejected with refund instructions, then they are recorded, audited and the line shows 待退回 until the return is confirmed, and the handled lines export as CSV (audited)', async () => {
       const csv = `交易日期,付款人名称,付款账号,付款行,金额,附言,流水号\n2026-12-01,梅州市某某公司,4400900,农业银行,123.45,未知款项,${serial}-3`;
       await financeA.post(`/statements?_csrf=${encodeURIComponent(financeA.csrf)}`).attach('file', Buffer.from(csv), { filename: 'b.csv' });
       const line = await app.deps.db.getRepository(StatementEntryEntity).findOneByOrFail({ bankSerial: `${serial}-3` });
@@ -175,8 +188,13 @@ describe(`finance console (${backend})`, () => {
       expect((await financeA.get('/exceptions?view=refund-pending')).text).toContain(`${serial}-3`);
       await financeB.post(`/exceptions/${line.id}/refunded`).type('form').send({ _csrf: financeB.csrf, reference: 'RET20261201' });
       expect((await financeA.get(`/exceptions/${line.id}`)).text).toContain('银行流水号 RET20261201');
+      const exported = await financeA.get('/exceptions/export.csv?view=done');
+      expect(exported.headers['content-type']).toMatch(/^text\/csv/);
+      expect(exported.text.startsWith('\uFEFF流水号,')).toBe(true);
+      expect(exported.text).toContain(`${serial}-3,2026-12-01,梅州市某某公司,4400900`);
+      expect((await support.get('/exceptions/export.csv')).status).toBe(403);
       const steps = (await app.deps.db.getRepository(RenewalAuditEntity).find()).map((e) => e.step);
-      expect(steps).toEqual(expect.arrayContaining(['console.statement.import', 'console.exception.refund', 'console.exception.refunded']));
+      expect(steps).toEqual(expect.arrayContaining(['console.statement.import', 'console.exception.refund', 'console.exception.refunded', 'console.export']));
     });
   });
 
@@ -252,6 +270,11 @@ describe(`finance console (${backend})`, () => {
       expect((await finance.get('/bills')).text).toContain(tradeDay);
       const audit = await app.deps.db.getRepository(RenewalAuditEntity).find();
       expect(audit.map((e) => e.step)).toContain('console.bill.check');
+      // The exception export (payer accounts) wants a re-authentication within 5 minutes.
+      clock.advance(6 * 60_000);
+      const stale = await finance.get('/exceptions/export.csv');
+      expect(stale.status).toBe(302);
+      expect(stale.headers.location).toMatch(/^\/step-up\?next=/);
     });
   });
 });

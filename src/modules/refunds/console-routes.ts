@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { type Deps } from '../../deps';
 import { NotFoundError, ValidationError } from '../../lib/errors';
+import { sendCsv } from '../../lib/http/csv';
 import { type RenderPage } from '../../lib/views';
 import { approvals } from '../console/approvals';
 import { consoleAudit } from '../console/audit';
@@ -18,6 +19,13 @@ function fenOf(text: string): number {
   return Number(m[1]) * 100 + Number((m[2] ?? '0').padEnd(2, '0'));
 }
 
+function filterOf(query: Record<string, unknown>): { state: string; orderNo: string } {
+  return {
+    state: typeof query.state === 'string' && query.state in REFUND_STATE_LABELS ? query.state : '',
+    orderNo: typeof query.orderNo === 'string' ? query.orderNo.trim().slice(0, 32) : '',
+  };
+}
+
 function refundRoutes(deps: Deps, render: RenderPage): Router {
   const router = new Router();
   const finance = requireRole('finance');
@@ -25,8 +33,7 @@ function refundRoutes(deps: Deps, render: RenderPage): Router {
 
   router.get('/refunds', finance, async (ctx) => {
     const page = parsePage(ctx.query);
-    const state = typeof ctx.query.state === 'string' && ctx.query.state in REFUND_STATE_LABELS ? ctx.query.state : '';
-    const orderNo = typeof ctx.query.orderNo === 'string' ? ctx.query.orderNo.trim().slice(0, 32) : '';
+    const { state, orderNo } = filterOf(ctx.query);
     const [{ items, total }, open, proposals] = await Promise.all([
       refunds.list({ state, orderNo }, page.page, page.pageSize),
       refunds.exceptions(),
@@ -36,6 +43,14 @@ function refundRoutes(deps: Deps, render: RenderPage): Router {
       title: '退款', items, open, proposals: proposals.rows, state, orderNo, states: REFUND_STATE_LABELS, kinds: REFUND_KIND_LABELS, todo: REFUND_TODO, yuan: yuanText,
       pager: pagerOf(page, total, '/refunds', { state, orderNo }),
     });
+  });
+
+  router.get('/refunds/export.csv', finance, async (ctx) => {
+    const { state, orderNo } = filterOf(ctx.query);
+    const { items, total } = await refunds.list({ state, orderNo }, 1, 10_000);
+    const rows = items.map((r) => [r.outRefundNo, r.orderNo, REFUND_KIND_LABELS[r.kind] ?? r.kind, yuanText(r.amountFen), REFUND_STATE_LABELS[r.state], r.reason, r.createdAt, r.settledAt, r.resolvedBy ?? '']);
+    await consoleAudit(deps).record(ctx, { action: 'export', subject: 'refunds', detail: { state, orderNo, rows: rows.length, total } });
+    sendCsv(ctx, '退款.csv', ['退款单号', '订单', '类型', '金额（元）', '状态', '原因', '创建（UTC）', '完成（UTC）', '人工处理人'], rows);
   });
 
   // Proposes a refund; a second 财务 approves it on /approvals, and only then is WeChat Pay asked.

@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import { type Deps } from '../../deps';
 import { NotFoundError, ValidationError } from '../../lib/errors';
+import { sendCsv } from '../../lib/http/csv';
 import { type RenderPage } from '../../lib/views';
 import { approvals } from '../console/approvals';
 import { consoleAudit } from '../console/audit';
 import { readConsoleForm } from '../console/form';
-import { operatorOf, requireRole } from '../console/guard';
+import { operatorOf, requireRole, requireStepUp } from '../console/guard';
 import { pagerOf, parsePage } from '../console/paging';
 import { type ConsoleSection } from '../console/sections';
 import { yuanText } from '../refunds/console';
@@ -16,6 +17,10 @@ import { EXCEPTION_REASONS, type ExceptionView, TransferExceptionService } from 
 
 const VIEWS: Record<ExceptionView, string> = { open: '待处理', 'refund-pending': '待退回', done: '已处理' };
 const STATE_LABELS: Record<string, string> = { credited: '已人工入账', 'refund-pending': '待退回付款人', refunded: '已退回' };
+
+/** An export holds at most this many lines (the queue is worked daily; more means narrowing the view). */
+const MAX_EXPORT_ROWS = 10_000;
+const viewOf = (raw: unknown): ExceptionView => (typeof raw === 'string' && raw in VIEWS ? raw : 'open') as ExceptionView;
 
 function lineIdOf(raw: string): number {
   const id = Number(raw);
@@ -31,10 +36,22 @@ function exceptionRoutes(deps: Deps, render: RenderPage): Router {
   const orders = new OrderService(deps);
 
   router.get('/exceptions', finance, async (ctx) => {
-    const view = (typeof ctx.query.view === 'string' && ctx.query.view in VIEWS ? ctx.query.view : 'open') as ExceptionView;
+    const view = viewOf(ctx.query.view);
     const page = parsePage(ctx.query);
     const { items, total } = await service.list(view, page.page, page.pageSize);
     ctx.body = render('console/finance/exceptions.njk', { title: '异常队列', view, views: VIEWS, items, reasons: EXCEPTION_REASONS, states: STATE_LABELS, yuan: yuanText, pager: pagerOf(page, total, '/exceptions', { view }) });
+  });
+
+  // The queue as CSV (payer names and accounts: a re-authenticated operator only, and the export itself audited).
+  router.get('/exceptions/export.csv', finance, requireStepUp(), async (ctx) => {
+    const view = viewOf(ctx.query.view);
+    const { items, total } = await service.list(view, 1, MAX_EXPORT_ROWS);
+    const rows = items.map(({ line, resolution }) => [
+      line.bankSerial, line.lineDate, line.payerName, line.payerAccount, line.payerBank, yuanText(line.amountFen), line.remark, EXCEPTION_REASONS[line.reason ?? ''] ?? line.reason,
+      resolution?.orderNo ?? line.orderNo ?? '', resolution ? STATE_LABELS[resolution.state] : '待处理', resolution?.reason ?? '', resolution?.refundAccount ?? '', resolution?.refundReference ?? '',
+    ]);
+    await audit.record(ctx, { action: 'export', subject: 'statement-exceptions', detail: { view, rows: rows.length, total } });
+    sendCsv(ctx, `异常队列-${VIEWS[view]}.csv`, ['流水号', '交易日期', '付款人', '付款账号', '付款行', '金额（元）', '附言', '原因', '订单', '状态', '处理理由', '退回账号', '退回流水号'], rows);
   });
 
   router.get('/exceptions/:id', finance, async (ctx) => {
