@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
+import { auditSection } from './audit-routes';
 import { operatorsSection } from './operators-routes';
 import { type OperatorRole } from './roles';
 
@@ -27,6 +28,7 @@ export interface ConsoleSection {
 export function consoleSections(): ConsoleSection[] {
   return [
     operatorsSection,
+    auditSection,
   ];
 }
 
