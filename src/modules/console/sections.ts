@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
+import { auditSection } from './audit-routes';
 import { operatorsSection } from './operators-routes';
 import { bindingsSection } from '../binding/console-routes';
 import { certificatesSection } from '../certificates/console-routes';
@@ -39,6 +40,7 @@ export function consoleSections(): ConsoleSection[] {
     priceRulesSection,
     jobsSection,
     operatorsSection,
+    auditSection,
   ];
 }
 
