@@ -33,7 +33,8 @@ export const OPERATOR_REASONS: Array<{ code: RevocationReason; label: string }> 
 ];
 export const reasonLabel = (code: string) => OPERATOR_REASONS.find((r) => r.code === code)?.label ?? code;
 
-export const describeRevocation = (p: CertRevokePayload) => `吊销证书 #${p.certificateId}（序列号 ${p.serialHex}），原因：${reasonLabel(p.reason)}${p.evidenceId ? '，附证明材料' : ''}`;
+export const describeRevocation = (p: CertRevokePayload) =>
+  `吊销证书 #${p.certificateId}（序列号 ${p.serialHex}），原因：${reasonLabel(p.reason)}；申请依据：${p.evidenceText}${p.evidenceId ? `（附证明材料，在 /certificates/${p.certificateId} 查看）` : ''}`;
 
 export const EVIDENCE_MAX_BYTES = 5 * 1024 * 1024;
 export const EVIDENCE_TYPES: Record<string, string> = { 'application/pdf': 'pdf', 'image/jpeg': 'jpg', 'image/png': 'png' };

@@ -4,6 +4,7 @@ import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
 import { dashboardSection } from '../dashboard/routes';
 import { ordersSection } from '../orders/console-routes';
+import { auditSection } from './audit-routes';
 import { operatorsSection } from './operators-routes';
 import { statementsSection } from '../statement-imports/console-routes';
 import { exceptionsSection } from '../transfer-exceptions/console-routes';
@@ -51,6 +52,7 @@ export function consoleSections(): ConsoleSection[] {
     priceRulesSection,
     jobsSection,
     operatorsSection,
+    auditSection,
   ];
 }
 
