@@ -53,7 +53,8 @@ export class ExpiryReminderService {
     const { deps } = this;
     const nowMs = deps.clock.nowMs();
     const summary: RunSummary = { claimed: 0, sent: 0, unreachable: 0, skipped: 0, failed: 0, retried: 0 };
-    const count = (outcome: Outcome | 'failed') => {
+    const count = (outcome: Outcome | 'failed' | 'taken') => {
+      if (outcome === 'taken') return; // another instance's run is on it
       if (outcome === 'failed') summary.failed++;
       else summary[outcome.state]++;
     };
@@ -89,9 +90,9 @@ export class ExpiryReminderService {
   }
 
   /** One attempt at a claimed row; a retryable failure leaves it claimed for the next run. */
-  private async attempt(row: ExpiryReminder, known?: Certificate): Promise<Outcome | 'failed'> {
+  private async attempt(row: ExpiryReminder, known?: Certificate): Promise<Outcome | 'failed' | 'taken'> {
     const { deps } = this;
-    if (!(await this.repo.startAttempt(deps.db, row))) return 'failed';
+    if (!(await this.repo.startAttempt(deps.db, row))) return 'taken';
     const labels = { threshold: String(row.thresholdDays) };
     try {
       const outcome = await this.deliver(row, known);

@@ -18,7 +18,7 @@ import { SANDBOX_FAIL, type SandboxFaceIdState } from './sandbox-state';
  * Mounted at /sandbox/faceid: the API at /api/, the page at /h5/<BizToken>.
  */
 type Json = Record<string, unknown>;
-class ApiRefusal {
+export class ApiRefusal {
   constructor(readonly code: string, readonly message: string) {}
 }
 const refuse = (code: string, message: string): never => {
@@ -30,7 +30,7 @@ const sha256hex = (v: string | Buffer) => createHash('sha256').update(v).digest(
 const hmac = (key: string | Buffer, v: string) => createHmac('sha256', key).update(v).digest();
 
 /** Checks the Authorization header as Tencent Cloud does (the scope's service label is taken as sent: the SDK derives it from the endpoint's host). */
-function verifyTc3(ctx: Koa.Context, raw: string, state: SandboxFaceIdState, nowMs: number): void {
+export function verifyTc3(ctx: Koa.Context, raw: string, state: Pick<SandboxFaceIdState, 'secretId' | 'secretKey'>, nowMs: number): void {
   const auth = ctx.get('authorization');
   const m = /^TC3-HMAC-SHA256 Credential=([^/]+)\/(\d{4}-\d{2}-\d{2})\/([^/]+)\/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(auth);
   if (!m) refuse('AuthFailure.InvalidAuthorization', 'Authorization header is missing or malformed.');
