@@ -166,14 +166,16 @@ function counted(kind: 'mysql' | 'sqlite'): { statements: number; commits: numbe
   return { statements, commits: c.sql.commits ?? 0, redis: Object.values(c.redis).reduce((a, b) => a + b, 0) };
 }
 
-interface Run { label: string; lines: number; parseS: number; importS: number; linesPerS: number; stmtsPerLine: number; commitsPerLine: number; redisPerLine: number; results: Record<string, number>; extrapolated100kS?: number }
+interface Run { label: string; lines: number; parseS: number; importS: number; cpuS: number; linesPerS: number; stmtsPerLine: number; commitsPerLine: number; redisPerLine: number; results: Record<string, number>; extrapolated100kS?: number }
 
 async function timed(deps: Deps, kind: 'mysql' | 'sqlite', label: string, g: Generated, importer: (lines: ReturnType<typeof parseStatementCsv>['lines']) => Promise<LineOutcome[]>): Promise<Run> {
   const t0 = performance.now();
   const parsed = parseStatementCsv(g.csv);
   const t1 = performance.now();
   const before = counted(kind);
+  const cpu0 = process.cpuUsage();
   const outcomes = await importer(parsed.lines);
+  const cpu = process.cpuUsage(cpu0);
   const t2 = performance.now();
   const after = counted(kind);
   const n = parsed.lines.length;
@@ -182,7 +184,7 @@ async function timed(deps: Deps, kind: 'mysql' | 'sqlite', label: string, g: Gen
   const importS = (t2 - t1) / 1000;
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
   return {
-    label, lines: n, parseS: r3((t1 - t0) / 1000), importS: r3(importS), linesPerS: Math.round(n / importS),
+    label, lines: n, parseS: r3((t1 - t0) / 1000), importS: r3(importS), cpuS: r3((cpu.user + cpu.system) / 1e6), linesPerS: Math.round(n / importS),
     stmtsPerLine: r3((after.statements - before.statements) / n), commitsPerLine: r3((after.commits - before.commits) / n), redisPerLine: r3((after.redis - before.redis) / n),
     results, extrapolated100kS: undefined,
   };
@@ -253,11 +255,11 @@ async function main(): Promise<void> {
   }
   load.end = loadavg().map((v) => Math.round(v * 100) / 100);
 
-  console.log(`\n${'run'.padEnd(30)} ${'lines'.padStart(7)} ${'import s'.padStart(9)} ${'lines/s'.padStart(8)} ${'stmts/l'.padStart(8)} ${'commits/l'.padStart(9)} ${'redis/l'.padStart(8)}  results`);
+  console.log(`\n${'run'.padEnd(30)} ${'lines'.padStart(7)} ${'import s'.padStart(9)} ${'cpu s'.padStart(7)} ${'lines/s'.padStart(8)} ${'stmts/l'.padStart(8)} ${'commits/l'.padStart(9)} ${'redis/l'.padStart(8)}  results`);
   for (const [kind, runs] of Object.entries(all)) {
     console.log(kind);
     for (const r of runs) {
-      console.log(`  ${r.label.padEnd(28)} ${String(r.lines).padStart(7)} ${String(r.importS).padStart(9)} ${String(r.linesPerS).padStart(8)} ${String(r.stmtsPerLine).padStart(8)} ${String(r.commitsPerLine).padStart(9)} ${String(r.redisPerLine).padStart(8)}  ${JSON.stringify(r.results)}${r.extrapolated100kS ? ` (≈ ${r.extrapolated100kS} s per 100k)` : ''}`);
+      console.log(`  ${r.label.padEnd(28)} ${String(r.lines).padStart(7)} ${String(r.importS).padStart(9)} ${String(r.cpuS).padStart(7)} ${String(r.linesPerS).padStart(8)} ${String(r.stmtsPerLine).padStart(8)} ${String(r.commitsPerLine).padStart(9)} ${String(r.redisPerLine).padStart(8)}  ${JSON.stringify(r.results)}${r.extrapolated100kS ? ` (≈ ${r.extrapolated100kS} s per 100k)` : ''}`);
     }
     const c = runs.find((r) => r.label.startsWith('(c)'));
     if (c) console.log(`  target: ${c.lines >= 100_000 && c.importS < TARGET_S ? 'PASS' : c.lines < 100_000 ? 'n/a (fewer than 100,000 lines)' : 'MISS'} — ${c.lines} lines in ${c.importS} s (< ${TARGET_S} s for 100,000)`);

@@ -1,5 +1,5 @@
 import { In } from 'typeorm';
-import { NoticeOutboxEntity } from '../../src/modules/notices/outbox';
+import { NoticeOutbox, NoticeOutboxEntity } from '../../src/modules/notices/outbox';
 import { OrderService } from '../../src/modules/orders/service';
 import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { type StatementLine } from '../../src/modules/transfers/matcher';
@@ -19,9 +19,17 @@ let transfers: TransferService;
 let seq = 0;
 
 const t = useTestApp({ startJobs: false });
+/** `failNext` makes the next add of that job fail, as a job queue that cannot be reached would (after the commit). */
+const failNext = new Set<string>();
 beforeAll(() => {
   orders = new OrderService(t.instance.deps);
   transfers = new TransferService(t.instance.deps);
+  const jobs = t.instance.deps.jobs;
+  const enqueue = jobs.enqueue.bind(jobs);
+  jobs.enqueue = async (name, payload, opts) => {
+    if (failNext.delete(name)) throw new Error(`job queue unreachable for ${name}`);
+    return enqueue(name, payload, opts);
+  };
 });
 
 interface Payable { orderNo: string; organization: string; totalFen: number; code: string }
@@ -109,6 +117,22 @@ describe(`statement import in chunks (${backend})`, () => {
     expect((await entries(['TWICE1', 'TWICE2', 'TWICE3'])).map((e) => [e.decision, e.reason])).toEqual([['credited', null], ['credited', null], ['exception', 'amount-mismatch']]);
     const rejected = await t.instance.deps.db.getRepository(NoticeOutboxEntity).count({ where: { noticeKey: `rej-${third.bankSerial}` } });
     expect(rejected).toBe(1);
+  });
+
+  it('When queueing a notice fails after its chunk committed, then the import fails without losing it: the notice stays owed and importing again finishes the rest once', async () => {
+    const list = await Promise.all([1, 2, 3].map(() => payable()));
+    const lines = list.map((o, i) => paying(o, `QUEUE${i}`));
+    failNext.add('orders.paid-notice');
+    await expect(transfers.importLines(lines, 'queue.csv', new Date(), { chunkLines: 1 })).rejects.toThrow('job queue unreachable');
+    expect(await new NoticeOutbox(t.instance.deps).stateOf(`paid-${list[0].orderNo}`)).toBe('owed');
+    expect((await orders.getOrder(list[0].orderNo))!.state).toBe('PAID');
+
+    const again = await transfers.importLines(lines, 'queue.csv', new Date(), { chunkLines: 1 });
+    // The failure surfaced once the next chunk had committed too (a chunk's notices are queued while the next one runs).
+    expect(results(again)).toEqual(['skipped', 'skipped', 'credited']);
+    expect((await entries(['QUEUE0', 'QUEUE1', 'QUEUE2'])).map((e) => e.decision)).toEqual(['credited', 'credited', 'credited']);
+    for (const [i, o] of list.entries()) expect(await orders.getOrder(o.orderNo)).toMatchObject({ state: 'PAID', transactionId: `BANK-${run}QUEUE${i}` });
+    expect(await paidNotices(list)).toBe(3);
   });
 
   it('When two lines of one chunk pay the same order, then the first credits it and the second is an exception for a person', async () => {

@@ -101,6 +101,8 @@ export class StatementImport {
         }
         await queued;
         queued = this.queue(done);
+        // Handled now (Node would end the process on a rejection left alone while the next chunk runs); awaited below.
+        queued.catch(() => undefined);
         opts.onProgress?.(Math.min(start + size, lines.length), lines.length);
       }
     } finally {
