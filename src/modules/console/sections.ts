@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { type Deps } from '../../deps';
 import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
+import { auditSection } from './audit-routes';
 import { operatorsSection } from './operators-routes';
 import { statementsSection } from '../statement-imports/console-routes';
 import { exceptionsSection } from '../transfer-exceptions/console-routes';
@@ -35,6 +36,7 @@ export function consoleSections(): ConsoleSection[] {
     exceptionsSection,
     refundsSection,
     billsSection,
+    auditSection,
   ];
 }
 
