@@ -47,9 +47,11 @@ it('When two 管理员 log in with TOTP, then one proposes a role grant and only
   const a = await login(alice, 'console-login');
   await screenshot(a, 'console-operators');
   const row = a.locator('tr', { hasText: clerk.username });
+  await row.locator('summary').click();
+  await screenshot(a, 'console-operators-manage');
   await row.locator('input[name=role_finance]').check();
   await row.locator('input[name=reason]').fill('兼任财务对账');
-  await row.locator('button[type=submit]').click();
+  await row.locator('button', { hasText: '提交角色变更审批' }).click();
   await a.waitForURL(/\/approvals\/\d+$/);
   const proposalUrl = a.url();
   expect(await a.textContent('main')).toContain('须由另一位管理员批准');

@@ -14,6 +14,7 @@ import { PaymentService } from '../../src/modules/payments/service';
 import { RefundEntity } from '../../src/modules/refunds/entities';
 import { RefundService } from '../../src/modules/refunds/service';
 import { RenewalAuditEntity } from '../../src/modules/renewals/entities';
+import { MAX_STATEMENT_BYTES } from '../../src/modules/statement-imports/service';
 import { manualCreditKind } from '../../src/modules/transfer-exceptions/approval';
 import { StatementEntryEntity } from '../../src/modules/transfers/entities';
 import { TransferService } from '../../src/modules/transfers/service';
@@ -24,6 +25,7 @@ import { backend, createTestBackend, TestClock, type TestBackendHandle } from '.
 import { type ListeningInstance, startListening } from '../helpers/listening';
 import { boundCertificate } from '../helpers/pki-fixtures';
 import { until } from '../helpers/until';
+import { xlsxBytes } from '../helpers/xlsx';
 
 /**
  * The finance sections of the operator console (对账单导入, 异常队列, 退款, 微信支付账单) over HTTP, as thin pages over
@@ -147,6 +149,20 @@ describe(`finance console (${backend})`, () => {
       expect(await importStatement(io, [file])).toEqual({ credited: 0, exceptions: 1, skipped: 0, rejected: 0 });
       expect(printed[0]).toMatch(/^line 2: 异常 unknown-code/);
       expect((await financeA.get('/statements')).text).toContain('shell:caiwu');
+    });
+
+    it('When an Excel workbook is uploaded, then it is read as the command reads it; an oversized or .xls file is refused with the fix', async () => {
+      const header = ['交易日期', '付款人名称', '付款账号', '付款行', '金额', '附言', '流水号'];
+      const workbook = await xlsxBytes([header, ['2026-12-01', '梅州市工作簿单位', '4400700', '建设银行', '88.00', '000000', `${serial}-x`]].map((r) => r.map((value) => ({ value, type: String }))));
+      const res = await financeA.post(`/statements?_csrf=${encodeURIComponent(financeA.csrf)}`).attach('file', workbook, { filename: '收款明细.xlsx' });
+      expect(res.status).toBe(302);
+      expect((await financeA.get(res.headers.location)).text).toContain(`异常 unknown-code：校验码不对应任何待付款订单（流水号 ${serial}-x）`);
+      const legacy = await financeA.post(`/statements?_csrf=${encodeURIComponent(financeA.csrf)}`).attach('file', Buffer.from('x'), { filename: '旧格式.xls' });
+      expect(legacy.status).toBe(400);
+      expect(legacy.text).toContain('另存为「Excel 工作簿（*.xlsx）」');
+      const huge = await financeA.post(`/statements?_csrf=${encodeURIComponent(financeA.csrf)}`).attach('file', Buffer.alloc(MAX_STATEMENT_BYTES + 1, 0x41), { filename: 'huge.csv' });
+      expect(huge.status).toBe(413);
+      expect(huge.text).toContain('对账单超过 16 MB');
     });
 
     it('When an upload comes without a token, then it is refused before the file is read', async () => {

@@ -11,7 +11,8 @@ import { pagerOf, parsePage } from './paging';
 import { type ConsoleSection } from './sections';
 
 const STEP = /^[a-z0-9._-]{1,32}$/;
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+/** LIKE with `!` as the escape character: a backslash means different things to MySQL and SQLite string literals. */
+const likeEscape = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`);
 
 /**
  * /audit (管理员): the hash-chained log every operator action and renewal step is appended to, newest first,
@@ -28,11 +29,11 @@ function auditRoutes(deps: Deps, render: RenderPage): Router {
     const step = typeof ctx.query.step === 'string' && STEP.test(ctx.query.step) ? ctx.query.step : '';
     const username = typeof ctx.query.operator === 'string' ? ctx.query.operator.trim().toLowerCase().slice(0, 64) : '';
     const qb = repo.createQueryBuilder('a').orderBy('a.seq', 'DESC').skip(page.offset).take(page.pageSize);
-    if (step) qb.andWhere('a.step LIKE :step ESCAPE \'\\\'', { step: `${likeEscape(step)}%` });
+    if (step) qb.andWhere('a.step LIKE :step ESCAPE \'!\'', { step: `${likeEscape(step)}%` });
     if (username) {
       const op = await new OperatorService(deps).byUsername(username);
       // The detail is canonical JSON (sorted keys): the acting operator is exactly this text.
-      qb.andWhere('a.detail LIKE :who ESCAPE \'\\\'', { who: `%${likeEscape(`"operator":{"id":${op?.id ?? -1},"username":${JSON.stringify(username)}}`)}%` });
+      qb.andWhere('a.detail LIKE :who ESCAPE \'!\'', { who: `%${likeEscape(`"operator":{"id":${op?.id ?? -1},"username":${JSON.stringify(username)}}`)}%` });
     }
     const [rows, total] = await qb.getManyAndCount();
     ctx.body = render('console/audit.njk', {

@@ -41,6 +41,7 @@ export function consoleSections(): ConsoleSection[] {
   return [
     dashboardSection,
     ordersSection,
+    operatorsSection,
     statementsSection,
     exceptionsSection,
     refundsSection,
