@@ -41,7 +41,6 @@ export function consoleSections(): ConsoleSection[] {
   return [
     dashboardSection,
     ordersSection,
-    operatorsSection,
     statementsSection,
     exceptionsSection,
     refundsSection,
