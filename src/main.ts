@@ -67,13 +67,21 @@ async function main(): Promise<void> {
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(config.port, config.host, ok));
   logger.info({ port: config.port, database: config.database.kind, cache: config.cache.kind, wechat: config.wechat.mode, env: config.env }, 'listening');
   // The operator console: its own listener (ADMIN_PORT; outside production PORT+1 by default), never the public one.
-  const consoleServer = config.console.port === undefined ? null : createServer(createConsoleApp(deps).callback());
+  let consoleServer = config.console.port === undefined ? null : createServer(createConsoleApp(deps).callback());
   if (consoleServer) {
-    consoleServer.keepAliveTimeout = 65_000;
-    consoleServer.headersTimeout = 66_000;
-    consoleServer.requestTimeout = 30_000;
-    await new Promise<void>((ok, fail) => consoleServer.once('error', fail).listen(config.console.port, config.console.host, ok));
-    logger.info({ port: config.console.port, host: config.console.host }, 'console listening');
+    const listening = consoleServer;
+    listening.keepAliveTimeout = 65_000;
+    listening.headersTimeout = 66_000;
+    listening.requestTimeout = 30_000;
+    try {
+      await new Promise<void>((ok, fail) => listening.once('error', fail).listen(config.console.port, config.console.host, ok));
+      logger.info({ port: config.console.port, host: config.console.host }, 'console listening');
+    } catch (err) {
+      // An ADMIN_PORT someone set must work; the development default (PORT+1) may simply be taken.
+      if (!config.console.portDefaulted || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      logger.warn({ port: config.console.port }, 'console not started: its default port (PORT+1) is in use; set ADMIN_PORT');
+      consoleServer = null;
+    }
   } else {
     logger.info('console not started: ADMIN_PORT is not set');
   }

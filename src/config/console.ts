@@ -35,6 +35,8 @@ export function consoleSection(c: Context) {
     return {
       /** undefined: no console listener (production without ADMIN_PORT). */
       port,
+      /** The port is the development default (PORT+1), not asked for: a busy port then only skips the console. */
+      portDefaulted: s.ADMIN_PORT === undefined,
       host: s.ADMIN_HOST ?? s.HOST,
       baseUrl,
       /** The origin operators' key agents must allow (U-KEY login). */

@@ -68,3 +68,18 @@ export async function loginAgent(app: Koa, deps: Deps, op: TestOperator): Promis
   agent.csrf = csrfOf(home.text);
   return agent;
 }
+
+/** The console listening on a loopback port (as main.ts serves it on ADMIN_PORT), for browser tests. */
+export async function startConsoleListening(deps: Deps, console: Partial<Deps['config']['console']> = {}): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const server = createServer(consoleAppFor(deps, console).callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -4,10 +4,11 @@ import { type Deps } from '../../deps';
 import { errorMiddleware } from '../../lib/http/error-middleware';
 import { requestLog } from '../../lib/http/request-log';
 import { securityHeaders } from '../../lib/http/security-headers';
-import { CSS_TYPE, staticAssets } from '../../lib/http/static-assets';
+import { CSS_TYPE, JS_TYPE, staticAssets } from '../../lib/http/static-assets';
 import { BRAND } from '../../config/brand';
 import { approvalRoutes } from './approvals-routes';
 import { authRoutes } from './auth-routes';
+import { ukeyRoutes } from './ukey-routes';
 import { consoleCsrf, consoleCsrfToken } from './form';
 import { attachClock, consoleAuth, operatorOf } from './guard';
 import { ipAllowList, trustedProxyOnly } from './network';
@@ -43,8 +44,11 @@ export function createConsoleApp(deps: Deps, opts: { sections?: ConsoleSection[]
     // Pages hold personal data and one-time secrets (TOTP enrolment): never stored by the browser or a proxy.
     if (!ctx.path.startsWith('/static/')) ctx.set('Cache-Control', 'no-store');
   });
-  const assets = staticAssets({ folder: 'console', files: { 'console.css': CSS_TYPE }, reread: config.env === 'development' });
+  const assets = staticAssets({ folder: 'console', files: { 'console.css': CSS_TYPE, 'ukey.js': JS_TYPE }, reread: config.env === 'development' });
   app.use(assets.middleware);
+  // The one key-agent client of /capc/ and the renewal page, for U-KEY login and enrolment.
+  const shared = staticAssets({ folder: 'shared', files: { 'key-agent-client.js': JS_TYPE }, reread: config.env === 'development' });
+  app.use(shared.middleware);
 
   app.use(consoleSessionMiddleware(app, deps.store, { secure: c.secureCookies, absoluteMs: c.absoluteMs }));
   app.use(consoleAuth(deps));
@@ -53,10 +57,10 @@ export function createConsoleApp(deps: Deps, opts: { sections?: ConsoleSection[]
     const op = ctx.state.operator;
     const visible = op ? [...sections.filter((s) => s.roles.some((r) => op.roles.includes(r))), APPROVALS_NAV] : [];
     const nav: NavItem[] = visible.map((s) => ({ path: s.path, title: s.title, active: s.path === '/' ? ctx.path === '/' : ctx.path === s.path || ctx.path.startsWith(`${s.path}/`) }));
-    return withPageScope({ operator: op, csrfToken: consoleCsrfToken(ctx, deps.random), nav, path: ctx.path, assetVersion: assets.version }, next);
+    return withPageScope({ operator: op, csrfToken: consoleCsrfToken(ctx, deps.random), nav, path: ctx.path, assetVersion: `${assets.version}${shared.version}` }, next);
   });
 
-  const routers = [authRoutes(deps, render), ...sections.map((s) => s.routes(deps, render)), approvalRoutes(deps, render)];
+  const routers = [authRoutes(deps, render), ukeyRoutes(deps, render), ...sections.map((s) => s.routes(deps, render)), approvalRoutes(deps, render)];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
 
   // The home page until a section (the dashboard) claims '/': what this operator can open.

@@ -10,10 +10,12 @@ import { clientIp } from './network';
 import { type Operator } from './entities';
 import { OperatorService } from './operators';
 import { consoleSessionOf } from './session';
+import { keyAgentPolicy } from './ukey';
 
 /** Wrong logins allowed per username and per address in 15 minutes, before that key is locked for the rest of it. */
+export const WRONG_LOGIN = '用户名、密码或动态验证码不正确（每个验证码只能使用一次）';
 export const LOGIN_LIMITS = { perUser: 5, perIp: 20, windowSec: 15 * 60 };
-const WRONG = '用户名、密码或动态验证码不正确（每个验证码只能使用一次）';
+const WRONG = WRONG_LOGIN;
 
 /**
  * The failure limits of console logins and step-ups: one per username, one per client address, both atomic
@@ -48,6 +50,18 @@ export async function judgeLogin(deps: Deps, limits: ReturnType<typeof loginLimi
   return { op };
 }
 
+/** A new session id at login (no fixation), a new CSRF token, the timeouts' clocks started. */
+export async function startOperatorSession(deps: Deps, ctx: Koa.Context, op: Operator, factor: 'totp' | 'ukey'): Promise<void> {
+  const s = consoleSessionOf(ctx);
+  const now = deps.clock.nowMs();
+  // Nothing of the anonymous session survives (koa-session keeps its own state in `_…` fields and isNew).
+  for (const key of Object.keys(s)) if (key[0] !== '_' && key !== 'isNew') delete (s as unknown as Record<string, unknown>)[key];
+  Object.assign(s, { operatorId: op.id, loginAt: now, seenAt: now, stepUpAt: now, csrf: deps.random.bytes(24).toString('base64url') });
+  await s.regenerate();
+  await new OperatorService(deps).recordLogin(op.id);
+  await consoleAudit(deps).record(ctx, { action: 'login', subject: `operator:${op.id}`, detail: { factor } }, { id: op.id, username: op.username });
+}
+
 export function authRoutes(deps: Deps, render: RenderPage): Router {
   const router = new Router();
   const operators = new OperatorService(deps);
@@ -58,10 +72,10 @@ export function authRoutes(deps: Deps, render: RenderPage): Router {
     const s = consoleSessionOf(ctx);
     const flash = s.flash;
     delete s.flash;
-    ctx.body = render('console/login.njk', { title: '登录', csrfToken: consoleCsrfToken(ctx, deps.random), flash, ...data });
+    ctx.body = render('console/login.njk', { title: '登录', csrfToken: consoleCsrfToken(ctx, deps.random), flash, keyAgentUrl: deps.config.certificates.keyAgentUrl, ...data });
   };
 
-  router.get('/login', async (ctx) => {
+  router.get('/login', keyAgentPolicy(deps), async (ctx) => {
     if (ctx.state.operator) return ctx.redirect(safeNext(ctx.query.next));
     loginPage(ctx, { next: safeNext(ctx.query.next) });
   });
@@ -76,21 +90,9 @@ export function authRoutes(deps: Deps, render: RenderPage): Router {
       ctx.status = outcome.status;
       return loginPage(ctx, { error: outcome.error, username, next });
     }
-    await startSession(ctx, outcome.op, 'totp');
+    await startOperatorSession(deps, ctx, outcome.op, 'totp');
     ctx.redirect(next);
   });
-
-  /** A new session id at login (no fixation), a new CSRF token, the timeouts' clocks started. */
-  async function startSession(ctx: Koa.Context, op: Operator, factor: 'totp' | 'ukey') {
-    const s = consoleSessionOf(ctx);
-    const now = deps.clock.nowMs();
-    // Nothing of the anonymous session survives (koa-session keeps its own state in `_…` fields and isNew).
-    for (const key of Object.keys(s)) if (key[0] !== '_' && key !== 'isNew') delete (s as unknown as Record<string, unknown>)[key];
-    Object.assign(s, { operatorId: op.id, loginAt: now, seenAt: now, stepUpAt: now, csrf: deps.random.bytes(24).toString('base64url') });
-    await s.regenerate();
-    await operators.recordLogin(op.id);
-    await audit.record(ctx, { action: 'login', subject: `operator:${op.id}`, detail: { factor } }, { id: op.id, username: op.username });
-  }
 
   router.post('/logout', async (ctx) => {
     const op = operatorOf(ctx);
@@ -99,13 +101,13 @@ export function authRoutes(deps: Deps, render: RenderPage): Router {
     ctx.redirect('/login');
   });
 
-  router.get('/step-up', async (ctx) => {
+  router.get('/step-up', keyAgentPolicy(deps), async (ctx) => {
     operatorOf(ctx);
-    ctx.body = render('console/step-up.njk', { title: '再次验证身份', next: safeNext(ctx.query.next) });
+    ctx.body = render('console/step-up.njk', { title: '再次验证身份', next: safeNext(ctx.query.next), keyAgentUrl: deps.config.certificates.keyAgentUrl });
   });
 
   // Re-authentication before sensitive actions: the password and a fresh second factor again, under the login limits.
-  router.post('/step-up', async (ctx) => {
+  router.post('/step-up', keyAgentPolicy(deps), async (ctx) => {
     const me = operatorOf(ctx);
     const form = await readConsoleForm(ctx);
     const next = safeNext(form.next);
@@ -113,7 +115,7 @@ export function authRoutes(deps: Deps, render: RenderPage): Router {
     if ('error' in outcome || outcome.op.id !== me.id) {
       await audit.record(ctx, { action: 'step-up.fail', subject: `operator:${me.id}` });
       ctx.status = 'error' in outcome ? outcome.status : 401;
-      ctx.body = render('console/step-up.njk', { title: '再次验证身份', next, error: 'error' in outcome ? outcome.error : WRONG });
+      ctx.body = render('console/step-up.njk', { title: '再次验证身份', next, error: 'error' in outcome ? outcome.error : WRONG, keyAgentUrl: deps.config.certificates.keyAgentUrl });
       return;
     }
     consoleSessionOf(ctx).stepUpAt = deps.clock.nowMs();

@@ -4,6 +4,7 @@ import { type RenderPage } from '../../lib/views';
 import { type ApprovalKind } from './approvals';
 import { dashboardSection } from '../dashboard/routes';
 import { ordersSection } from '../orders/console-routes';
+import { auditSection } from './audit-routes';
 import { operatorsSection } from './operators-routes';
 import { type OperatorRole } from './roles';
 
@@ -31,6 +32,7 @@ export function consoleSections(): ConsoleSection[] {
     dashboardSection,
     ordersSection,
     operatorsSection,
+    auditSection,
   ];
 }
 

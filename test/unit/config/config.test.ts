@@ -154,3 +154,25 @@ describe('settings and configuration', () => {
     expect(buildConfig(parseSettings({ ...REAL, WECHAT_API_BASE: 'http://127.0.0.1:9999/' }), sandbox).wechat.apiBase).toBe('http://127.0.0.1:9999');
   });
 });
+
+describe('console settings (issue 12)', () => {
+  it('When nothing is set outside production, then the console listens on PORT+1 with 15-minute idle and 8-hour sessions', () => {
+    const config = buildConfig(parseSettings({ PORT: '3100' }), sandbox);
+    expect(config.console).toMatchObject({ port: 3101, portDefaulted: true, origin: 'http://localhost:3101', idleMs: 15 * 60_000, absoluteMs: 8 * 3_600_000, ipAllowlist: [] });
+  });
+
+  it('When production sets no ADMIN_PORT, then no console runs; with one, its address must be https', () => {
+    expect(buildConfig(parseSettings(PRODUCTION), undefined).console.port).toBeUndefined();
+    expect(problemsOf(() => buildConfig(parseSettings({ ...PRODUCTION, ADMIN_PORT: '8443' }), undefined)).join('\n')).toMatch(/^ADMIN_BASE_URL: must be the console's https:\/\//m);
+    const config = buildConfig(parseSettings({ ...PRODUCTION, ADMIN_PORT: '8443', ADMIN_BASE_URL: 'https://console.ca.internal', ADMIN_TRUSTED_PROXY: '10.0.0.5' }), undefined);
+    expect(config.console).toMatchObject({ port: 8443, secureCookies: true, trustedProxy: '10.0.0.5' });
+  });
+
+  it('When ADMIN_PORT equals PORT, or the allow-list or proxy is not made of addresses, then the start is refused', () => {
+    const problems = problemsOf(() => buildConfig(parseSettings({ PORT: '3000', ADMIN_PORT: '3000', ADMIN_IP_ALLOWLIST: '10.0.0.0/8, intranet, 10.1.0.0/40' }), sandbox)).join('\n');
+    expect(problems).toContain('ADMIN_PORT: must differ from PORT');
+    expect(problems).toContain('"intranet" is not an IP address or CIDR');
+    expect(problems).toContain('"10.1.0.0/40": prefix length must be 0-32');
+    expect(problemsOf(() => parseSettings({ ADMIN_TRUSTED_PROXY: 'proxy.local' })).join('\n')).toContain('ADMIN_TRUSTED_PROXY');
+  });
+});
