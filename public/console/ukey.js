@@ -67,18 +67,20 @@
     var pin = $('ukey-pin').value;
     if (!entry || !pin) return say('请选择证书并输入 PIN。', true);
     var username = mode === 'login' ? $('username').value.trim() : '';
-    var password = mode === 'login' ? $('password').value : '';
-    if (mode === 'login' && (!username || !password)) return say('请先填写用户名和密码。', true);
+    var password = mode !== 'enrol' ? $('password').value : '';
+    if (mode === 'login' && !username) return say('请先填写用户名。', true);
+    if (mode !== 'enrol' && !password) return say('请先填写密码。', true);
+    var base = { login: '/login/ukey', 'step-up': '/step-up/ukey', enrol: '/account/ukey' }[mode];
     say('正在验证…');
-    post(mode === 'login' ? '/login/ukey/challenge' : '/account/ukey/challenge', { username: username }).then(function (challenge) {
+    post(base + '/challenge', { username: username }).then(function (challenge) {
       return agent.rpc('sign', { mediaSerial: entry.device.mediaSerial, certificateId: entry.cert.certificateId, pin: pin, dataBase64: challenge.dataBase64 })
         .then(function (signed) {
           var body = { certificatePem: entry.cert.pem, signatureBase64: signed.signatureBase64 };
-          if (mode === 'login') { body.username = username; body.password = password; body.next = root.getAttribute('data-next') || '/'; }
-          return post(mode === 'login' ? '/login/ukey' : '/account/ukey', body);
+          if (mode !== 'enrol') { body.username = username; body.password = password; body.next = root.getAttribute('data-next') || '/'; }
+          return post(base, body);
         }, function (err) { throw new Error(agentMessage(err)); });
     }).then(function (done) {
-      if (mode === 'login') location.assign(done.next || '/');
+      if (mode !== 'enrol') location.assign(done.next || '/');
       else { say('已登记 U-KEY（证书指纹 ' + done.fingerprint + '）。', false); $('ukey-enrolled').textContent = done.fingerprint; }
     }, function (err) { $('ukey-pin').value = ''; say(err.message, true); });
   });

@@ -9,7 +9,7 @@ import { insertInstalledRenewal, insertOrder } from '../helpers/order-rows';
 /**
  * The console in Chromium at 1280 px: a 客服 logs in with password + TOTP, the dashboard draws its two ECharts
  * charts (served by the console itself, under its CSP), then the operator searches an order by organisation prefix
- * and opens its timeline. Screenshots: test-results/console-dashboard-1280.png, console-order-1280.png.
+ * and opens its timeline. Screenshots: test-results/console-{dashboard,orders,order}-1280.png.
  */
 jest.setTimeout(90_000);
 const DAY = 86_400_000;
@@ -77,6 +77,9 @@ test('When a 客服 logs in with TOTP, then the dashboard draws its charts, and 
   await page.getByRole('link', { name: '订单', exact: true }).click();
   await page.locator('#q').fill('梅州市浏览器测试');
   await page.getByRole('button', { name: '查找' }).click();
+  await page.locator(`#order-list a[href="/orders/${target.orderNo}"]`).waitFor();
+  expect(await horizontalOverflow(page)).toBe(0);
+  await screenshot(page, 'console-orders-1280');
   await page.locator(`#order-list a[href="/orders/${target.orderNo}"]`).click();
   await page.waitForURL(`${base}/orders/${target.orderNo}`);
   const timeline = await page.locator('#timeline').innerText();

@@ -114,4 +114,22 @@ describe('U-KEY login through the key agent', () => {
     const { res } = await ukeyLogin(await anonymousAgent(app), op, cert.certificateId, cert.pem);
     expect(res.status).toBe(401);
   });
+
+  it('When a logged-in operator re-authenticates with password + U-KEY, then the step-up is granted; a login challenge cannot be used for it', async () => {
+    const op = await createOperator(t.instance.deps, { roles: ['admin'] });
+    const cert = await issueOnToken('数安时代审批部');
+    await enrol(op, cert);
+    const session = await loginAgent(app, t.instance.deps, op);
+    const challenge = await session.post('/step-up/ukey/challenge').set('x-csrf-token', session.csrf).send({});
+    const ok = await session.post('/step-up/ukey').set('x-csrf-token', session.csrf)
+      .send({ password: op.password, certificatePem: cert.pem, signatureBase64: await sign(cert.certificateId, challenge.body.dataBase64), next: '/operators' });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ next: '/operators' });
+
+    // A login challenge (another purpose) signed and presented to step-up is refused.
+    const login = await session.post('/login/ukey/challenge').set('x-csrf-token', session.csrf).send({ username: op.username });
+    const refused = await session.post('/step-up/ukey').set('x-csrf-token', session.csrf)
+      .send({ password: op.password, certificatePem: cert.pem, signatureBase64: await sign(cert.certificateId, login.body.dataBase64) });
+    expect(refused.status).toBe(401);
+  });
 });

@@ -101,13 +101,13 @@ export function authRoutes(deps: Deps, render: RenderPage): Router {
     ctx.redirect('/login');
   });
 
-  router.get('/step-up', async (ctx) => {
+  router.get('/step-up', keyAgentPolicy(deps), async (ctx) => {
     operatorOf(ctx);
-    ctx.body = render('console/step-up.njk', { title: '再次验证身份', next: safeNext(ctx.query.next) });
+    ctx.body = render('console/step-up.njk', { title: '再次验证身份', next: safeNext(ctx.query.next), keyAgentUrl: deps.config.certificates.keyAgentUrl });
   });
 
   // Re-authentication before sensitive actions: the password and a fresh second factor again, under the login limits.
-  router.post('/step-up', async (ctx) => {
+  router.post('/step-up', keyAgentPolicy(deps), async (ctx) => {
     const me = operatorOf(ctx);
     const form = await readConsoleForm(ctx);
     const next = safeNext(form.next);
@@ -115,7 +115,7 @@ export function authRoutes(deps: Deps, render: RenderPage): Router {
     if ('error' in outcome || outcome.op.id !== me.id) {
       await audit.record(ctx, { action: 'step-up.fail', subject: `operator:${me.id}` });
       ctx.status = 'error' in outcome ? outcome.status : 401;
-      ctx.body = render('console/step-up.njk', { title: '再次验证身份', next, error: 'error' in outcome ? outcome.error : WRONG });
+      ctx.body = render('console/step-up.njk', { title: '再次验证身份', next, error: 'error' in outcome ? outcome.error : WRONG, keyAgentUrl: deps.config.certificates.keyAgentUrl });
       return;
     }
     consoleSessionOf(ctx).stepUpAt = deps.clock.nowMs();

@@ -9,7 +9,7 @@ import { readConsoleForm } from './form';
 import { operatorOf, requireStepUp, safeNext } from './guard';
 import { OperatorService } from './operators';
 import { consoleSessionOf } from './session';
-import { keyAgentPolicy, OperatorUkeys, shortFingerprint } from './ukey';
+import { keyAgentPolicy, OperatorUkeys, shortFingerprint, type UkeyPurpose } from './ukey';
 
 const WRONG_UKEY = '用户名、密码或 U-KEY 验证不正确';
 
@@ -28,7 +28,7 @@ export function ukeyRoutes(deps: Deps, render: RenderPage): Router {
   const limits = loginLimits(deps);
   const audit = consoleAudit(deps);
 
-  const issue = async (ctx: Koa.Context, purpose: 'login' | 'enrol', username: string) => {
+  const issue = async (ctx: Koa.Context, purpose: UkeyPurpose, username: string) => {
     const challenge = await ukeys.issue(purpose, username);
     ukeySession(ctx).ukeyNonce = challenge.nonce;
     ctx.body = { dataBase64: challenge.dataBase64, expiresAt: challenge.expiresAt };
@@ -60,6 +60,28 @@ export function ukeyRoutes(deps: Deps, render: RenderPage): Router {
       return;
     }
     await startOperatorSession(deps, ctx, outcome.op, 'ukey');
+    ctx.body = { next: safeNext(form.next) };
+  });
+
+  // Step-up with the U-KEY instead of a TOTP code: the password and a fresh signature again.
+  router.post('/step-up/ukey/challenge', async (ctx) => {
+    await readConsoleForm(ctx);
+    await issue(ctx, 'step-up', operatorOf(ctx).username);
+  });
+
+  router.post('/step-up/ukey', async (ctx) => {
+    const me = operatorOf(ctx);
+    const form = await readConsoleForm(ctx);
+    const data = await takeChallenge(ctx);
+    const outcome = await judgeLogin(deps, limits, ctx, me.username, form.password ?? '', (op) => ukeys.accept(op, form.certificatePem ?? '', data, form.signatureBase64 ?? '', 'step-up'));
+    if ('error' in outcome || outcome.op.id !== me.id) {
+      await audit.record(ctx, { action: 'step-up.fail', subject: `operator:${me.id}`, detail: { factor: 'ukey' } });
+      ctx.status = 'error' in outcome ? outcome.status : 401;
+      ctx.body = { error: { message: 'error' in outcome && outcome.status !== 401 ? outcome.error : WRONG_UKEY } };
+      return;
+    }
+    consoleSessionOf(ctx).stepUpAt = deps.clock.nowMs();
+    await audit.record(ctx, { action: 'step-up', subject: `operator:${me.id}`, detail: { factor: 'ukey' } });
     ctx.body = { next: safeNext(form.next) };
   });
 

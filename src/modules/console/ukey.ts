@@ -9,6 +9,8 @@ import { type Operator, OperatorEntity } from './entities';
 const CHALLENGE_TTL_MS = 2 * 60_000;
 const PREFIX = 'console-ukey:';
 
+export type UkeyPurpose = 'login' | 'step-up' | 'enrol';
+
 export interface UkeyChallenge { nonce: string; dataBase64: string; expiresAt: string }
 
 /**
@@ -21,7 +23,7 @@ export class OperatorUkeys {
   constructor(private readonly deps: Deps) {}
 
   /** A fresh challenge for `purpose` ('login' | 'enrol') and `username`; taken once by `take`. */
-  async issue(purpose: 'login' | 'enrol', username: string): Promise<UkeyChallenge> {
+  async issue(purpose: UkeyPurpose, username: string): Promise<UkeyChallenge> {
     const nonce = this.deps.random.bytes(24).toString('base64url');
     const expiresAt = new Date(this.deps.clock.nowMs() + CHALLENGE_TTL_MS).toISOString();
     const text = `CAM-CONSOLE-${purpose.toUpperCase()}/1\n${this.deps.config.console.origin}\n${username}\n${nonce}\n${expiresAt}`;
@@ -53,12 +55,12 @@ export class OperatorUkeys {
   }
 
   /** The login factor: the enrolled certificate, its signature over the taken challenge, and its checks. */
-  async accept(op: Operator, pem: string, data: Buffer | null, signatureBase64: string): Promise<boolean> {
+  async accept(op: Operator, pem: string, data: Buffer | null, signatureBase64: string, purpose: 'login' | 'step-up' = 'login'): Promise<boolean> {
     if (!op.ukeyFingerprint || !data) return false;
     try {
       const cert = await this.verify(pem, data, signatureBase64);
       const text = data.toString('utf8').split('\n');
-      return cert.fingerprintSha256 === op.ukeyFingerprint && text[0] === 'CAM-CONSOLE-LOGIN/1' && text[2] === op.username;
+      return cert.fingerprintSha256 === op.ukeyFingerprint && text[0] === `CAM-CONSOLE-${purpose.toUpperCase()}/1` && text[2] === op.username;
     } catch (err) {
       this.deps.logger.info({ err, operatorId: op.id }, 'console U-KEY factor refused');
       return false;

@@ -85,7 +85,7 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: number } {
 }
 
 export class OrderSearch {
-  /** `broadPrefixRows`: see isBroadPrefix (tests lower it to reach the newest-first path with a few orders). */
+  /** `broadPrefixRows`: see isBroadPrefix (tests lower it to reach the newest-first path with a few orders; 0 turns the path off). */
   constructor(private readonly db: DataSource, private readonly opts: { broadPrefixRows?: number } = {}) {}
 
   async search(query: OrderSearchQuery): Promise<OrderPage> {
@@ -146,6 +146,7 @@ export class OrderSearch {
    */
   private async isBroadPrefix(pattern: string): Promise<boolean> {
     const bound = this.opts.broadPrefixRows ?? BROAD_PREFIX_ROWS;
+    if (bound <= 0) return false;
     const rows: Array<{ n: unknown }> = await this.db.query(
       `SELECT COUNT(*) AS n FROM (SELECT 1 FROM order_search_keys WHERE organization LIKE ? ESCAPE '!' LIMIT ${bound}) x`, [pattern],
     );

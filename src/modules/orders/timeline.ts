@@ -66,7 +66,7 @@ export class OrderTimeline {
       else add(s.importedAt, 'transfer', '汇款处理中', what, 'warn');
     }
     if (order.paidAt) {
-      const how = order.paymentMethod === 'transfer' ? '对公汇款' : '微信支付（支付通知已验签）';
+      const how = order.paymentMethod === 'transfer' ? '对公汇款' : '微信支付';
       add(order.paidAt, 'order', '已支付', `${how}，实收 ${yuan(order.paidAmountFen)}，交易号 ${order.transactionId ?? '—'}`, 'ok');
     }
     add(order.closedAt, 'order', '订单关闭', CLOSE_REASONS[order.closeReason ?? ''] ?? order.closeReason ?? '');
