@@ -63,4 +63,30 @@ describe('four-eyes', () => {
     expect((await clerk.get('/approvals')).text).not.toContain(`#${id}<`);
     expect(parseRoles((await new OperatorService(deps).byId(target.id))!.roles)).toEqual(['support']);
   });
+
+  it('When execution fails, then the proposal is FAILED with its error, and an approver can retry it once the cause is gone', async () => {
+    const deps = t.instance.deps;
+    const operators = new OperatorService(deps);
+    const alice = await createOperator(deps, { roles: ['admin'] });
+    const bob = await createOperator(deps, { roles: ['admin'] });
+    const id = await proposeGrant(await loginAgent(app, deps, alice), bob.id, ['support']);
+    const others = (await operators.list()).filter((o) => o.id !== bob.id && !o.disabled && parseRoles(o.roles).includes('admin'));
+    for (const o of others) await operators.setDisabled(o.id, true);
+    try {
+      const bobAgent = await loginAgent(app, deps, bob);
+      await bobAgent.post(`/approvals/${id}/approve`).type('form').send({ _csrf: bobAgent.csrf });
+      const failed = await bobAgent.get(`/approvals/${id}`);
+      expect(failed.text).toContain('执行失败');
+      expect(failed.text).toContain('唯一可用的管理员');
+      expect(failed.text).toContain('重新执行');
+      expect(parseRoles((await operators.byId(bob.id))!.roles)).toEqual(['admin']);
+
+      await operators.setDisabled(alice.id, false);
+      await bobAgent.post(`/approvals/${id}/approve`).type('form').send({ _csrf: bobAgent.csrf });
+      expect((await bobAgent.get(`/approvals/${id}`)).text).toContain('已执行');
+      expect(parseRoles((await operators.byId(bob.id))!.roles)).toEqual(['support']);
+    } finally {
+      for (const o of others) await operators.setDisabled(o.id, false);
+    }
+  });
 });

@@ -9,7 +9,8 @@ import { type OperatorRole, ROLE_LABELS } from './roles';
 import { allApprovalKinds } from './sections';
 
 /** A four-eyes action (refund, manual credit, red-letter invoice, revocation, price rule, role grant). */
-export interface ApprovalKind<P = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds kinds of every payload type
+export interface ApprovalKind<P = any> {
   /** 'refund', 'manual-credit', 'red-letter', 'cert-revoke', 'price-rule', 'role-grant'. */
   kind: string;
   /** Who may propose AND approve. */

@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { type Deps } from '../../deps';
-import { ValidationError } from '../../lib/errors';
+import { TooManyRequestsError, ValidationError } from '../../lib/errors';
+import { createLimiter, isLimiterRefusal, minutesUntil } from '../../lib/http/rate-limit';
+import { clientIp } from './network';
 import { type RenderPage } from '../../lib/views';
 import { consoleAudit } from './audit';
 import { judgeLogin, loginLimits, startOperatorSession } from './auth-routes';
@@ -41,7 +43,15 @@ export function ukeyRoutes(deps: Deps, render: RenderPage): Router {
     return ukeys.take(nonce);
   };
 
+  // Anyone may ask for a login challenge (it is a store write): 60 per address in 10 minutes.
+  const challengeLimit = createLimiter(deps, 'console-ukey-challenge', 60, 600);
   router.post('/login/ukey/challenge', async (ctx) => {
+    try {
+      await challengeLimit.consume(clientIp(ctx));
+    } catch (err) {
+      if (isLimiterRefusal(err)) throw new TooManyRequestsError(`请求过于频繁，请 ${minutesUntil(err)} 分钟后再试`, 'console U-KEY challenge limit');
+      throw err;
+    }
     const form = await readConsoleForm(ctx);
     const username = (form.username ?? '').trim().toLowerCase();
     if (!username) throw new ValidationError('请先填写用户名', 'U-KEY challenge without a username');
