@@ -36,7 +36,7 @@ function dashboardRoutes(deps: Deps, render: RenderPage): Router {
       { title: '今日订单', value: String(f.ordersToday), unit: '笔', href: listLink(roles, ['/orders'], `?from=${today}&to=${today}`) },
       { title: '今日收款', value: yuan(f.paidTodayFen), unit: `元 · ${f.paidTodayCount} 笔`, href: listLink(roles, ['/orders'], `?dateField=paid&from=${today}&to=${today}`) },
       { title: '待到账的对公汇款', value: String(f.transfersWaiting), unit: '笔', href: listLink(roles, ['/orders'], '?state=PENDING_PAYMENT&method=transfer') },
-      { title: '汇款异常', value: String(f.transferExceptions), unit: '条', href: listLink(roles, ['/statements', '/transfers', '/exceptions']), tone: f.transferExceptions ? 'bad' : '' },
+      { title: '汇款异常', value: String(f.transferExceptions), unit: '条', href: listLink(roles, ['/exceptions']), tone: f.transferExceptions ? 'bad' : '' },
       { title: '退款异常', value: String(f.refundExceptions), unit: '笔', href: listLink(roles, ['/refunds']), tone: f.refundExceptions ? 'bad' : '' },
       { title: '开票失败', value: String(f.invoicesFailing), unit: '张', href: listLink(roles, ['/invoices']), tone: f.invoicesFailing ? 'bad' : '' },
       { title: '30 天内到期证书', value: String(f.certificatesExpiring30), unit: '张', href: listLink(roles, ['/certificates']) },

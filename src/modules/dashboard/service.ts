@@ -69,7 +69,8 @@ export class DashboardService {
     const ordersToday = await one('SELECT COUNT(*) AS n FROM orders WHERE created_at >= ?', [startText]);
     const paid: Array<{ c: unknown; s: unknown }> = await this.deps.db.query('SELECT COUNT(*) AS c, SUM(paid_amount_fen) AS s FROM orders WHERE paid_at >= ?', [startText]);
     const transfersWaiting = await one("SELECT COUNT(*) AS n FROM orders WHERE state = 'PENDING_PAYMENT' AND expires_at > ? AND payment_method = 'transfer'", [nowText]);
-    const transferExceptions = await one("SELECT COUNT(*) AS n FROM bank_statement_lines WHERE decision = 'exception'");
+    // Open exceptions only: a line an operator already decided (退回付款人 recorded) has a resolution row.
+    const transferExceptions = await one("SELECT COUNT(*) AS n FROM bank_statement_lines l WHERE l.decision = 'exception' AND NOT EXISTS (SELECT 1 FROM statement_line_resolutions r WHERE r.statement_line_id = l.id)");
     const refundExceptions = await one(`SELECT COUNT(*) AS n FROM refunds WHERE state IN (${EXCEPTION_STATES.map(() => '?').join(',')}) AND resolved_at IS NULL`, [...EXCEPTION_STATES]);
     const invoicesFailing = await one("SELECT COUNT(*) AS n FROM invoice_requests WHERE status = 'failed'");
     // One per key pair: an SM2 encryption certificate expires with its signing twin.
