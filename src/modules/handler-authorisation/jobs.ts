@@ -1,5 +1,5 @@
 import { type Deps } from '../../deps';
-import { chinaDay } from '../../lib/store/china-day';
+import { enqueueOncePerChinaDay, runPeriodically } from '../../lib/jobs/periodic';
 import { HandlerDocumentService } from '../handler-documents/service';
 import { HandlerService } from '../handlers/service';
 import { registerReviewNoticeJobs } from './review-notices';
@@ -28,10 +28,7 @@ export function registerHandlerJobs(deps: Deps): void {
 
 /** Enqueues today's purge unless an instance did already (true when this call did). */
 export async function enqueueDailyPurge(deps: Deps): Promise<boolean> {
-  const day = chinaDay(deps.clock.nowMs());
-  if ((await deps.store.incr(`${HANDLER_PURGE_JOB}:day:${day}`, 2 * 86_400_000)) !== 1) return false;
-  await deps.jobs.enqueue(HANDLER_PURGE_JOB, {}, { jobId: `${HANDLER_PURGE_JOB}:${day}`, attempts: 3 });
-  return true;
+  return enqueueOncePerChinaDay(deps.store, deps.jobs, HANDLER_PURGE_JOB, deps.clock.nowMs(), 3);
 }
 
 /**
@@ -41,12 +38,5 @@ export async function enqueueDailyPurge(deps: Deps): Promise<boolean> {
  */
 export function scheduleHandlerPurge(deps: Deps): () => void {
   const tick = () => void enqueueDailyPurge(deps).catch((err) => deps.logger.warn({ err }, 'could not enqueue the handler purge'));
-  const first = setTimeout(tick, 60_000);
-  const timer = setInterval(tick, CHECK_EVERY_MS);
-  first.unref();
-  timer.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(timer);
-  };
+  return runPeriodically(tick, CHECK_EVERY_MS);
 }

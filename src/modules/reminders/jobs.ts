@@ -1,5 +1,5 @@
 import { type Deps } from '../../deps';
-import { chinaDay } from '../../lib/store/china-day';
+import { enqueueOncePerChinaDay, runPeriodically } from '../../lib/jobs/periodic';
 import { chinaHour } from './due';
 import { ExpiryReminderService } from './service';
 
@@ -27,17 +27,8 @@ export function scheduleReminderJobs(deps: Deps): () => void {
   const tick = () => {
     const now = deps.clock.nowMs();
     if (chinaHour(now) < deps.config.reminders.hour) return;
-    const day = chinaDay(now);
-    void deps.store.incr(`${EXPIRY_REMINDERS_JOB}:day:${day}`, 2 * 86_400_000)
-      .then((n) => (n === 1 ? deps.jobs.enqueue(EXPIRY_REMINDERS_JOB, {}, { jobId: `${EXPIRY_REMINDERS_JOB}:${day}`, attempts: 3 }) : undefined))
+    void enqueueOncePerChinaDay(deps.store, deps.jobs, EXPIRY_REMINDERS_JOB, now, 3)
       .catch((err) => deps.logger.warn({ err }, 'could not enqueue the expiry reminders run'));
   };
-  const first = setTimeout(tick, 60_000);
-  const timer = setInterval(tick, CHECK_EVERY_MS);
-  first.unref();
-  timer.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(timer);
-  };
+  return runPeriodically(tick, CHECK_EVERY_MS);
 }

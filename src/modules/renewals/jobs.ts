@@ -1,5 +1,5 @@
 import { type Deps } from '../../deps';
-import { chinaDay } from '../../lib/store/china-day';
+import { enqueueOncePerChinaDay, runPeriodically } from '../../lib/jobs/periodic';
 import { CertificateEntity } from '../certificates/entities';
 import { formatDate } from '../certificates/view-model';
 import { ascii32, deliverTemplate, ERRCODE_REQUIRE_SUBSCRIBE, thing20 } from '../followers/template-delivery';
@@ -65,16 +65,8 @@ export function scheduleRenewalJobs(deps: Deps): () => void {
   const tick = () => {
     void deps.jobs.enqueue(REVOKE_SUPERSEDED_JOB, {}, { jobId: `${REVOKE_SUPERSEDED_JOB}:${Math.floor(deps.clock.nowMs() / CHECK_EVERY_MS)}` })
       .catch((err) => deps.logger.warn({ err }, 'could not enqueue the superseded revocation'));
-    const day = chinaDay(deps.clock.nowMs());
-    void deps.store.incr(`${AUDIT_EXPORT_JOB}:day:${day}`, 2 * 86_400_000).then((n) => (n === 1 ? deps.jobs.enqueue(AUDIT_EXPORT_JOB, {}, { jobId: `${AUDIT_EXPORT_JOB}:${day}` }) : undefined))
+    void enqueueOncePerChinaDay(deps.store, deps.jobs, AUDIT_EXPORT_JOB, deps.clock.nowMs())
       .catch((err) => deps.logger.warn({ err }, 'could not enqueue the audit export'));
   };
-  const first = setTimeout(tick, 60_000);
-  const timer = setInterval(tick, CHECK_EVERY_MS);
-  first.unref();
-  timer.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(timer);
-  };
+  return runPeriodically(tick, CHECK_EVERY_MS);
 }
