@@ -15,7 +15,9 @@ COPY src ./src
 COPY migrations ./migrations
 # tsconfig.build.json leaves the key agent and demo:seed out of dist/. Pruning the dev dependencies also drops
 # tsx, TypeScript and the key agent's own (ws, graphene-pk11 with its native pkcs11js): the server needs none.
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# TypeScript itself survives the prune (npm marks it devOptional: valibot, under bull-board, names it as an optional
+# peer for its type definitions only), so it is removed by hand: nothing loads it at run time.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund && rm -rf node_modules/typescript
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production APP_ENV=production PORT=3000
