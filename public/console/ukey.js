@@ -36,7 +36,7 @@
   function agentMessage(err) {
     if (err instanceof K.AgentUnreachable) return '无法连接本机的证书助手：请确认已安装并运行，且证书助手允许本控制台的地址（' + location.origin + '）。';
     if (err instanceof K.AgentError && err.code === K.ERR.ORIGIN_REFUSED) return '证书助手拒绝了本控制台：请在证书助手的 KEY_AGENT_ALLOWED_ORIGINS 中加入 ' + location.origin + '。';
-    if (err instanceof K.AgentError && err.code === K.ERR.PIN_INCORRECT) return 'PIN 码不正确。';
+    if (err instanceof K.AgentError && err.code === K.ERR.PIN_INCORRECT) return '证书密码（PIN 码）不正确。';
     if (err instanceof K.AgentError && err.code === K.ERR.PIN_LOCKED) return 'U-KEY 的 PIN 已锁定，请联系管理员。';
     return err && err.message ? err.message : '操作未完成，请重试';
   }
