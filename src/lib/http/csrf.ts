@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import type Koa from 'koa';
 import { type Random } from '../clock';
 import { ForbiddenError } from '../errors';
+import { secretsEqual } from './bearer';
 
 interface CsrfSession { csrf?: string }
 
@@ -24,6 +24,6 @@ export function csrfToken(ctx: Koa.Context, random: Random): string {
 export function verifyCsrf(ctx: Koa.Context, form: Record<string, string>): void {
   const expected = sessionOf(ctx).csrf;
   const given = form._csrf ?? '';
-  const ok = !!expected && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  const ok = !!expected && secretsEqual(given, expected);
   if (!ok) throw new ForbiddenError('页面已过期，请返回重新打开后再提交', 'CSRF token missing or wrong');
 }

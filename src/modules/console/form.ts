@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import type Koa from 'koa';
 import { type Random } from '../../lib/clock';
 import { ForbiddenError } from '../../lib/errors';
+import { secretsEqual } from '../../lib/http/bearer';
 import { readForm } from '../../lib/http/form';
 import { consoleSessionOf } from './session';
 
@@ -15,7 +15,6 @@ export function consoleCsrfToken(ctx: Koa.Context, random: Random): string {
   return s.csrf;
 }
 
-const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /**
  * CSRF for every state-changing request, in one place: the token comes from the `x-csrf-token` header (fetch), the
@@ -37,7 +36,7 @@ export function consoleCsrf(): Koa.Middleware {
       }
     }
     const expected = consoleSessionOf(ctx).csrf;
-    if (!expected || !same(given, expected)) throw new ForbiddenError('页面已过期，请刷新后再提交', 'console: CSRF token missing or wrong');
+    if (!expected || !secretsEqual(given, expected)) throw new ForbiddenError('页面已过期，请刷新后再提交', 'console: CSRF token missing or wrong');
     return next();
   };
 }

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type Koa from 'koa';
 import { type Deps } from '../../deps';
 import { AppError } from '../../lib/errors';
+import { secretsEqual } from '../../lib/http/bearer';
 
 /**
  * The PC renewal page's own session (`cam.pc`): httpOnly, SameSite=Strict, signed, kept in the shared store
@@ -51,7 +52,7 @@ export async function ensurePcSession(ctx: Koa.Context, deps: Pick<Deps, 'store'
 export async function requirePcSession(ctx: Koa.Context, deps: Pick<Deps, 'store'>): Promise<PcSession> {
   const session = await read(ctx, deps);
   const given = ctx.get('X-CSRF-Token');
-  const ok = !!session && given.length === session.csrf.length && timingSafeEqual(Buffer.from(given), Buffer.from(session.csrf));
+  const ok = !!session && secretsEqual(given, session.csrf);
   if (!ok) throw new PcSessionError('页面已过期，请刷新页面后重试', session ? 'X-CSRF-Token missing or wrong' : 'no live cam.pc session');
   return session!;
 }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { secretsEqual } from '../../lib/http/bearer';
 
 /**
  * WeChat's message encryption (WXBizMsgCrypt): AES-256-CBC, IV = first 16 key bytes, PKCS#7 padded to 32-byte
@@ -15,8 +16,7 @@ export function sha1Signature(...parts: string[]): string {
 
 /** Constant-time comparison of two hex signatures (lengths are public). */
 export function signaturesEqual(expected: string, given: string | undefined): boolean {
-  if (typeof given !== 'string' || given.length !== expected.length) return false;
-  return timingSafeEqual(Buffer.from(expected), Buffer.from(given.toLowerCase()));
+  return typeof given === 'string' && secretsEqual(given.toLowerCase(), expected);
 }
 
 export class WechatMessageCrypto {
